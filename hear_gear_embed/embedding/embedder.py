@@ -1,0 +1,233 @@
+"""Scene and timestamp embeddings from a variant: frontend + network + feature levels + windowing."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+from torch import Tensor, nn
+
+from ..config import Level, VariantConfig
+from ..frontends.mel import MelFrontend
+from ..model.checkpoint import check_saved_geometry, load_into, read_checkpoint, resolve_checkpoint, save_checkpoint
+from ..model.passt import PaSST
+from .inputs import as_audio_batch
+from .windowing import centred_windows, chunks, gather_windows, timestamps_ms
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BUDGET_MB = {"cpu": 512, "cuda": 4096}
+"""Default working-memory budget (MiB) for one chunk of windows, per device type."""
+
+
+class Embedder(nn.Module):
+    """Embeds batches of audio with one variant; holds the frontend and (when needed) the network.
+
+    The module is created with random weights; load pretrained ones with
+    :func:`hear_gear_embed.load_model` or :meth:`load_weights`.
+
+    Attributes:
+        variant: the :class:`~hear_gear_embed.config.VariantConfig`.
+        sample_rate: expected sample rate (Hz).
+        scene_embedding_size: size of one scene embedding.
+        timestamp_embedding_size: size of one timestamp embedding.
+        memory_budget_mb: bound on the working memory of one chunk of windows (MiB); ``None``
+            takes :data:`DEFAULT_BUDGET_MB` for the device.
+    """
+
+    def __init__(self, variant: VariantConfig, memory_budget_mb: float | None = None) -> None:
+        super().__init__()
+        self.variant = variant
+        self.sample_rate = variant.sample_rate
+        self.scene_embedding_size = variant.scene_embedding_size
+        self.timestamp_embedding_size = variant.timestamp_embedding_size
+        self.memory_budget_mb = memory_budget_mb
+        self.frontend = MelFrontend(variant.mel)
+        self.net = PaSST(variant.net) if variant.needs_network else None
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load network weights from ``path`` strictly (see :func:`~hear_gear_embed.model.checkpoint.read_checkpoint`
+        for the accepted layouts).
+
+        Raises:
+            CheckpointError: unreadable file, or keys/shapes that do not fit, named in the message.
+        """
+        if self.net is None:
+            raise ValueError(f"variant {self.variant.name} uses no network weights; do not pass a checkpoint")
+        state, metadata = read_checkpoint(path)
+        check_saved_geometry(metadata, self.variant.net, str(path))
+        load_into(self.net, state, str(path))
+
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Save the network weights with the variant name and geometry (loadable by :meth:`load_weights`)."""
+        if self.net is None:
+            raise ValueError(f"variant {self.variant.name} has no network weights to save")
+        save_checkpoint(path, self.net, self.variant.net, self.variant.name)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the module's buffers and weights."""
+        return self.frontend.window.device
+
+    def _budget_bytes(self) -> int:
+        budget = self.memory_budget_mb
+        if budget is None:
+            budget = DEFAULT_BUDGET_MB.get(self.device.type, DEFAULT_BUDGET_MB["cpu"])
+        if budget <= 0:
+            raise ValueError(f"memory_budget_mb must be positive, got {budget}")
+        return int(budget * 2**20)
+
+    def bytes_per_window(self, n_samples: int, levels: tuple[Level, ...]) -> int:
+        """Estimated peak working memory (bytes) to embed one window of ``n_samples`` samples.
+
+        Counts the STFT (complex and power), the activations of one transformer block (tokens x
+        width for the residual stream, qkv and MLP) and the attention matrix, all float32.
+        """
+        mel = self.variant.mel
+        frames = mel.n_frames(n_samples)
+        total = 4 * (2 * n_samples + 4 * frames * (mel.n_fft // 2 + 1))
+        if self.net is not None and set(levels) & {"M", "H"}:
+            net = self.variant.net
+            tokens = net.n_tokens(frames)
+            total += 4 * (tokens * net.embed_dim * int(6 + 2 * net.mlp_ratio) + net.num_heads * tokens * tokens)
+        return total
+
+    def window_features(self, windows: Tensor, levels: tuple[Level, ...], pool_low: bool) -> Tensor:
+        """Features of a batch of windows, levels concatenated in order.
+
+        Args:
+            windows: ``(k, n_samples)`` float32 audio on the module's device.
+            levels: feature levels to compute.
+            pool_low: ``"L"`` as the per-band mean over frames (``n_mels``) instead of all frames
+                flattened band-major (``n_mels * n_frames``).
+
+        Returns:
+            ``(k, sum of level sizes)`` float32.
+        """
+        spec = self.frontend(windows)
+        out = None
+        if "M" in levels or "H" in levels:
+            if self.net is None:
+                raise RuntimeError(f"variant {self.variant.name} has no network for levels {levels}")
+            out = self.net(spec, self.variant.mid_layer, want_mid="M" in levels, want_logits="H" in levels)
+        parts = []
+        for level in levels:
+            if level == "L":
+                parts.append(spec.mean(-1) if pool_low else spec.flatten(1))
+            elif level == "M":
+                parts.append(out.mid)
+            else:
+                parts.append(out.logits)
+        return torch.cat(parts, dim=1)
+
+    def _windowed_features(
+        self, audio: Tensor, window: int, hop: int, levels: tuple[Level, ...], pool_low: bool, out: Tensor
+    ) -> None:
+        """Fill ``out`` ``(n_sounds, n_timestamps, d)`` with features of all centred windows, in
+        chunks of windows (across sounds and positions) bounded by the memory budget."""
+        windows = centred_windows(audio, window, hop)
+        flat = out.view(-1, out.shape[-1])
+        per_chunk = self._budget_bytes() // self.bytes_per_window(window, levels)
+        for start, stop in chunks(flat.shape[0], per_chunk):
+            flat[start:stop] = self.window_features(gather_windows(windows, start, stop), levels, pool_low)
+
+    @torch.inference_mode()
+    def timestamp_embeddings(self, audio: object) -> tuple[Tensor, Tensor]:
+        """Timestamp embeddings of a batch of sounds.
+
+        Args:
+            audio: ``(n_sounds, n_samples)`` float audio in [-1, 1] at :attr:`sample_rate`
+                (tensor or NumPy array).
+
+        Returns:
+            ``(embeddings, timestamps)``: ``(n_sounds, n_timestamps, timestamp_embedding_size)``
+            float32 and ``(n_sounds, n_timestamps)`` float32 centred times in milliseconds,
+            ``n_timestamps = n_samples // hop + 1``; both on the module's device.
+        """
+        audio = as_audio_batch(audio, self.device)
+        variant = self.variant
+        n_sounds, n_samples = audio.shape
+        hop = variant.timestamp_hop_samples
+        stamps = timestamps_ms(n_sounds, n_samples, hop, self.sample_rate, self.device)
+        embeddings = torch.empty(n_sounds, stamps.shape[1], self.timestamp_embedding_size, device=self.device)
+        offset = 0
+        for block in variant.timestamp_blocks:
+            size = sum(variant.level_size(lv, block.window_ms) for lv in block.levels)
+            part = torch.empty(n_sounds, stamps.shape[1], size, device=self.device)
+            self._windowed_features(audio, variant.window_samples(block.window_ms), hop, block.levels, False, part)
+            embeddings[..., offset: offset + size] = part
+            offset += size
+        return embeddings, stamps
+
+    @torch.inference_mode()
+    def scene_embeddings(self, audio: object) -> Tensor:
+        """Scene embeddings of a batch of sounds.
+
+        Clips up to ``scene_window_ms`` get one forward pass each (clips shorter than the network's
+        minimum input, one patch of frames, are zero-padded at the end to that length); longer clips
+        are the mean over centred windows of ``scene_window_ms`` every ``scene_hop_ms``.
+
+        Args:
+            audio: ``(n_sounds, n_samples)`` float audio in [-1, 1] at :attr:`sample_rate`.
+
+        Returns:
+            ``(n_sounds, scene_embedding_size)`` float32 on the module's device.
+        """
+        audio = as_audio_batch(audio, self.device)
+        variant = self.variant
+        levels = variant.scene_levels
+        n_sounds, n_samples = audio.shape
+        window = variant.scene_window_samples
+        if n_samples > window:
+            stamps = n_samples // variant.scene_hop_samples + 1
+            per_window = torch.empty(n_sounds, stamps, self.scene_embedding_size, device=self.device)
+            self._windowed_features(audio, window, variant.scene_hop_samples, levels, True, per_window)
+            return per_window.mean(dim=1)
+        shortest = variant.min_net_samples if variant.needs_network else variant.mel.min_samples
+        if n_samples < shortest:
+            audio = torch.nn.functional.pad(audio, (0, shortest - n_samples))
+        result = torch.empty(n_sounds, self.scene_embedding_size, device=self.device)
+        per_chunk = self._budget_bytes() // self.bytes_per_window(audio.shape[1], levels)
+        for start, stop in chunks(n_sounds, per_chunk):
+            result[start:stop] = self.window_features(audio[start:stop], levels, True)
+        return result
+
+
+def load_embedder(
+    variant: VariantConfig,
+    model_file_path: str | os.PathLike[str] = "",
+    *,
+    device: str | torch.device | None = None,
+    download: bool = True,
+    memory_budget_mb: float | None = None,
+) -> Embedder:
+    """Build an :class:`Embedder` for ``variant`` with its weights, in eval mode, on ``device``.
+
+    Args:
+        variant: the configuration.
+        model_file_path: a checkpoint file; ``""`` resolves the variant's official checkpoint
+            (cache, then download). Ignored-path behaviour is never silent: weight-free variants
+            refuse a path.
+        device: ``None`` picks CUDA when available, else CPU.
+        download: allow downloading a missing official checkpoint.
+        memory_budget_mb: working-memory bound per chunk of windows.
+
+    Raises:
+        WeightsUnavailableError: official weights neither cached nor downloadable.
+        CheckpointError: the file does not fit the network.
+    """
+    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb)
+    path = os.fspath(model_file_path)
+    if embedder.net is not None:
+        if not path:
+            if variant.checkpoint is None:
+                raise ValueError(f"variant {variant.name} has no official checkpoint; pass model_file_path")
+            path = os.fspath(resolve_checkpoint(variant.checkpoint, download=download))
+        embedder.load_weights(path)
+        logger.info("loaded %s weights from %s", variant.name, path)
+    elif path:
+        raise ValueError(f"variant {variant.name} uses no network weights, but model_file_path={path!r} was given")
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return embedder.to(device).eval()

@@ -1,0 +1,14 @@
+"""The PaSST network and its checkpoints; knows nothing of HEAR."""
+
+from .checkpoint import CheckpointError, WeightsUnavailableError, cache_dir, read_checkpoint, resolve_checkpoint
+from .passt import PaSST, PasstOutput
+
+__all__ = [
+    "CheckpointError",
+    "PaSST",
+    "PasstOutput",
+    "WeightsUnavailableError",
+    "cache_dir",
+    "read_checkpoint",
+    "resolve_checkpoint",
+]

@@ -1,0 +1,188 @@
+"""Finding, downloading, reading and strictly loading PaSST checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pickle
+import urllib.error
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..config import Checkpoint, PasstConfig
+
+logger = logging.getLogger(__name__)
+
+HOME_ENV = "HEAR_GEAR_EMBED_HOME"
+"""Environment variable naming the directory where official checkpoints are cached."""
+
+SAVED_FORMAT = "hear_gear_embed/checkpoint-v1"
+"""Value of the ``format`` key in files written by :func:`save_checkpoint`."""
+
+_ANCHOR = "patch_embed.proj.weight"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is unreadable or does not fit the network (names the offending keys)."""
+
+
+class WeightsUnavailableError(FileNotFoundError):
+    """Official weights are not in the cache and could not be downloaded."""
+
+
+def cache_dir() -> Path:
+    """Directory for official checkpoints: ``$HEAR_GEAR_EMBED_HOME``, else torch hub's ``checkpoints``."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def resolve_checkpoint(checkpoint: Checkpoint, download: bool = True) -> Path:
+    """Path of ``checkpoint`` in the cache, downloading it (with a progress bar) when missing.
+
+    Raises:
+        WeightsUnavailableError: the file is not cached and the download is off or failed; the
+            message says where to put the file by hand.
+    """
+    target = cache_dir() / checkpoint.filename
+    if target.is_file():
+        return target
+    how_to = (
+        f"Download {checkpoint.url} by other means and save it as {target} "
+        f"(or set ${HOME_ENV} to the folder holding {checkpoint.filename}), "
+        "or pass the file's path to load_model(model_file_path=...)."
+    )
+    if not download:
+        raise WeightsUnavailableError(f"checkpoint {checkpoint.name} is not cached at {target}. {how_to}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("downloading %s to %s", checkpoint.url, target)
+    try:
+        torch.hub.download_url_to_file(checkpoint.url, str(target), progress=True)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise WeightsUnavailableError(
+            f"could not download checkpoint {checkpoint.name} from {checkpoint.url} ({err}). {how_to}"
+        ) from err
+    return target
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], dict[str, object]]:
+    """Read a checkpoint file into ``(state_dict, metadata)``.
+
+    Accepts a raw state dict (the official release files), a dict wrapping one under
+    ``state_dict`` or ``model`` (Lightning, DeiT), and files written by :func:`save_checkpoint`.
+    Only tensors and plain containers are unpickled (``weights_only=True``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint path {path} is not a file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if not _looks_like_torch_file(path):
+            raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (neither a zip archive nor a pickle)") from err
+        raise CheckpointError(
+            f"{path} holds pickled objects other than tensors and plain containers, which are not loaded "
+            "for safety. Re-save only its state dict: torch.save(ckpt['state_dict'], 'weights.pt')."
+        ) from err
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {err}") from err
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a state dict")
+    metadata: dict[str, object] = {}
+    if obj.get("format") == SAVED_FORMAT:
+        metadata = {k: v for k, v in obj.items() if k != "state_dict"}
+        obj = obj["state_dict"]
+    else:
+        for key in ("state_dict", "model"):
+            if key in obj and isinstance(obj[key], Mapping):
+                obj = obj[key]
+                break
+    state = {k: v for k, v in obj.items() if isinstance(v, Tensor)}
+    if not state:
+        raise CheckpointError(f"{path} contains no tensors")
+    return state, metadata
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive (legacy files: a pickle starting with the PROTO opcode 0x80)."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return zipfile.is_zipfile(path) or head[:1] == b"\x80"
+
+
+def strip_prefix(state: Mapping[str, Tensor], expected: set[str]) -> dict[str, Tensor]:
+    """Remove a wrapper prefix such as ``net.`` or ``module.`` found in front of the network's keys.
+
+    Keys outside the prefix (a wrapper's own buffers) are dropped and logged.
+    """
+    if _ANCHOR in state or not expected:
+        return dict(state)
+    prefixes = [k[: -len(_ANCHOR)] for k in state if k.endswith("." + _ANCHOR)]
+    if len(prefixes) != 1:
+        return dict(state)
+    prefix = prefixes[0]
+    inside = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    dropped = sorted(k for k in state if not k.startswith(prefix))
+    if dropped:
+        logger.info("ignoring %d checkpoint entries outside prefix %r: %s", len(dropped), prefix, dropped[:10])
+    return inside
+
+
+def load_into(net: nn.Module, state: Mapping[str, Tensor], source: str = "checkpoint") -> None:
+    """Load ``state`` into ``net`` strictly, after reporting every missing, unexpected or misshapen key.
+
+    Raises:
+        CheckpointError: naming the keys that do not fit.
+    """
+    own = net.state_dict()
+    state = strip_prefix(state, set(own))
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(
+        f"{k}: checkpoint {tuple(state[k].shape)} vs network {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if state[k].shape != own[k].shape
+    )
+    problems = []
+    if missing:
+        problems.append(f"missing keys ({len(missing)}): {_clip(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys ({len(unexpected)}): {_clip(unexpected)}")
+    if shapes:
+        problems.append(f"shape mismatches ({len(shapes)}): {_clip(shapes)}")
+    if problems:
+        raise CheckpointError(f"{source} does not fit the network: " + "; ".join(problems))
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+
+
+def check_saved_geometry(metadata: Mapping[str, object], config: PasstConfig, source: str) -> None:
+    """Refuse a file saved by this package for a different network geometry."""
+    saved = metadata.get("net")
+    if saved is not None and saved != dataclasses.asdict(config):
+        raise CheckpointError(f"{source} was saved for network {saved}, not {dataclasses.asdict(config)}")
+
+
+def save_checkpoint(path: str | os.PathLike[str], net: nn.Module, config: PasstConfig, variant: str) -> None:
+    """Write ``net``'s weights with the variant name and geometry, readable by :func:`read_checkpoint`."""
+    torch.save(
+        {
+            "format": SAVED_FORMAT,
+            "variant": variant,
+            "net": dataclasses.asdict(config),
+            "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        },
+        path,
+    )
+
+
+def _clip(items: list[str], limit: int = 8) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... (+{len(items) - limit} more)" if len(items) > limit else "")

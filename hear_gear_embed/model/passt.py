@@ -1,0 +1,194 @@
+"""PaSST: the Patchout faSt Spectrogram Transformer (Koutini et al., 2022) in plain PyTorch.
+
+A ViT/DeiT with a convolutional patch embedding over a log-mel spectrogram, disentangled frequency
+and time positional encodings, and CLS and DIST tokens. Parameter names and shapes are those of the
+authors' checkpoints so that ``load_state_dict(strict=True)`` accepts them. Patchout is a training
+regulariser and is not implemented: this module is for inference and fine-tuning without it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import PasstConfig
+
+_BLOCK_EPS = 1e-6
+"""LayerNorm epsilon inside the transformer and of the final norm (DeiT convention)."""
+
+
+class PasstOutput(NamedTuple):
+    """What one forward pass yields.
+
+    Attributes:
+        mid: ``(batch, embed_dim)`` mean of the CLS and DIST tokens after the final norm, read after
+            block ``mid_layer``; ``None`` when not requested.
+        logits: ``(batch, num_classes)`` output of the classification head; ``None`` when not requested.
+    """
+
+    mid: Tensor | None
+    logits: Tensor | None
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention on ``(batch, tokens, dim)`` through ``scaled_dot_product_attention``."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=True)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, tokens, dim = x.shape
+        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
+        return self.proj(out.transpose(1, 2).reshape(batch, tokens, dim))
+
+
+class Mlp(nn.Module):
+    """Two-layer GELU MLP of the transformer block."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: ``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=_BLOCK_EPS)
+        self.attn = Attention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim, eps=_BLOCK_EPS)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchEmbed(nn.Module):
+    """Overlapping patches of the spectrogram projected by one strided convolution."""
+
+    def __init__(self, config: PasstConfig) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(
+            1,
+            config.embed_dim,
+            kernel_size=config.patch_size,
+            stride=(config.freq_stride, config.time_stride),
+        )
+
+    def forward(self, spec: Tensor) -> Tensor:
+        """``(batch, 1, n_mels, frames)`` -> ``(batch, embed_dim, freq_patches, time_patches)``."""
+        return self.proj(spec)
+
+
+class PaSST(nn.Module):
+    """The PaSST network (see the module docstring).
+
+    Input: log-mel spectrograms ``(batch, n_mels, n_frames)`` (or with a channel axis,
+    ``(batch, 1, n_mels, n_frames)``), ``patch_size <= n_frames <= config.max_input_frames``.
+    """
+
+    def __init__(self, config: PasstConfig) -> None:
+        super().__init__()
+        self.config = config
+        dim = config.embed_dim
+        self.patch_embed = PatchEmbed(config)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.dist_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.new_pos_embed = nn.Parameter(torch.zeros(1, 2, dim))
+        self.freq_new_pos_embed = nn.Parameter(torch.zeros(1, dim, config.freq_patches, 1))
+        self.time_new_pos_embed = nn.Parameter(torch.zeros(1, dim, 1, config.time_patches))
+        self.blocks = nn.Sequential(*(Block(dim, config.num_heads, config.mlp_ratio) for _ in range(config.depth)))
+        self.norm = nn.LayerNorm(dim, eps=_BLOCK_EPS)
+        # The head's LayerNorm keeps torch's default eps (1e-5), as in the authors' code.
+        self.head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, config.num_classes))
+        self.head_dist = nn.Linear(dim, config.num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Random initialisation as in DeiT: truncated normal (std 0.02) for tokens, encodings and
+        linear weights, zero biases, unit LayerNorms. Used for random-weight tests."""
+        for tensor in (self.cls_token, self.dist_token, self.new_pos_embed, self.freq_new_pos_embed,
+                       self.time_new_pos_embed):
+            nn.init.trunc_normal_(tensor, std=0.02, a=-0.04, b=0.04, generator=generator)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02, a=-0.04, b=0.04, generator=generator)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Conv2d):
+                nn.init.trunc_normal_(module.weight, std=0.02, a=-0.04, b=0.04, generator=generator)
+                nn.init.zeros_(module.bias)
+
+    def tokens(self, spec: Tensor) -> Tensor:
+        """Token sequence ``(batch, 2 + freq_patches * time_patches, embed_dim)`` entering block 0.
+
+        Patches are flattened frequency-major (row by row of the patch grid), after CLS and DIST.
+        """
+        cfg = self.config
+        if spec.ndim == 3:
+            spec = spec.unsqueeze(1)
+        if spec.ndim != 4 or spec.shape[1] != 1:
+            raise ValueError(f"expected a spectrogram (batch, n_mels, frames), got {tuple(spec.shape)}")
+        n_mels, frames = spec.shape[-2:]
+        if n_mels != cfg.n_mels:
+            raise ValueError(f"the network expects {cfg.n_mels} mel bands, got {n_mels}")
+        if frames < cfg.patch_size:
+            raise ValueError(f"the network needs at least {cfg.patch_size} frames, got {frames}")
+        if frames > cfg.max_input_frames:
+            raise ValueError(
+                f"a {frames}-frame spectrogram gives {cfg.n_time_patches(frames)} patch columns, but the time "
+                f"positional encoding covers only {cfg.time_patches} ({cfg.max_input_frames} frames); embed "
+                "longer audio in windows"
+            )
+        x = self.patch_embed(spec)
+        x = x + self.time_new_pos_embed[..., : x.shape[-1]]
+        x = x + self.freq_new_pos_embed
+        x = x.flatten(2).transpose(1, 2)
+        batch = x.shape[0]
+        cls = self.cls_token.expand(batch, -1, -1) + self.new_pos_embed[:, :1]
+        dist = self.dist_token.expand(batch, -1, -1) + self.new_pos_embed[:, 1:]
+        return torch.cat((cls, dist, x), dim=1)
+
+    def forward(self, spec: Tensor, mid_layer: int = -1, want_mid: bool = True, want_logits: bool = True) -> PasstOutput:
+        """Run the network on ``spec`` (see the class docstring).
+
+        Args:
+            spec: log-mel spectrograms.
+            mid_layer: block whose output gives the mid-level features (negative counts from the end).
+            want_mid: compute the mid-level features.
+            want_logits: compute the logits (needs all blocks).
+
+        Returns:
+            :class:`PasstOutput` with the requested fields.
+        """
+        depth = self.config.depth
+        mid_index = mid_layer % depth
+        last = depth - 1 if want_logits else mid_index
+        x = self.tokens(spec)
+        mid = None
+        for index in range(last + 1):
+            x = self.blocks[index](x)
+            if want_mid and index == mid_index:
+                pooled = self.norm(x[:, :2])
+                mid = (pooled[:, 0] + pooled[:, 1]) / 2
+        logits = None
+        if want_logits:
+            final = self.norm(x[:, :2])
+            logits = self.head((final[:, 0] + final[:, 1]) / 2)
+        return PasstOutput(mid, logits)

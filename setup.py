@@ -1,0 +1,30 @@
+"""Install hear_gear_embed: ``pip install .`` (bring your own torch, or use constraints.txt here)."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = next(
+    line.split('"')[1]
+    for line in (HERE / "hear_gear_embed" / "__init__.py").read_text().splitlines()
+    if line.startswith("__version__")
+)
+
+setup(
+    name="hear_gear_embed",
+    version=VERSION,
+    description="PaSST audio embeddings behind the HEAR 2021 API, with tools to understand them",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["hear_gear_embed", "hear_gear_embed.*"]),
+    install_requires=["torch>=2.1", "numpy>=1.22"],
+    extras_require={"test": ["pytest>=7", "soundfile>=0.12"], "dev": ["pytest>=7", "nox>=2024.3", "ruff>=0.5"]},
+    license="MIT",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Multimedia :: Sound/Audio :: Analysis",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

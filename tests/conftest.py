@@ -1,0 +1,71 @@
+"""Shared fixtures: seeded random weights in the official layout, tiny and full-size models."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from hear_gear_embed import get_variant, load_embedder
+from hear_gear_embed.config import PasstConfig
+from hear_gear_embed.embedding import Embedder
+from hear_gear_embed.model import PaSST
+
+
+def random_net(config: PasstConfig, seed: int = 0) -> PaSST:
+    """A PaSST with seeded random weights (DeiT-style init) in eval mode."""
+    net = PaSST(config)
+    net.reset_parameters(torch.Generator().manual_seed(seed))
+    return net.eval()
+
+
+def save_official(net: PaSST, path: Path) -> Path:
+    """Save ``net`` as the authors' release files are: a raw state dict of tensors."""
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def official_ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Full-size random checkpoints in the official key layout, one per network geometry in use."""
+    root = tmp_path_factory.mktemp("ckpt")
+    out: dict[str, Path] = {}
+    for name in ("passt_base", "passt_lm2rf_hop5"):
+        net = random_net(get_variant(name).net, seed=1)
+        out[name] = save_official(net, root / f"{name}.pt")
+    return out
+
+
+def ckpt_for(variant: str, official_ckpts: dict[str, Path]) -> Path:
+    """The random checkpoint whose geometry fits ``variant``."""
+    net = get_variant(variant).net
+    for name, path in official_ckpts.items():
+        if get_variant(name).net == net:
+            return path
+    raise KeyError(variant)
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random weights of the tiny test geometry, official layout."""
+    return save_official(random_net(get_variant("tiny_test").net, seed=2), tmp_path_factory.mktemp("tiny") / "tiny.pt")
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_ckpt: Path) -> Embedder:
+    """The tiny test variant with seeded random weights, on CPU."""
+    return load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu")
+
+
+def tone(freq_hz: float, seconds: float, sample_rate: int = 32000, amp: float = 0.5) -> torch.Tensor:
+    """A sine of ``freq_hz`` as ``(n_samples,)`` float32."""
+    t = torch.arange(int(round(seconds * sample_rate)), dtype=torch.float64) / sample_rate
+    return (amp * torch.sin(2 * math.pi * freq_hz * t)).float()
+
+
+def noise(n_sounds: int, seconds: float, seed: int = 0, sample_rate: int = 32000, amp: float = 0.5) -> torch.Tensor:
+    """Seeded uniform white noise ``(n_sounds, n_samples)`` in [-amp, amp]."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(n_sounds, int(round(seconds * sample_rate)), generator=g) * 2 - 1) * amp

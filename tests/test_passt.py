@@ -1,0 +1,206 @@
+"""The PaSST network: official key layout, strict loading, encodings, attention, mid layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from hear_gear_embed import get_variant
+from hear_gear_embed.config import PasstConfig
+from hear_gear_embed.model import CheckpointError, PaSST, read_checkpoint
+from hear_gear_embed.model.checkpoint import load_into, save_checkpoint
+
+from .conftest import random_net
+
+TINY = get_variant("tiny_test").net
+
+
+def official_layout(depth: int = 12, dim: int = 768, classes: int = 527, freq: int = 12, time: int = 99) -> dict[str, tuple[int, ...]]:
+    """Keys and shapes of the authors' PaSST-S release files (see passt-facts.md)."""
+    shapes: dict[str, tuple[int, ...]] = {
+        "cls_token": (1, 1, dim),
+        "dist_token": (1, 1, dim),
+        "new_pos_embed": (1, 2, dim),
+        "freq_new_pos_embed": (1, dim, freq, 1),
+        "time_new_pos_embed": (1, dim, 1, time),
+        "patch_embed.proj.weight": (dim, 1, 16, 16),
+        "patch_embed.proj.bias": (dim,),
+        "norm.weight": (dim,),
+        "norm.bias": (dim,),
+        "head.0.weight": (dim,),
+        "head.0.bias": (dim,),
+        "head.1.weight": (classes, dim),
+        "head.1.bias": (classes,),
+        "head_dist.weight": (classes, dim),
+        "head_dist.bias": (classes,),
+    }
+    for i in range(depth):
+        p = f"blocks.{i}."
+        shapes.update({
+            p + "norm1.weight": (dim,), p + "norm1.bias": (dim,),
+            p + "attn.qkv.weight": (3 * dim, dim), p + "attn.qkv.bias": (3 * dim,),
+            p + "attn.proj.weight": (dim, dim), p + "attn.proj.bias": (dim,),
+            p + "norm2.weight": (dim,), p + "norm2.bias": (dim,),
+            p + "mlp.fc1.weight": (4 * dim, dim), p + "mlp.fc1.bias": (4 * dim,),
+            p + "mlp.fc2.weight": (dim, 4 * dim), p + "mlp.fc2.bias": (dim,),
+        })
+    return shapes
+
+
+@pytest.mark.parametrize(
+    ("variant", "time"),
+    [("passt_base", 99), ("passt_lm2rf_hop5", 200)],
+)
+def test_state_dict_is_the_official_layout(variant: str, time: int) -> None:
+    net = PaSST(get_variant(variant).net)
+    got = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    assert got == official_layout(time=time)
+    assert sum(p.numel() for p in net.parameters()) == pytest.approx(86.2e6, rel=0.01)
+
+
+def test_stride16_geometry() -> None:
+    net = PaSST(PasstConfig(freq_stride=16, time_stride=16))
+    assert tuple(net.freq_new_pos_embed.shape) == (1, 768, 8, 1)
+    assert tuple(net.time_new_pos_embed.shape) == (1, 768, 1, 62)
+
+
+def test_strict_load_of_official_layout(tmp_path: Path) -> None:
+    src = random_net(TINY, seed=3)
+    torch.save(src.state_dict(), tmp_path / "raw.pt")
+    dst = PaSST(TINY)
+    state, meta = read_checkpoint(tmp_path / "raw.pt")
+    assert meta == {}
+    load_into(dst, state)
+    for key, value in src.state_dict().items():
+        torch.testing.assert_close(dst.state_dict()[key], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("wrap", ["state_dict", "model", "lightning"])
+def test_wrapped_and_prefixed_checkpoints(tmp_path: Path, wrap: str) -> None:
+    src = random_net(TINY, seed=4)
+    if wrap == "lightning":
+        inner = {f"net.{k}": v for k, v in src.state_dict().items()}
+        inner["device_proxy"] = torch.zeros(1)
+        obj = {"state_dict": inner, "epoch": 3}
+    else:
+        obj = {wrap: src.state_dict()}
+    torch.save(obj, tmp_path / "w.pt")
+    dst = PaSST(TINY)
+    load_into(dst, read_checkpoint(tmp_path / "w.pt")[0])
+    torch.testing.assert_close(dst.cls_token, src.cls_token, rtol=0, atol=0)
+
+
+def test_package_saved_file_round_trip(tmp_path: Path) -> None:
+    src = random_net(TINY, seed=5)
+    save_checkpoint(tmp_path / "s.pt", src, TINY, "tiny_test")
+    state, meta = read_checkpoint(tmp_path / "s.pt")
+    assert meta["variant"] == "tiny_test"
+    dst = PaSST(TINY)
+    load_into(dst, state)
+    torch.testing.assert_close(dst.head[1].weight, src.head[1].weight, rtol=0, atol=0)
+
+
+def test_mismatches_are_named(tmp_path: Path) -> None:
+    state = dict(random_net(TINY).state_dict())
+    del state["blocks.1.mlp.fc2.bias"]
+    state["blocks.7.attn.qkv.weight"] = torch.zeros(3)
+    state["time_new_pos_embed"] = torch.zeros(1, 64, 1, 50)
+    with pytest.raises(CheckpointError) as info:
+        load_into(PaSST(TINY), state, "bad.pt")
+    message = str(info.value)
+    assert "missing keys (1): blocks.1.mlp.fc2.bias" in message
+    assert "unexpected keys (1): blocks.7.attn.qkv.weight" in message
+    assert "time_new_pos_embed: checkpoint (1, 64, 1, 50) vs network (1, 64, 1, 99)" in message
+
+
+def test_full_size_checkpoint_refused_by_other_geometry(official_ckpts: dict[str, Path]) -> None:
+    state, _ = read_checkpoint(official_ckpts["passt_base"])
+    with pytest.raises(CheckpointError, match="time_new_pos_embed"):
+        load_into(PaSST(get_variant("passt_lm2rf_hop5").net), state)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        read_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_checkpoint(tmp_path / "absent.pt")
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    with pytest.raises(CheckpointError, match="not a state dict"):
+        read_checkpoint(tmp_path / "list.pt")
+    torch.save({"epoch": 1}, tmp_path / "empty.pt")
+    with pytest.raises(CheckpointError, match="no tensors"):
+        read_checkpoint(tmp_path / "empty.pt")
+
+
+def test_time_encoding_cropped_and_bounded() -> None:
+    net = random_net(TINY)
+    with torch.no_grad():
+        short = net(torch.randn(2, 128, 16))
+        full = net(torch.randn(1, 128, TINY.max_input_frames))
+    assert short.mid.shape == (2, 64) and short.logits.shape == (2, 10)
+    assert full.mid.shape == (1, 64)
+    with pytest.raises(ValueError, match="time positional encoding covers only 99"):
+        net(torch.randn(1, 128, TINY.max_input_frames + 1))
+    with pytest.raises(ValueError, match="at least 16 frames"):
+        net(torch.randn(1, 128, 15))
+    with pytest.raises(ValueError, match="expects 128 mel bands"):
+        net(torch.randn(1, 64, 100))
+
+
+def test_tokens_follow_the_reference_recipe() -> None:
+    net = random_net(TINY)
+    spec = torch.randn(2, 128, 40)
+    with torch.no_grad():
+        tokens = net.tokens(spec)
+        patches = net.patch_embed.proj(spec[:, None])
+        grid = patches + net.time_new_pos_embed[..., : patches.shape[-1]] + net.freq_new_pos_embed
+        expected_patches = grid.flatten(2).transpose(1, 2)
+    assert tokens.shape == (2, 2 + 12 * 3, 64)
+    torch.testing.assert_close(tokens[:, 2:], expected_patches)
+    torch.testing.assert_close(tokens[:, 0], (net.cls_token + net.new_pos_embed[:, :1])[0].expand(2, -1))
+    torch.testing.assert_close(tokens[:, 1], (net.dist_token + net.new_pos_embed[:, 1:])[0].expand(2, -1))
+
+
+def test_sdpa_attention_matches_explicit_softmax() -> None:
+    net = random_net(TINY)
+    attn = net.blocks[0].attn
+    x = torch.randn(3, 20, 64)
+    with torch.no_grad():
+        b, n, c = x.shape
+        qkv = attn.qkv(x).reshape(b, n, 3, 4, c // 4).permute(2, 0, 3, 1, 4)
+        weights = ((qkv[0] @ qkv[1].transpose(-2, -1)) * (c // 4) ** -0.5).softmax(-1)
+        expected = attn.proj((weights @ qkv[2]).transpose(1, 2).reshape(b, n, c))
+        torch.testing.assert_close(attn(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_outputs_match_a_manual_forward() -> None:
+    net = random_net(TINY)
+    spec = torch.randn(2, 128, 30)
+    with torch.no_grad():
+        x = net.tokens(spec)
+        for block in net.blocks:
+            x = block(x)
+        x = net.norm(x)
+        mid = (x[:, 0] + x[:, 1]) / 2
+        out = net(spec)
+    torch.testing.assert_close(out.mid, mid)
+    torch.testing.assert_close(out.logits, net.head(mid))
+    assert net.head[0].eps == 1e-5 and net.norm.eps == 1e-6 and net.blocks[0].norm1.eps == 1e-6
+
+
+def test_mid_layer_reads_an_earlier_block() -> None:
+    net = random_net(TINY)
+    spec = torch.randn(2, 128, 30)
+    with torch.no_grad():
+        last = net(spec, mid_layer=-1)
+        same = net(spec, mid_layer=1, want_logits=False)
+        first = net(spec, mid_layer=0, want_logits=False)
+        x = net.blocks[0](net.tokens(spec))
+        x = net.norm(x)
+    torch.testing.assert_close(last.mid, same.mid)
+    assert same.logits is None
+    torch.testing.assert_close(first.mid, (x[:, 0] + x[:, 1]) / 2)
+    assert not torch.allclose(first.mid, last.mid)
