@@ -20,7 +20,11 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["hear_gear_embed", "hear_gear_embed.*"]),
     install_requires=["torch>=2.1", "numpy>=1.22"],
-    extras_require={"test": ["pytest>=7", "soundfile>=0.12"], "dev": ["pytest>=7", "nox>=2024.3", "ruff>=0.5"]},
+    extras_require={
+        "cli": ["soundfile>=0.12"],
+        "test": ["pytest>=7", "soundfile>=0.12"],
+    },
+    entry_points={"console_scripts": ["hear-gear = hear_gear_embed.cli:main"]},
     license="MIT",
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -17,7 +17,9 @@ from .conftest import random_net
 TINY = get_variant("tiny_test").net
 
 
-def official_layout(depth: int = 12, dim: int = 768, classes: int = 527, freq: int = 12, time: int = 99) -> dict[str, tuple[int, ...]]:
+def official_layout(
+    depth: int = 12, dim: int = 768, classes: int = 527, freq: int = 12, time: int = 99
+) -> dict[str, tuple[int, ...]]:
     """Keys and shapes of the authors' PaSST-S release files (see passt-facts.md)."""
     shapes: dict[str, tuple[int, ...]] = {
         "cls_token": (1, 1, dim),

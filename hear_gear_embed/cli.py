@@ -1,0 +1,102 @@
+"""``hear-gear`` command line: list variants and embed audio files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .registry import get_variant, list_variants
+
+logger = logging.getLogger("hear_gear_embed.cli")
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    rows = [get_variant(name).describe() for name in list_variants()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'variant':<18} {'rate':>6} {'scene':>6} {'stamp':>6}  {'stft hop':>8}  blocks")
+    for row in rows:
+        blocks = " + ".join(
+            f"{'+'.join(b['levels'])}@{b['window_ms']:g}ms" for b in row["timestamp_blocks"]  # type: ignore[index]
+        )
+        print(
+            f"{row['name']:<18} {row['sample_rate']:>6} {row['scene_embedding_size']:>6} "
+            f"{row['timestamp_embedding_size']:>6}  {row['stft_hop_ms']:>6g}ms  {blocks}  [{row['checkpoint']}]"
+        )
+    return 0
+
+
+def _read_audio(path: Path, sample_rate: int) -> np.ndarray:
+    import soundfile  # optional dependency: pip install "hear_gear_embed[cli]"
+
+    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    if rate != sample_rate:
+        raise ValueError(f"{path} is sampled at {rate} Hz; this variant needs {sample_rate} Hz (resample it first)")
+    if data.shape[0] == 0:
+        raise ValueError(f"{path} holds no samples")
+    return data.mean(axis=1)
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    import torch
+
+    from .embedding.embedder import Embedder, load_embedder
+
+    variant = get_variant(args.variant)
+    if args.random_weights is not None:
+        logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing", args.random_weights)
+        torch.manual_seed(args.random_weights)
+        model = Embedder(variant).eval()
+        if model.net is not None:
+            model.net.reset_parameters(torch.Generator().manual_seed(args.random_weights))
+    else:
+        model = load_embedder(variant, args.model or "")
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path in map(Path, args.paths):
+        try:
+            audio = _read_audio(path, model.sample_rate)[None]
+            result: dict[str, object] = {"variant": variant.name}
+            if not args.timestamps:
+                result["scene"] = model.scene_embeddings(audio).cpu().numpy()[0]
+            if not args.scene:
+                emb, stamps = model.timestamp_embeddings(audio)
+                result["timestamp_embeddings"] = emb.cpu().numpy()[0]
+                result["timestamps_ms"] = stamps.cpu().numpy()[0]
+            target = out_dir / (path.stem + ".npz")
+            np.savez(target, **result)
+            print(f"{path} -> {target}")
+        except (OSError, ValueError, RuntimeError) as err:
+            failures += 1
+            print(f"error: {path}: {err}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``hear-gear`` and ``python -m hear_gear_embed``."""
+    parser = argparse.ArgumentParser(prog="hear-gear", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_list = sub.add_parser("list", help="published variants and their embedding sizes")
+    p_list.add_argument("--json", action="store_true", help="machine-readable output")
+    p_list.set_defaults(func=_cmd_list)
+    p_embed = sub.add_parser("embed", help="embed audio files into .npz files")
+    p_embed.add_argument("paths", nargs="+", help="audio files (wav/flac/ogg) at the variant's sample rate")
+    p_embed.add_argument("--variant", default="passt_base", choices=list_variants(include_unpublished=True))
+    p_embed.add_argument("--model", help="checkpoint file (default: the variant's official weights)")
+    p_embed.add_argument("--random-weights", type=int, metavar="SEED",
+                         help="use seeded random weights instead of a checkpoint (pipeline test only)")
+    p_embed.add_argument("--out", default="embeddings", help="output folder")
+    kind = p_embed.add_mutually_exclusive_group()
+    kind.add_argument("--scene", action="store_true", help="scene embeddings only")
+    kind.add_argument("--timestamps", action="store_true", help="timestamp embeddings only")
+    p_embed.set_defaults(func=_cmd_embed)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))
