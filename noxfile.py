@@ -1,4 +1,6 @@
-"""Automation: ``nox -s tests`` (the default suite, as in README) and ``nox -s lint``.
+"""Automation. ``nox -s tests`` (the default suite, as in README), ``nox -s lint``, and the slow
+suites run by CI: ``nox -s harness`` (real hear-validator and heareval) and ``nox -s parity``
+(the authors' hear21passt as an oracle).
 
 Every install is constrained by ``constraints.txt`` so that pip never swaps the pinned CPU torch.
 """
@@ -23,3 +25,25 @@ def lint(session: nox.Session) -> None:
     """Static checks with ruff."""
     session.install("ruff==0.14.0")
     session.run("ruff", "check", "hear_gear_embed", "tests", "noxfile.py", "setup.py")
+
+
+@nox.session(python="3.11")
+def harness(session: nox.Session) -> None:
+    """hear-validator on every published variant, heareval end to end on synthetic tasks."""
+    session.install(*CONSTRAINTS, "-r", "tests/harness/requirements.txt")
+    session.install("--no-deps", "--ignore-requires-python", "hearvalidator==2021.0.6", "heareval==2021.1.3")
+    session.install(*CONSTRAINTS, "--no-deps", "-e", ".")
+    session.run("python", "tests/harness/patch_heareval.py")
+    work = session.posargs[0] if session.posargs else ".harness"
+    session.run("python", "-m", "tests.harness.run_harness", "--work", work, "--report", f"{work}/report.json")
+
+
+@nox.session(python="3.11")
+def parity(session: nox.Session) -> None:
+    """Parity with hear21passt 0.0.26 on identical random weights (tolerance 1e-4 relative)."""
+    session.install(*CONSTRAINTS, "-e", ".[test]")
+    session.install(*CONSTRAINTS, "--no-deps", "torchaudio==2.11.0", "hear21passt==0.0.26")
+    session.run(
+        "python", "-m", "pytest", "-q", "tests/parity", *session.posargs,
+        env={"HGE_REQUIRE_ORACLE": "1", "PARITY_REPORT": "parity-report.json"},
+    )

@@ -36,7 +36,7 @@ class Embedder(nn.Module):
             takes :data:`DEFAULT_BUDGET_MB` for the device.
     """
 
-    def __init__(self, variant: VariantConfig, memory_budget_mb: float | None = None) -> None:
+    def __init__(self, variant: VariantConfig, memory_budget_mb: float | None = None, net: PaSST | None = None) -> None:
         super().__init__()
         self.variant = variant
         self.sample_rate = variant.sample_rate
@@ -44,7 +44,9 @@ class Embedder(nn.Module):
         self.timestamp_embedding_size = variant.timestamp_embedding_size
         self.memory_budget_mb = memory_budget_mb
         self.frontend = MelFrontend(variant.mel)
-        self.net = PaSST(variant.net) if variant.needs_network else None
+        if net is not None and net.config != variant.net:
+            raise ValueError(f"the network geometry {net.config} does not match variant {variant.name}")
+        self.net = (net or PaSST(variant.net)) if variant.needs_network else None
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Load network weights from ``path`` strictly (see :func:`~hear_gear_embed.model.checkpoint.read_checkpoint`
@@ -217,8 +219,13 @@ def load_embedder(
         WeightsUnavailableError: official weights neither cached nor downloadable.
         CheckpointError: the file does not fit the network.
     """
-    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb)
     path = os.fspath(model_file_path)
+    net = None
+    if variant.needs_network:
+        # Weights are about to be loaded: skip the random initialisation (parameters on 'meta').
+        with torch.device("meta"):
+            net = PaSST(variant.net)
+    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=net)
     if embedder.net is not None:
         if not path:
             if variant.checkpoint is None:

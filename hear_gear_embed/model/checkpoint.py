@@ -139,6 +139,8 @@ def strip_prefix(state: Mapping[str, Tensor], expected: set[str]) -> dict[str, T
 def load_into(net: nn.Module, state: Mapping[str, Tensor], source: str = "checkpoint") -> None:
     """Load ``state`` into ``net`` strictly, after reporting every missing, unexpected or misshapen key.
 
+    The tensors are assigned (not copied), so ``net`` may have been built on the ``meta`` device.
+
     Raises:
         CheckpointError: naming the keys that do not fit.
     """
@@ -160,7 +162,7 @@ def load_into(net: nn.Module, state: Mapping[str, Tensor], source: str = "checkp
         problems.append(f"shape mismatches ({len(shapes)}): {_clip(shapes)}")
     if problems:
         raise CheckpointError(f"{source} does not fit the network: " + "; ".join(problems))
-    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True, assign=True)
 
 
 def check_saved_geometry(metadata: Mapping[str, object], config: PasstConfig, source: str) -> None:
