@@ -216,7 +216,8 @@ class VariantConfig:
         checkpoint: the official weights this variant loads by default (``None``: must be given).
         timestamp_blocks: window blocks concatenated, in order, into each timestamp embedding.
         scene_levels: levels concatenated into a scene embedding. ``"L"`` at scene level is the
-            per-band mean of the log-mel over the clip (``n_mels`` values).
+            per-band mean of the log-mel over the clip (``n_mels`` values; for clips longer than
+            ``scene_window_ms``, averaged over the windows like the other levels).
         timestamp_hop_ms: distance between timestamps in milliseconds.
         scene_window_ms: clips up to this length get one forward pass; longer clips are averaged
             over windows of this length.

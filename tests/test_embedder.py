@@ -195,3 +195,8 @@ def test_weight_free_paths_and_missing_checkpoint(tiny_ckpt) -> None:
     with pytest.raises(ValueError, match="has no official checkpoint; pass model_file_path"):
         load_embedder(get_variant("tiny_test"))
     assert isinstance(load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu"), Embedder)
+
+
+def test_memory_budget_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="memory_budget_mb must be positive"):
+        Embedder(get_variant("tiny_test"), memory_budget_mb=0)

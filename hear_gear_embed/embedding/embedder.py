@@ -42,6 +42,8 @@ class Embedder(nn.Module):
         self.sample_rate = variant.sample_rate
         self.scene_embedding_size = variant.scene_embedding_size
         self.timestamp_embedding_size = variant.timestamp_embedding_size
+        if memory_budget_mb is not None and memory_budget_mb <= 0:
+            raise ValueError(f"memory_budget_mb must be positive, got {memory_budget_mb}")
         self.memory_budget_mb = memory_budget_mb
         self.frontend = MelFrontend(variant.mel)
         if net is not None and net.config != variant.net:
@@ -76,8 +78,6 @@ class Embedder(nn.Module):
         budget = self.memory_budget_mb
         if budget is None:
             budget = DEFAULT_BUDGET_MB.get(self.device.type, DEFAULT_BUDGET_MB["cpu"])
-        if budget <= 0:
-            raise ValueError(f"memory_budget_mb must be positive, got {budget}")
         return int(budget * 2**20)
 
     def bytes_per_window(self, n_samples: int, levels: tuple[Level, ...]) -> int:
@@ -126,13 +126,13 @@ class Embedder(nn.Module):
     def _windowed_features(
         self, audio: Tensor, window: int, hop: int, levels: tuple[Level, ...], pool_low: bool, out: Tensor
     ) -> None:
-        """Fill ``out`` ``(n_sounds, n_timestamps, d)`` with features of all centred windows, in
-        chunks of windows (across sounds and positions) bounded by the memory budget."""
+        """Fill ``out`` ``(n_sounds * n_timestamps, d)`` (sound-major rows; may be a column slice of a
+        wider tensor) with features of all centred windows, in chunks of windows across sounds and
+        positions bounded by the memory budget."""
         windows = centred_windows(audio, window, hop)
-        flat = out.view(-1, out.shape[-1])
         per_chunk = self._budget_bytes() // self.bytes_per_window(window, levels)
-        for start, stop in chunks(flat.shape[0], per_chunk):
-            flat[start:stop] = self.window_features(gather_windows(windows, start, stop), levels, pool_low)
+        for start, stop in chunks(out.shape[0], per_chunk):
+            out[start:stop] = self.window_features(gather_windows(windows, start, stop), levels, pool_low)
 
     @torch.inference_mode()
     def timestamp_embeddings(self, audio: object) -> tuple[Tensor, Tensor]:
@@ -152,15 +152,14 @@ class Embedder(nn.Module):
         n_sounds, n_samples = audio.shape
         hop = variant.timestamp_hop_samples
         stamps = timestamps_ms(n_sounds, n_samples, hop, self.sample_rate, self.device)
-        embeddings = torch.empty(n_sounds, stamps.shape[1], self.timestamp_embedding_size, device=self.device)
+        flat = torch.empty(n_sounds * stamps.shape[1], self.timestamp_embedding_size, device=self.device)
         offset = 0
         for block in variant.timestamp_blocks:
             size = sum(variant.level_size(lv, block.window_ms) for lv in block.levels)
-            part = torch.empty(n_sounds, stamps.shape[1], size, device=self.device)
-            self._windowed_features(audio, variant.window_samples(block.window_ms), hop, block.levels, False, part)
-            embeddings[..., offset: offset + size] = part
+            window = variant.window_samples(block.window_ms)
+            self._windowed_features(audio, window, hop, block.levels, False, flat[:, offset: offset + size])
             offset += size
-        return embeddings, stamps
+        return flat.view(n_sounds, stamps.shape[1], -1), stamps
 
     @torch.inference_mode()
     def scene_embeddings(self, audio: object) -> Tensor:
@@ -183,9 +182,9 @@ class Embedder(nn.Module):
         window = variant.scene_window_samples
         if n_samples > window:
             stamps = n_samples // variant.scene_hop_samples + 1
-            per_window = torch.empty(n_sounds, stamps, self.scene_embedding_size, device=self.device)
+            per_window = torch.empty(n_sounds * stamps, self.scene_embedding_size, device=self.device)
             self._windowed_features(audio, window, variant.scene_hop_samples, levels, True, per_window)
-            return per_window.mean(dim=1)
+            return per_window.view(n_sounds, stamps, -1).mean(dim=1)
         shortest = variant.min_net_samples if variant.needs_network else variant.mel.min_samples
         if n_samples < shortest:
             audio = torch.nn.functional.pad(audio, (0, shortest - n_samples))
@@ -209,8 +208,8 @@ def load_embedder(
     Args:
         variant: the configuration.
         model_file_path: a checkpoint file; ``""`` resolves the variant's official checkpoint
-            (cache, then download). Ignored-path behaviour is never silent: weight-free variants
-            refuse a path.
+            (cache, then download). A variant without network weights refuses a non-empty path
+            rather than ignoring it.
         device: ``None`` picks CUDA when available, else CPU.
         download: allow downloading a missing official checkpoint.
         memory_budget_mb: working-memory bound per chunk of windows.
