@@ -44,17 +44,14 @@ def _read_audio(path: Path, sample_rate: int) -> np.ndarray:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    import torch
-
     from .embedding.embedder import Embedder, load_embedder
+    from .model.passt import random_passt
 
     variant = get_variant(args.variant)
     if args.random_weights is not None:
         logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing", args.random_weights)
-        torch.manual_seed(args.random_weights)
-        model = Embedder(variant).eval()
-        if model.net is not None:
-            model.net.reset_parameters(torch.Generator().manual_seed(args.random_weights))
+        net = random_passt(variant.net, args.random_weights) if variant.needs_network else None
+        model = Embedder(variant, net=net).eval()
     else:
         model = load_embedder(variant, args.model or "")
     out_dir = Path(args.out)

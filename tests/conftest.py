@@ -11,21 +11,13 @@ import pytest
 import torch
 
 from hear_gear_embed import get_variant, load_embedder
-from hear_gear_embed.config import PasstConfig
 from hear_gear_embed.embedding import Embedder
-from hear_gear_embed.model import PaSST
+from hear_gear_embed.model import PaSST, random_passt
 
 if importlib.util.find_spec("hear21passt") is None:
     if os.environ.get("HGE_REQUIRE_ORACLE"):
         raise RuntimeError("HGE_REQUIRE_ORACLE is set but hear21passt is not installed")
     collect_ignore = ["parity"]
-
-
-def random_net(config: PasstConfig, seed: int = 0) -> PaSST:
-    """A PaSST with seeded random weights (DeiT-style init) in eval mode."""
-    net = PaSST(config)
-    net.reset_parameters(torch.Generator().manual_seed(seed))
-    return net.eval()
 
 
 def save_official(net: PaSST, path: Path) -> Path:
@@ -40,7 +32,7 @@ def official_ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ckpt")
     out: dict[str, Path] = {}
     for name in ("passt_base", "passt_lm2rf_hop5"):
-        net = random_net(get_variant(name).net, seed=1)
+        net = random_passt(get_variant(name).net, seed=1)
         out[name] = save_official(net, root / f"{name}.pt")
     return out
 
@@ -57,7 +49,7 @@ def ckpt_for(variant: str, official_ckpts: dict[str, Path]) -> Path:
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Random weights of the tiny test geometry, official layout."""
-    return save_official(random_net(get_variant("tiny_test").net, seed=2), tmp_path_factory.mktemp("tiny") / "tiny.pt")
+    return save_official(random_passt(get_variant("tiny_test").net, seed=2), tmp_path_factory.mktemp("tiny") / "tiny.pt")
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,8 @@ import torch
 
 from hear_gear_embed import get_variant
 from hear_gear_embed.config import PasstConfig
-from hear_gear_embed.model import CheckpointError, PaSST, read_checkpoint
+from hear_gear_embed.model import CheckpointError, PaSST, random_passt, read_checkpoint
 from hear_gear_embed.model.checkpoint import load_into, save_checkpoint
-
-from .conftest import random_net
 
 TINY = get_variant("tiny_test").net
 
@@ -69,7 +67,7 @@ def test_stride16_geometry() -> None:
 
 
 def test_strict_load_of_official_layout(tmp_path: Path) -> None:
-    src = random_net(TINY, seed=3)
+    src = random_passt(TINY, seed=3)
     torch.save(src.state_dict(), tmp_path / "raw.pt")
     dst = PaSST(TINY)
     state, meta = read_checkpoint(tmp_path / "raw.pt")
@@ -81,7 +79,7 @@ def test_strict_load_of_official_layout(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("wrap", ["state_dict", "model", "lightning"])
 def test_wrapped_and_prefixed_checkpoints(tmp_path: Path, wrap: str) -> None:
-    src = random_net(TINY, seed=4)
+    src = random_passt(TINY, seed=4)
     if wrap == "lightning":
         inner = {f"net.{k}": v for k, v in src.state_dict().items()}
         inner["device_proxy"] = torch.zeros(1)
@@ -95,7 +93,7 @@ def test_wrapped_and_prefixed_checkpoints(tmp_path: Path, wrap: str) -> None:
 
 
 def test_package_saved_file_round_trip(tmp_path: Path) -> None:
-    src = random_net(TINY, seed=5)
+    src = random_passt(TINY, seed=5)
     save_checkpoint(tmp_path / "s.pt", src, TINY, "tiny_test")
     state, meta = read_checkpoint(tmp_path / "s.pt")
     assert meta["variant"] == "tiny_test"
@@ -105,7 +103,7 @@ def test_package_saved_file_round_trip(tmp_path: Path) -> None:
 
 
 def test_mismatches_are_named(tmp_path: Path) -> None:
-    state = dict(random_net(TINY).state_dict())
+    state = dict(random_passt(TINY).state_dict())
     del state["blocks.1.mlp.fc2.bias"]
     state["blocks.7.attn.qkv.weight"] = torch.zeros(3)
     state["time_new_pos_embed"] = torch.zeros(1, 64, 1, 50)
@@ -138,7 +136,7 @@ def test_unreadable_files(tmp_path: Path) -> None:
 
 
 def test_time_encoding_cropped_and_bounded() -> None:
-    net = random_net(TINY)
+    net = random_passt(TINY)
     with torch.no_grad():
         short = net(torch.randn(2, 128, 16))
         full = net(torch.randn(1, 128, TINY.max_input_frames))
@@ -153,7 +151,7 @@ def test_time_encoding_cropped_and_bounded() -> None:
 
 
 def test_tokens_follow_the_reference_recipe() -> None:
-    net = random_net(TINY)
+    net = random_passt(TINY)
     spec = torch.randn(2, 128, 40)
     with torch.no_grad():
         tokens = net.tokens(spec)
@@ -167,7 +165,7 @@ def test_tokens_follow_the_reference_recipe() -> None:
 
 
 def test_sdpa_attention_matches_explicit_softmax() -> None:
-    net = random_net(TINY)
+    net = random_passt(TINY)
     attn = net.blocks[0].attn
     x = torch.randn(3, 20, 64)
     with torch.no_grad():
@@ -179,7 +177,7 @@ def test_sdpa_attention_matches_explicit_softmax() -> None:
 
 
 def test_outputs_match_a_manual_forward() -> None:
-    net = random_net(TINY)
+    net = random_passt(TINY)
     spec = torch.randn(2, 128, 30)
     with torch.no_grad():
         x = net.tokens(spec)
@@ -194,7 +192,7 @@ def test_outputs_match_a_manual_forward() -> None:
 
 
 def test_mid_layer_reads_an_earlier_block() -> None:
-    net = random_net(TINY)
+    net = random_passt(TINY)
     spec = torch.randn(2, 128, 30)
     with torch.no_grad():
         last = net(spec, mid_layer=-1)

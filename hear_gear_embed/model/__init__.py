@@ -1,7 +1,7 @@
 """The PaSST network and its checkpoints; knows nothing of HEAR."""
 
 from .checkpoint import CheckpointError, WeightsUnavailableError, cache_dir, read_checkpoint, resolve_checkpoint
-from .passt import PaSST, PasstOutput
+from .passt import PaSST, PasstOutput, random_passt
 
 __all__ = [
     "CheckpointError",
@@ -10,5 +10,6 @@ __all__ = [
     "WeightsUnavailableError",
     "cache_dir",
     "read_checkpoint",
+    "random_passt",
     "resolve_checkpoint",
 ]

@@ -192,3 +192,13 @@ class PaSST(nn.Module):
             final = self.norm(x[:, :2])
             logits = self.head((final[:, 0] + final[:, 1]) / 2)
         return PasstOutput(mid, logits)
+
+
+def random_passt(config: PasstConfig, seed: int = 0) -> PaSST:
+    """A PaSST with seeded random weights (:meth:`PaSST.reset_parameters`) in eval mode.
+
+    For tests, pipeline checks and random-weight baselines; the embeddings mean nothing.
+    """
+    net = PaSST(config)
+    net.reset_parameters(torch.Generator().manual_seed(seed))
+    return net.eval()

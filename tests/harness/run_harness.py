@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from hear_gear_embed import get_variant, list_variants
-from hear_gear_embed.model import PaSST
+from hear_gear_embed.model import random_passt
 
 from .tasks import make_tasks
 
@@ -74,10 +74,8 @@ def random_checkpoints(variants: list[str], root: Path, seed: int = 0) -> dict[s
     for name in variants:
         net_cfg = get_variant(name).net
         if net_cfg not in by_geometry:
-            net = PaSST(net_cfg)
-            net.reset_parameters(torch.Generator().manual_seed(seed))
             path = root / f"random-{name}.pt"
-            torch.save(net.state_dict(), path)
+            torch.save(random_passt(net_cfg, seed).state_dict(), path)
             by_geometry[net_cfg] = path
         out[name] = by_geometry[net_cfg]
     return out
