@@ -19,10 +19,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["hear_gear_embed", "hear_gear_embed.*"]),
-    install_requires=["torch>=2.1", "numpy>=1.22"],
+    install_requires=["torch>=2.1", "numpy>=1.22", "nnAudio==0.3.4"],
     extras_require={
         "cli": ["soundfile>=0.12"],
-        "test": ["pytest>=7", "soundfile>=0.12"],
+        "test": ["pytest>=7", "soundfile>=0.12", "librosa==0.11.0"],
     },
     entry_points={"console_scripts": ["hear-gear = hear_gear_embed.cli:main"]},
     license="MIT",

@@ -6,10 +6,11 @@ Importing the package itself gives the HEAR module of the default variant, ``pas
     model = hear_gear_embed.load_model()          # official checkpoint (cached / downloaded)
     emb = hear_gear_embed.get_scene_embeddings(audio, model)
 
-Other variants: ``hear_gear_embed.hear.<name>`` (see :func:`list_variants`).
+Other variants: ``hear_gear_embed.hear.<name>`` (see :func:`list_variants`); ``lowlevel_mel``,
+``lowlevel_cqt`` and ``handcrafted`` need no weights.
 """
 
-from .config import Checkpoint, MelConfig, PasstConfig, VariantConfig, WindowBlock
+from .config import Checkpoint, CqtConfig, FeatureBlock, FeatureConfig, MelConfig, PasstConfig, VariantConfig, WindowBlock
 from .embedding.embedder import Embedder, load_embedder
 from .hear import hear_functions
 from .registry import CHECKPOINTS, get_variant, list_variants, register_variant
@@ -21,7 +22,10 @@ load_model, get_scene_embeddings, get_timestamp_embeddings = hear_functions("pas
 __all__ = [
     "CHECKPOINTS",
     "Checkpoint",
+    "CqtConfig",
     "Embedder",
+    "FeatureBlock",
+    "FeatureConfig",
     "MelConfig",
     "PasstConfig",
     "VariantConfig",

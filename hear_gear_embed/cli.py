@@ -20,16 +20,25 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'variant':<18} {'rate':>6} {'scene':>6} {'stamp':>6}  {'stft hop':>8}  blocks")
+    print(f"{'variant':<24} {'rate':>6} {'scene':>6} {'stamp':>6}  blocks  [weights]")
     for row in rows:
-        blocks = " + ".join(
-            f"{'+'.join(b['levels'])}@{b['window_ms']:g}ms" for b in row["timestamp_blocks"]  # type: ignore[index]
-        )
+        blocks = " + ".join(_block_label(b) for b in row["timestamp_blocks"])  # type: ignore[attr-defined]
+        weights = row["checkpoint"] or ("none needed" if not row["needs_weights"] else "bring your own")
         print(
-            f"{row['name']:<18} {row['sample_rate']:>6} {row['scene_embedding_size']:>6} "
-            f"{row['timestamp_embedding_size']:>6}  {row['stft_hop_ms']:>6g}ms  {blocks}  [{row['checkpoint']}]"
+            f"{row['name']:<24} {row['sample_rate']:>6} {row['scene_embedding_size']:>6} "
+            f"{row['timestamp_embedding_size']:>6}  {blocks}  [{weights}]"
         )
     return 0
+
+
+def _block_label(block: dict[str, object]) -> str:
+    """``H+M@160ms`` for network levels, ``cqt:frames@60ms`` / ``mfcc,chroma:meanstd@160ms`` for features."""
+    if "levels" in block:
+        return f"{'+'.join(block['levels'])}@{block['window_ms']:g}ms"  # type: ignore[arg-type]
+    names = ",".join(block["features"])  # type: ignore[arg-type]
+    if len(names) > 24:
+        names = f"{len(block['features'])} features"  # type: ignore[arg-type]
+    return f"{names}:{block['pooling']}@{block['window_ms']:g}ms"
 
 
 def _read_audio(path: Path, sample_rate: int) -> np.ndarray:
@@ -50,7 +59,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     variant = get_variant(args.variant)
     if args.random_weights is not None:
         logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing", args.random_weights)
-        net = random_passt(variant.net, args.random_weights) if variant.needs_network else None
+        net = random_passt(variant.net, args.random_weights) if variant.net is not None and variant.needs_network else None
         model = Embedder(variant, net=net).eval()
     else:
         model = load_embedder(variant, args.model or "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from .config import Checkpoint, MelConfig, PasstConfig, VariantConfig, WindowBlock
+from .config import HANDCRAFTED, Checkpoint, CqtConfig, FeatureBlock, MelConfig, PasstConfig, VariantConfig, WindowBlock
 
 _RELEASES = "https://github.com/kkoutini/PaSST/releases/download"
 
@@ -84,7 +84,7 @@ def passt_variant(
     return VariantConfig(
         name=name,
         description=description,
-        mel=mel,
+        frontend=mel,
         net=net,
         checkpoint=ckpt,
         timestamp_blocks=timestamp_blocks,
@@ -119,10 +119,53 @@ register_variant(passt_variant(
 register_variant(VariantConfig(
     name="tiny_test",
     description="Tiny random-weight geometry for fast tests (depth 2, width 64); not a real model",
-    mel=MelConfig(),
+    frontend=MelConfig(),
     net=PasstConfig(embed_dim=64, depth=2, num_heads=4, num_classes=10),
     checkpoint=None,
     timestamp_blocks=(WindowBlock(160, _HM), WindowBlock(640, ("M",)), WindowBlock(60, ("L",))),
     scene_levels=("H", "M", "L"),
     published=False,
+))
+
+CQT_PASST_GRID = CqtConfig(bins_per_octave=16, n_bins=128)
+"""A CQT that fits PaSST's 128-band patch grid: 8 octaves from C1 (32.7 Hz) to 7.8 kHz, 16 bins per
+octave, 10 ms hop; the input of :data:`passt_cqt` for users who train or fine-tune PaSST on CQT."""
+
+register_variant(VariantConfig(
+    name="lowlevel_mel",
+    description="Weight-free: PaSST's log-mel, 60 ms of frames plus mean/std over 640 ms",
+    timestamp_blocks=(FeatureBlock(60, ("mel",), "frames"), FeatureBlock(640, ("mel",))),
+    scene_features=("mel",),
+))
+register_variant(VariantConfig(
+    name="lowlevel_cqt",
+    description="Weight-free: log-CQT (C1-B7, 12 bins/octave), 60 ms of frames plus mean/std over 640 ms",
+    timestamp_blocks=(FeatureBlock(60, ("cqt",), "frames"), FeatureBlock(640, ("cqt",))),
+    scene_features=("cqt",),
+))
+register_variant(VariantConfig(
+    name="handcrafted",
+    description="Weight-free: MFCC, chroma, spectral shape, energy and CQT peaks, mean/std over 160 ms and 640 ms",
+    timestamp_blocks=(FeatureBlock(160, HANDCRAFTED), FeatureBlock(640, HANDCRAFTED)),
+    scene_features=HANDCRAFTED,
+))
+register_variant(passt_variant(
+    "passt_2lvl_cqt", "passt_s_swa_p16_128_ap476",
+    (WindowBlock(160, _HM), WindowBlock(640, _HM), FeatureBlock(60, ("cqt",), "frames")), _HM,
+    "PaSST M+H at 160 ms and 640 ms plus 60 ms of log-CQT frames (passt_2lvlmel with CQT as L)",
+    scene_features=("cqt",),
+))
+register_variant(passt_variant(
+    "passt_2lvl_handcrafted", "passt_s_swa_p16_128_ap476",
+    (WindowBlock(160, _HM), WindowBlock(640, _HM), FeatureBlock(160, HANDCRAFTED)), _HM,
+    "PaSST M+H at 160 ms and 640 ms plus the handcrafted set pooled over 160 ms",
+    scene_features=HANDCRAFTED,
+))
+register_variant(VariantConfig(
+    name="passt_cqt",
+    description="PaSST-S on a 128-bin CQT (M+H at 160 ms); no official weights: bring your own CQT-trained checkpoint",
+    frontend=CQT_PASST_GRID,
+    net=PasstConfig(),
+    timestamp_blocks=(WindowBlock(160, _HM),),
+    scene_levels=_HM,
 ))

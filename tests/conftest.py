@@ -37,9 +37,11 @@ def official_ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-def ckpt_for(variant: str, official_ckpts: dict[str, Path]) -> Path:
-    """The random checkpoint whose geometry fits ``variant``."""
+def ckpt_for(variant: str, official_ckpts: dict[str, Path]) -> Path | str:
+    """The random checkpoint whose geometry fits ``variant`` (``""`` for weight-free variants)."""
     net = get_variant(variant).net
+    if not get_variant(variant).needs_network:
+        return ""
     for name, path in official_ckpts.items():
         if get_variant(name).net == net:
             return path

@@ -18,14 +18,28 @@ from hear_gear_embed.model.checkpoint import HOME_ENV
 
 from .conftest import ckpt_for, noise
 
-PUBLISHED = ["passt_base", "passt_2lvl", "passt_2lvlmel", "passt_lm2rf_hop5"]
+PUBLISHED = [
+    "passt_base", "passt_2lvl", "passt_2lvlmel", "passt_lm2rf_hop5",
+    "lowlevel_mel", "lowlevel_cqt", "handcrafted", "passt_2lvl_cqt", "passt_2lvl_handcrafted", "passt_cqt",
+]
+WEIGHT_FREE = ["lowlevel_mel", "lowlevel_cqt", "handcrafted"]
 
+# The handcrafted set per frame: 20 MFCC, 12 chroma, centroid, bandwidth, flatness, roll-off, 7 contrast,
+# RMS, zero-crossing rate, 84 CQT peaks.
+HANDCRAFTED_DIM = 20 + 12 + 4 + 7 + 2 + 84
 EXPECTED_SIZES = {
-    # (scene, timestamp): hear21passt's 1295 = 527 logits + 768 features, etc.
+    # (scene, timestamp): hear21passt's 1295 = 527 logits + 768 features; 6 mel frames in 60 ms windows;
+    # frame features pooled as mean+std (x2) or as the 7 frames within +-30 ms.
     "passt_base": (1295, 1295),
     "passt_2lvl": (1295, 2 * 1295),
     "passt_2lvlmel": (1295, 2 * 1295 + 128 * 6),
     "passt_lm2rf_hop5": (768 + 128, 768 + 768 + 128 * 6),
+    "lowlevel_mel": (2 * 128, 128 * 7 + 2 * 128),
+    "lowlevel_cqt": (2 * 84, 84 * 7 + 2 * 84),
+    "handcrafted": (2 * HANDCRAFTED_DIM, 2 * 2 * HANDCRAFTED_DIM),
+    "passt_2lvl_cqt": (1295 + 2 * 84, 2 * 1295 + 84 * 7),
+    "passt_2lvl_handcrafted": (1295 + 2 * HANDCRAFTED_DIM, 2 * 1295 + 2 * HANDCRAFTED_DIM),
+    "passt_cqt": (1295, 1295),
 }
 
 

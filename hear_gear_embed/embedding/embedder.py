@@ -8,11 +8,13 @@ import os
 import torch
 from torch import Tensor, nn
 
-from ..config import Level, VariantConfig
-from ..frontends.mel import MelFrontend
+from ..config import FeatureBlock, Level, VariantConfig, WindowBlock, half_window_frames
+from ..features.frames import FrameFeatures
+from ..frontends import build_frontend
 from ..model.checkpoint import check_saved_geometry, load_into, read_checkpoint, resolve_checkpoint, save_checkpoint
 from ..model.passt import PaSST
 from .inputs import as_audio_batch
+from .pooling import centre_frames, clip_mean_std, window_frames, window_mean_std
 from .windowing import centred_windows, chunks, gather_windows, timestamps_ms
 
 logger = logging.getLogger(__name__)
@@ -22,7 +24,8 @@ DEFAULT_BUDGET_MB = {"cpu": 512, "cuda": 4096}
 
 
 class Embedder(nn.Module):
-    """Embeds batches of audio with one variant; holds the frontend and (when needed) the network.
+    """Embeds batches of audio with one variant; holds the frontend, the frame features and (when
+    needed) the network.
 
     The module is created with random weights; load pretrained ones with
     :func:`hear_gear_embed.load_model` or :meth:`load_weights`.
@@ -45,10 +48,12 @@ class Embedder(nn.Module):
         if memory_budget_mb is not None and memory_budget_mb <= 0:
             raise ValueError(f"memory_budget_mb must be positive, got {memory_budget_mb}")
         self.memory_budget_mb = memory_budget_mb
-        self.frontend = MelFrontend(variant.mel)
+        self.frontend = build_frontend(variant.frontend)
+        names = variant.feature_names
+        self.frame_features = FrameFeatures(variant.features, names) if names else None
         if net is not None and net.config != variant.net:
             raise ValueError(f"the network geometry {net.config} does not match variant {variant.name}")
-        self.net = (net or PaSST(variant.net)) if variant.needs_network else None
+        self.net = (net or PaSST(variant.net)) if variant.needs_network and variant.net is not None else None
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Load network weights from ``path`` strictly (see :func:`~hear_gear_embed.model.checkpoint.read_checkpoint`
@@ -72,7 +77,7 @@ class Embedder(nn.Module):
     @property
     def device(self) -> torch.device:
         """Device of the module's buffers and weights."""
-        return self.frontend.window.device
+        return next(self.frontend.buffers()).device
 
     def _budget_bytes(self) -> int:
         budget = self.memory_budget_mb
@@ -83,14 +88,13 @@ class Embedder(nn.Module):
     def bytes_per_window(self, n_samples: int, levels: tuple[Level, ...]) -> int:
         """Estimated peak working memory (bytes) to embed one window of ``n_samples`` samples.
 
-        Counts the STFT (complex and power), the activations of one transformer block (tokens x
-        width for the residual stream, qkv and MLP) and the attention matrix, all float32.
+        Counts the frontend (signal and spectrogram), the activations of one transformer block (tokens
+        x width for the residual stream, qkv and MLP) and the attention matrix, all float32.
         """
-        mel = self.variant.mel
-        frames = mel.n_frames(n_samples)
-        total = 4 * (2 * n_samples + 4 * frames * (mel.n_fft // 2 + 1))
-        if self.net is not None and set(levels) & {"M", "H"}:
-            net = self.variant.net
+        frames = self.variant.frontend.n_frames(n_samples)
+        total = self.frontend.working_bytes(n_samples)
+        net = self.variant.net
+        if self.net is not None and net is not None and set(levels) & {"M", "H"}:
             tokens = net.n_tokens(frames)
             total += 4 * (tokens * net.embed_dim * int(6 + 2 * net.mlp_ratio) + net.num_heads * tokens * tokens)
         return total
@@ -152,22 +156,52 @@ class Embedder(nn.Module):
         n_sounds, n_samples = audio.shape
         hop = variant.timestamp_hop_samples
         stamps = timestamps_ms(n_sounds, n_samples, hop, self.sample_rate, self.device)
-        flat = torch.empty(n_sounds * stamps.shape[1], self.timestamp_embedding_size, device=self.device)
+        n_stamps = stamps.shape[1]
+        flat = torch.empty(n_sounds * n_stamps, self.timestamp_embedding_size, device=self.device)
+        frames = self._frame_features(audio, [b for b in variant.timestamp_blocks if isinstance(b, FeatureBlock)])
         offset = 0
         for block in variant.timestamp_blocks:
-            size = sum(variant.level_size(lv, block.window_ms) for lv in block.levels)
-            window = variant.window_samples(block.window_ms)
-            self._windowed_features(audio, window, hop, block.levels, False, flat[:, offset: offset + size])
+            size = variant.block_size(block)
+            out = flat[:, offset: offset + size]
+            if isinstance(block, WindowBlock):
+                window = variant.window_samples(block.window_ms)
+                self._windowed_features(audio, window, hop, block.levels, False, out)
+            else:
+                out.copy_(self._pooled_block(frames, block, n_samples, n_stamps).flatten(0, 1))
             offset += size
-        return flat.view(n_sounds, stamps.shape[1], -1), stamps
+        return flat.view(n_sounds, n_stamps, -1), stamps
+
+    def _frame_features(self, audio: Tensor, blocks: list[FeatureBlock], extra: tuple[str, ...] = ()) -> dict[str, Tensor]:
+        """Frame features of ``audio`` needed by ``blocks`` and ``extra`` (computed once, shared by blocks)."""
+        names = tuple(dict.fromkeys([f for b in blocks for f in b.features] + list(extra)))
+        if not names:
+            return {}
+        if self.frame_features is None:
+            raise RuntimeError(f"variant {self.variant.name} has no frame features {names}")
+        return self.frame_features(audio, self._budget_bytes(), names)
+
+    def _pooled_block(self, frames: dict[str, Tensor], block: FeatureBlock, n_samples: int, n_stamps: int) -> Tensor:
+        """One :class:`FeatureBlock` for every timestamp: ``(n_sounds, n_stamps, block size)``."""
+        variant = self.variant
+        window = variant.window_samples(block.window_ms)
+        parts = []
+        for name in block.features:
+            feature = frames[name]
+            frame_hop = variant.features.hop(name)
+            centres = centre_frames(n_stamps, variant.timestamp_hop_samples, frame_hop, feature.shape[-1], self.device)
+            half = half_window_frames(window, frame_hop)
+            pool = window_mean_std if block.pooling == "meanstd" else window_frames
+            parts.append(pool(feature, centres, half))
+        return torch.cat(parts, dim=-1)
 
     @torch.inference_mode()
     def scene_embeddings(self, audio: object) -> Tensor:
         """Scene embeddings of a batch of sounds.
 
-        Clips up to ``scene_window_ms`` get one forward pass each (clips shorter than the network's
-        minimum input, one patch of frames, are zero-padded at the end to that length); longer clips
-        are the mean over centred windows of ``scene_window_ms`` every ``scene_hop_ms``.
+        Levels: clips up to ``scene_window_ms`` get one forward pass each (clips shorter than the
+        network's minimum input, one patch of frames, are zero-padded at the end to that length);
+        longer clips are the mean over centred windows of ``scene_window_ms`` every ``scene_hop_ms``.
+        Frame features (``scene_features``): mean and standard deviation over all frames of the clip.
 
         Args:
             audio: ``(n_sounds, n_samples)`` float audio in [-1, 1] at :attr:`sample_rate`.
@@ -177,22 +211,34 @@ class Embedder(nn.Module):
         """
         audio = as_audio_batch(audio, self.device)
         variant = self.variant
+        n_sounds = audio.shape[0]
+        levels_size = sum(variant.level_size(lv) for lv in variant.scene_levels)
+        result = torch.empty(n_sounds, self.scene_embedding_size, device=self.device)
+        if variant.scene_levels:
+            self._scene_levels(audio, result[:, :levels_size])
+        if variant.scene_features:
+            frames = self._frame_features(audio, [], variant.scene_features)
+            result[:, levels_size:] = torch.cat([clip_mean_std(frames[f]) for f in variant.scene_features], dim=1)
+        return result
+
+    def _scene_levels(self, audio: Tensor, out: Tensor) -> None:
+        """Fill ``out`` ``(n_sounds, size of the scene levels)``."""
+        variant = self.variant
         levels = variant.scene_levels
         n_sounds, n_samples = audio.shape
         window = variant.scene_window_samples
         if n_samples > window:
             stamps = n_samples // variant.scene_hop_samples + 1
-            per_window = torch.empty(n_sounds * stamps, self.scene_embedding_size, device=self.device)
+            per_window = torch.empty(n_sounds * stamps, out.shape[1], device=self.device)
             self._windowed_features(audio, window, variant.scene_hop_samples, levels, True, per_window)
-            return per_window.view(n_sounds, stamps, -1).mean(dim=1)
-        shortest = variant.min_net_samples if variant.needs_network else variant.mel.min_samples
+            out.copy_(per_window.view(n_sounds, stamps, -1).mean(dim=1))
+            return
+        shortest = variant.min_net_samples if variant.needs_network else variant.frontend.min_samples
         if n_samples < shortest:
             audio = torch.nn.functional.pad(audio, (0, shortest - n_samples))
-        result = torch.empty(n_sounds, self.scene_embedding_size, device=self.device)
         per_chunk = self._budget_bytes() // self.bytes_per_window(audio.shape[1], levels)
         for start, stop in chunks(n_sounds, per_chunk):
-            result[start:stop] = self.window_features(audio[start:stop], levels, True)
-        return result
+            out[start:stop] = self.window_features(audio[start:stop], levels, True)
 
 
 def load_embedder(
@@ -220,7 +266,7 @@ def load_embedder(
     """
     path = os.fspath(model_file_path)
     net = None
-    if variant.needs_network:
+    if variant.needs_network and variant.net is not None:
         # Weights are about to be loaded: skip the random initialisation (parameters on 'meta').
         with torch.device("meta"):
             net = PaSST(variant.net)

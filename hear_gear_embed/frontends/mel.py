@@ -72,8 +72,13 @@ class MelFrontend(nn.Module):
         banks = kaldi_mel_banks(config.n_mels, config.n_fft, config.sample_rate, config.fmin, config.fmax)
         self.register_buffer("mel_banks", banks, persistent=False)
 
-    def forward(self, audio: Tensor) -> Tensor:
-        """Log-mel of ``audio`` ``(batch, n_samples)`` -> ``(batch, n_mels, n_frames)``."""
+    @property
+    def pad(self) -> int:
+        """Samples of reflection padding on each side of the pre-emphasised signal."""
+        return self.config.n_fft // 2
+
+    def padded(self, audio: Tensor) -> Tensor:
+        """Pre-emphasised, reflect-padded ``(batch, n_samples - 1 + n_fft)`` signal of ``audio`` ``(batch, n_samples)``."""
         cfg = self.config
         if audio.ndim != 2:
             raise ValueError(f"expected audio of shape (batch, n_samples), got {tuple(audio.shape)}")
@@ -83,20 +88,34 @@ class MelFrontend(nn.Module):
                 f"({1000 * cfg.min_samples / cfg.sample_rate:.1f} ms), got {audio.shape[-1]}"
             )
         x = audio[:, 1:] - cfg.preemphasis * audio[:, :-1]
+        return nn.functional.pad(x.unsqueeze(1), (self.pad, self.pad), mode="reflect").squeeze(1)
+
+    def from_padded(self, padded: Tensor) -> Tensor:
+        """Log-mel ``(batch, n_mels, 1 + (L - n_fft) // hop)`` of a padded ``(batch, L)`` from :meth:`padded`."""
+        cfg = self.config
         spec = torch.stft(
-            x,
+            padded,
             cfg.n_fft,
             hop_length=cfg.hop_length,
             win_length=cfg.win_length,
             window=self.window,
-            center=True,
-            pad_mode="reflect",
+            center=False,
             normalized=False,
             return_complex=True,
         )
         power = torch.view_as_real(spec).pow(2).sum(-1)
         mel = torch.matmul(self.mel_banks, power)
         return (torch.log(mel + cfg.log_offset) + cfg.norm_shift) / cfg.norm_scale
+
+    def forward(self, audio: Tensor) -> Tensor:
+        """Log-mel of ``audio`` ``(batch, n_samples)`` -> ``(batch, n_mels, n_frames)``."""
+        return self.from_padded(self.padded(audio))
+
+    def working_bytes(self, n_samples: int) -> int:
+        """Estimated peak float32 working memory (bytes) for one input of ``n_samples``: the signal,
+        the complex STFT and its power."""
+        cfg = self.config
+        return 4 * (3 * n_samples + 4 * cfg.n_frames(n_samples) * (cfg.n_fft // 2 + 1))
 
     def extra_repr(self) -> str:
         cfg = self.config
