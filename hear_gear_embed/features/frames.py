@@ -95,7 +95,7 @@ class FrameFeatures(nn.Module):
         wanted = set(names)
         out: dict[str, Tensor] = {}
         if "mel" in wanted and self.mel is not None:
-            out.update(self._mel(audio, per_chunk))
+            out.update(self._mel(self.mel, audio, per_chunk))
         if wanted & _STFT:
             out.update(self._framewise(self._zero_pad(audio, self.config.n_fft // 2), self.config.hop_length,
                                        self.config.n_fft, 1 + n_samples // self.config.hop_length, per_chunk,
@@ -105,9 +105,9 @@ class FrameFeatures(nn.Module):
             out.update(self._framewise(edge, self.config.hop_length, self.config.n_fft,
                                        1 + n_samples // self.config.hop_length, per_chunk, self._zcr))
         if wanted & _CQT and self.cqt is not None:
-            cfg = self.config.cqt
-            out.update(self._framewise(self.cqt.padded(audio), cfg.hop_length, cfg.kernel_width,
-                                       cfg.n_frames(n_samples), per_chunk, lambda chunk: self._cqt(chunk, wanted)))
+            cqt, cfg = self.cqt, self.config.cqt
+            out.update(self._framewise(cqt.padded(audio), cfg.hop_length, cfg.kernel_width,
+                                       cfg.n_frames(n_samples), per_chunk, lambda chunk: self._cqt(cqt, chunk, wanted)))
         return {name: out[name] for name in names}
 
     @staticmethod
@@ -128,13 +128,11 @@ class FrameFeatures(nn.Module):
                 results[name][..., start:stop] = value
         return results
 
-    def _mel(self, audio: Tensor, per_chunk: int) -> dict[str, Tensor]:
-        assert self.mel is not None
+    def _mel(self, mel: MelFrontend, audio: Tensor, per_chunk: int) -> dict[str, Tensor]:
         cfg = self.config.mel
         n_frames = self.config.n_frames("mel", audio.shape[-1])
         if audio.shape[-1] < cfg.min_samples:
             audio = nn.functional.pad(audio, (0, cfg.min_samples - audio.shape[-1]))
-        mel = self.mel
         return self._framewise(mel.padded(audio), cfg.hop_length, cfg.n_fft, n_frames, per_chunk,
                                lambda chunk: {"mel": mel.from_padded(chunk)})
 
@@ -164,12 +162,11 @@ class FrameFeatures(nn.Module):
     def _zcr(self, chunk: Tensor) -> dict[str, Tensor]:
         return {"zcr": zero_crossing_rate(chunk.unfold(-1, self.config.n_fft, self.config.hop_length))}
 
-    def _cqt(self, chunk: Tensor, wanted: set[str]) -> dict[str, Tensor]:
-        assert self.cqt is not None
-        mag = self.cqt.magnitude_from_padded(chunk)
+    def _cqt(self, cqt: CqtFrontend, chunk: Tensor, wanted: set[str]) -> dict[str, Tensor]:
+        mag = cqt.magnitude_from_padded(chunk)
         out: dict[str, Tensor] = {}
         if "cqt" in wanted:
-            out["cqt"] = self.cqt.compress(mag)
+            out["cqt"] = cqt.compress(mag)
         if "chroma" in wanted:
             out["chroma"] = chroma(mag, self.chroma_matrix)
         if "peaks" in wanted:
