@@ -109,3 +109,19 @@ def test_passt_trains_on_the_cqt_grid() -> None:
     grads = {name: p.grad for name, p in net.named_parameters() if not name.startswith("head_dist")}
     assert all(g is not None and torch.isfinite(g).all() for g in grads.values())
     assert grads["patch_embed.proj.weight"].abs().sum() > 0
+
+
+def test_octave_trimmed_kernels_equal_nnaudio(frontend: CqtFrontend) -> None:
+    from nnAudio.features.cqt import CQT1992v2
+
+    cfg = frontend.config
+    reference = CQT1992v2(sr=SR, hop_length=cfg.hop_length, fmin=cfg.fmin, n_bins=cfg.n_bins,
+                          bins_per_octave=cfg.bins_per_octave, center=False, verbose=False)
+    padded = frontend.padded(noise(2, 1.2, seed=9))
+    ours = frontend.magnitude_from_padded(padded)
+    theirs = reference(padded.unsqueeze(1))
+    assert ours.shape == theirs.shape
+    torch.testing.assert_close(ours, theirs, atol=1e-4 * theirs.abs().max().item(), rtol=1e-4)
+    # Each octave's kernels are about half as long as the octave below's.
+    widths = [stop - start for _, _, start, stop in frontend.spans]
+    assert len(widths) == 7 and widths[0] > 1.8 * widths[1] > 3.2 * widths[2]

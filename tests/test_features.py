@@ -316,3 +316,15 @@ _FREQS36 = torch.as_tensor(C1_HZ * 2.0 ** (np.arange(72) / 36), dtype=torch.floa
 def test_bad_inputs_raise(call) -> None:
     with pytest.raises(ValueError):
         call()
+
+
+def test_zero_crossing_rate_padded_equals_framed() -> None:
+    from hear_gear_embed.features import zero_crossing_rate, zero_crossing_rate_padded
+
+    g = torch.Generator().manual_seed(3)
+    signal = torch.randn(2, 9000, generator=g)
+    signal[:, 2000:3000] = 0.0
+    framed = zero_crossing_rate(signal.unfold(-1, 1024, 320))
+    torch.testing.assert_close(zero_crossing_rate_padded(signal, 1024, 320), framed, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="frame_length"):
+        zero_crossing_rate_padded(signal[:, :100], 1024, 320)

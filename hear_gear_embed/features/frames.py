@@ -20,10 +20,10 @@ from ..frontends.mel import MelFrontend
 from .cepstral import dct_ortho, mfcc, slaney_mel_banks
 from .pitch import chroma, chroma_matrix, spectral_peaks
 from .spectral import spectral_bandwidth, spectral_centroid, spectral_contrast, spectral_flatness, spectral_rolloff
-from .temporal import rms, zero_crossing_rate
+from .temporal import rms, zero_crossing_rate_padded
 
 _CQT = frozenset({"cqt", "chroma", "peaks"})
-_STFT = frozenset({"mfcc", "centroid", "bandwidth", "flatness", "rolloff", "contrast", "rms"})
+_STFT = frozenset({"mfcc", "centroid", "bandwidth", "flatness", "rolloff", "contrast"})
 
 RMS_FLOOR = 1e-5
 """RMS below this (-100 dBFS) is reported as this, so silence has a finite ``log10``."""
@@ -96,7 +96,7 @@ class FrameFeatures(nn.Module):
         out: dict[str, Tensor] = {}
         if "mel" in wanted and self.mel is not None:
             out.update(self._mel(self.mel, audio, per_chunk))
-        if wanted & _STFT:
+        if wanted & (_STFT | {"rms"}):
             out.update(self._framewise(self._zero_pad(audio, self.config.n_fft // 2), self.config.hop_length,
                                        self.config.n_fft, 1 + n_samples // self.config.hop_length, per_chunk,
                                        lambda chunk: self._stft(chunk, wanted)))
@@ -137,11 +137,16 @@ class FrameFeatures(nn.Module):
                                lambda chunk: {"mel": mel.from_padded(chunk)})
 
     def _stft(self, chunk: Tensor, wanted: set[str]) -> dict[str, Tensor]:
+        """STFT descriptors and RMS of one chunk of zero-padded audio (the STFT only when a descriptor needs it)."""
         cfg = self.config
+        out: dict[str, Tensor] = {}
+        if "rms" in wanted:
+            out["rms"] = torch.log10(rms(chunk.unfold(-1, cfg.n_fft, cfg.hop_length)).clamp(min=RMS_FLOOR))
+        if not wanted & _STFT:
+            return out
         spec = torch.stft(chunk, cfg.n_fft, hop_length=cfg.hop_length, window=self.window, center=False,
                           return_complex=True)
         mag = spec.abs()
-        out: dict[str, Tensor] = {}
         if "mfcc" in wanted:
             out["mfcc"] = mfcc(mag.square(), self.mfcc_banks, cfg.n_mfcc, self.dct) / 10.0
         if "centroid" in wanted:
@@ -155,12 +160,10 @@ class FrameFeatures(nn.Module):
         if "contrast" in wanted:
             out["contrast"] = spectral_contrast(mag, self.freqs, cfg.sample_rate, cfg.contrast_bands, cfg.contrast_fmin,
                                                 cfg.contrast_quantile) / 10.0
-        if "rms" in wanted:
-            out["rms"] = torch.log10(rms(chunk.unfold(-1, cfg.n_fft, cfg.hop_length)).clamp(min=RMS_FLOOR))
         return out
 
     def _zcr(self, chunk: Tensor) -> dict[str, Tensor]:
-        return {"zcr": zero_crossing_rate(chunk.unfold(-1, self.config.n_fft, self.config.hop_length))}
+        return {"zcr": zero_crossing_rate_padded(chunk, self.config.n_fft, self.config.hop_length)}
 
     def _cqt(self, cqt: CqtFrontend, chunk: Tensor, wanted: set[str]) -> dict[str, Tensor]:
         mag = cqt.magnitude_from_padded(chunk)

@@ -11,6 +11,7 @@ librosa pads the two features differently:
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -60,3 +61,34 @@ def zero_crossing_rate(frames: Tensor, threshold: float = 1e-10) -> Tensor:
     negative = frames < -threshold
     crossings = negative[..., 1:] != negative[..., :-1]
     return (crossings.sum(dim=-1).to(frames.dtype) / frames.shape[-1]).unsqueeze(-2)
+
+
+def zero_crossing_rate_padded(padded: Tensor, frame_length: int, hop_length: int, threshold: float = 1e-10) -> Tensor:
+    """:func:`zero_crossing_rate` of every frame of a padded signal, without materialising the frames.
+
+    Each sign change between neighbouring samples is found once and summed per frame with a strided
+    average pool, so the cost is per sample rather than per frame sample.
+
+    Args:
+        padded: signal ``(batch, n_padded)`` already padded (edge padding for librosa's ``center=True``).
+        frame_length: frame length in samples, ``>= 2``.
+        hop_length: hop between frames in samples, ``>= 1``.
+        threshold: amplitude at or below which a sample is treated as zero, ``>= 0``.
+
+    Returns:
+        ``(batch, 1, 1 + (n_padded - frame_length) // hop_length)`` crossings per sample.
+    """
+    if padded.ndim != 2 or not padded.is_floating_point():
+        raise ValueError(f"padded must be a real floating-point tensor (batch, n_padded), got {padded.dtype} {tuple(padded.shape)}")
+    if frame_length < 2 or hop_length < 1 or padded.shape[-1] < frame_length:
+        raise ValueError(
+            f"need frame_length >= 2, hop_length >= 1 and at least frame_length samples, got {frame_length}, "
+            f"{hop_length}, {padded.shape[-1]}"
+        )
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be non-negative, got {threshold}")
+    negative = padded < -threshold
+    crossings = (negative[:, 1:] != negative[:, :-1]).to(padded.dtype).unsqueeze(1)
+    pairs = frame_length - 1
+    mean = torch.nn.functional.avg_pool1d(crossings, pairs, hop_length)
+    return mean * (pairs / frame_length)
