@@ -167,7 +167,7 @@ class Embedder(nn.Module):
                 window = variant.window_samples(block.window_ms)
                 self._windowed_features(audio, window, hop, block.levels, False, out)
             else:
-                out.copy_(self._pooled_block(frames, block, n_samples, n_stamps).flatten(0, 1))
+                out.copy_(self._pooled_block(frames, block, n_stamps).flatten(0, 1))
             offset += size
         return flat.view(n_sounds, n_stamps, -1), stamps
 
@@ -180,7 +180,7 @@ class Embedder(nn.Module):
             raise RuntimeError(f"variant {self.variant.name} has no frame features {names}")
         return self.frame_features(audio, self._budget_bytes(), names)
 
-    def _pooled_block(self, frames: dict[str, Tensor], block: FeatureBlock, n_samples: int, n_stamps: int) -> Tensor:
+    def _pooled_block(self, frames: dict[str, Tensor], block: FeatureBlock, n_stamps: int) -> Tensor:
         """One :class:`FeatureBlock` for every timestamp: ``(n_sounds, n_stamps, block size)``."""
         variant = self.variant
         window = variant.window_samples(block.window_ms)
