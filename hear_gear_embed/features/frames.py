@@ -24,6 +24,8 @@ from .temporal import rms, zero_crossing_rate_padded
 
 _CQT = frozenset({"cqt", "chroma", "peaks"})
 _STFT = frozenset({"mfcc", "centroid", "bandwidth", "flatness", "rolloff", "contrast"})
+_FRAMED = _STFT | {"rms", "zcr"}
+"""Features computed on ``n_fft``-sample frames of the waveform (the STFT ones, RMS and zero-crossing rate)."""
 
 RMS_FLOOR = 1e-5
 """RMS below this (-100 dBFS) is reported as this, so silence has a finite ``log10``."""
@@ -57,17 +59,13 @@ class FrameFeatures(nn.Module):
         if "chroma" in wanted:
             self.register_buffer("chroma_matrix", chroma_matrix(torch.tensor(config.cqt.frequencies)), persistent=False)
 
-    def n_frames(self, name: str, n_samples: int) -> int:
-        """Frames of feature ``name`` for clips of ``n_samples``."""
-        return self.config.n_frames(name, n_samples)
-
     def bytes_per_frame(self, n_sounds: int) -> int:
         """Estimated float32 working memory (bytes) per frame position of a batch of ``n_sounds``."""
         cfg = self.config
         per = 0
         if self.mel is not None:
             per += 4 * (cfg.mel.hop_length + 4 * (cfg.mel.n_fft // 2 + 1) + cfg.mel.n_mels)
-        if set(self.names) & (_STFT | {"zcr"}):
+        if set(self.names) & _FRAMED:
             per += 4 * (cfg.hop_length + 10 * (cfg.n_fft // 2 + 1) + 2 * cfg.n_fft + cfg.mfcc_mels)
         if self.cqt is not None:
             per += 4 * (cfg.cqt.hop_length + 8 * cfg.cqt.n_bins)
@@ -97,7 +95,7 @@ class FrameFeatures(nn.Module):
         if "mel" in wanted and self.mel is not None:
             out.update(self._mel(self.mel, audio, per_chunk))
         if wanted & (_STFT | {"rms"}):
-            out.update(self._framewise(self._zero_pad(audio, self.config.n_fft // 2), self.config.hop_length,
+            out.update(self._framewise(nn.functional.pad(audio, (self.config.n_fft // 2,) * 2), self.config.hop_length,
                                        self.config.n_fft, 1 + n_samples // self.config.hop_length, per_chunk,
                                        lambda chunk: self._stft(chunk, wanted)))
         if "zcr" in wanted:
@@ -109,10 +107,6 @@ class FrameFeatures(nn.Module):
             out.update(self._framewise(cqt.padded(audio), cfg.hop_length, cfg.kernel_width,
                                        cfg.n_frames(n_samples), per_chunk, lambda chunk: self._cqt(cqt, chunk, wanted)))
         return {name: out[name] for name in names}
-
-    @staticmethod
-    def _zero_pad(audio: Tensor, pad: int) -> Tensor:
-        return nn.functional.pad(audio, (pad, pad))
 
     @staticmethod
     def _framewise(

@@ -76,7 +76,6 @@ class CqtFrontend(nn.Module):
             self.spans.append((first, last, start, stop))
         # nnAudio's "librosa" normalisation: magnitudes scaled by the square root of each kernel's length.
         self.register_buffer("scale", reference.lenghts.sqrt().view(-1, 1), persistent=False)
-        self.register_buffer("frequencies", torch.tensor(config.frequencies, dtype=torch.float32), persistent=False)
 
     @property
     def pad(self) -> int:
