@@ -70,8 +70,8 @@ def test_cases_cover_every_reference_module() -> None:
     base = get_variant("passt_base")
     for name in ("passt_2lvl", "passt_2lvlmel"):
         other = get_variant(name)
-        assert (other.scene_levels, other.scene_window_ms, other.scene_hop_ms, other.net, other.mel) == (
-            base.scene_levels, base.scene_window_ms, base.scene_hop_ms, base.net, base.mel
+        assert (other.scene_levels, other.scene_window_ms, other.scene_hop_ms, other.net, other.frontend) == (
+            base.scene_levels, base.scene_window_ms, base.scene_hop_ms, base.net, base.frontend
         )
 
 
