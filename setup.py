@@ -11,6 +11,8 @@ VERSION = next(
     if line.startswith("__version__")
 )
 
+GEAR = ["scikit-learn>=1.3", "matplotlib>=3.10", "tqdm>=4.60"]  # hear_gear_embed.evaluation
+
 setup(
     name="hear_gear_embed",
     version=VERSION,
@@ -22,7 +24,8 @@ setup(
     install_requires=["torch>=2.1", "numpy>=1.22", "nnAudio==0.3.4"],
     extras_require={
         "cli": ["soundfile>=0.12"],
-        "test": ["pytest>=7", "soundfile>=0.12", "librosa==0.11.0"],
+        "gear": GEAR,
+        "test": ["pytest>=7", "soundfile>=0.12", "librosa==0.11.0", *GEAR],
     },
     entry_points={"console_scripts": ["hear-gear = hear_gear_embed.cli:main"]},
     license="MIT",

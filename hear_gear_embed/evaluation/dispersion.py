@@ -1,0 +1,169 @@
+"""Dispersion of a batch of embeddings, and the BECR regulariser (Shah et al., arXiv 2303.03591).
+
+The covariance ``K`` of a batch ``X`` of ``N`` embeddings of dimension ``D`` has eigenvalues
+``lambda_1 >= ... >= lambda_D >= 0``. Its **Gini index** ``G = 1 - sum_i (lambda_i / sum_j lambda_j)^2``
+is 0 when all the variance lies along one direction and ``1 - 1/D`` when it is spread evenly over all
+``D`` directions (isotropic data). Equation 7 of the paper computes it without an eigendecomposition:
+``G = 1 - tr(K^2) / tr(K)^2``. Here ``tr(K^2)`` is the squared Frobenius norm of either ``Xc^T Xc``
+``(D, D)`` or the Gram matrix ``Xc Xc^T`` ``(N, N)``, whichever is smaller (they share their non-zero
+eigenvalues), so the cost is ``O(min(N, D)^2 max(N, D))``.
+
+A batch without variance (identical rows) has ``tr(K) = 0``: its Gini index is defined as 0 (no
+dispersion at all), with a finite zero gradient. The variance counts as zero when ``tr(K)`` is below
+the dtype's machine epsilon times the mean squared norm of the rows, the level of rounding noise left
+by centring.
+
+The other diagnostics of the paper (its Figure 3 and Table 4), computed with NumPy / scikit-learn:
+
+* top-2 ratio: share of the variance explained by the first two principal components,
+  ``(lambda_1 + lambda_2) / sum_j lambda_j``;
+* K-means F-test: share of the variance explained by a K-means clustering, between-cluster sum of
+  squares over total sum of squares (the "F-test" of the elbow method, in [0, 1]);
+* Calinski-Harabasz score of the same clustering (between / within dispersion, each divided by its
+  degrees of freedom).
+
+Dispersed embeddings have a high Gini index and low top-2 ratio, F-test and Calinski-Harabasz score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+ArrayLike = Union[Tensor, np.ndarray]
+
+
+def _as_batch(emb: ArrayLike, name: str = "emb") -> Tensor:
+    """``emb`` as a floating-point ``(N, D)`` tensor with N >= 2 and only finite values."""
+    if isinstance(emb, np.ndarray):
+        if not np.issubdtype(emb.dtype, np.floating):
+            raise ValueError(f"{name} must hold floating-point values, got dtype {emb.dtype}")
+        emb = torch.from_numpy(emb)
+    if not isinstance(emb, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(emb).__name__}")
+    if not emb.is_floating_point():
+        raise ValueError(f"{name} must hold floating-point values, got dtype {emb.dtype}")
+    if emb.ndim != 2:
+        raise ValueError(f"{name} must have shape (n_embeddings, dim), got shape {tuple(emb.shape)}")
+    if emb.shape[0] < 2 or emb.shape[1] < 1:
+        raise ValueError(f"{name} needs at least 2 embeddings of dimension >= 1 for a covariance, got shape {tuple(emb.shape)}")
+    if not bool(torch.isfinite(emb.detach()).all()):
+        raise ValueError(f"{name} contains NaN or Inf")
+    return emb
+
+
+def gini_index(emb: ArrayLike) -> Tensor:
+    """Gini index of the covariance eigenvalues of a batch of embeddings (BECR, equation 7).
+
+    Args:
+        emb: embeddings ``(N, D)``, N >= 2, a tensor (differentiable) or a NumPy array.
+
+    Returns:
+        ``G = 1 - tr(K^2) / tr(K)^2`` as a 0-dim tensor of ``emb``'s dtype and device, in
+        ``[0, 1 - 1/min(N - 1, D)]``; 0 for a batch without variance.
+    """
+    x = _as_batch(emb)
+    xc = x - x.mean(dim=0, keepdim=True)
+    n, d = xc.shape
+    scatter = xc @ xc.T if n <= d else xc.T @ xc
+    trace = torch.diagonal(scatter).sum()
+    trace_sq = scatter.square().sum()
+    floor = torch.finfo(x.dtype).eps * x.detach().square().sum(dim=1).mean()
+    has_variance = trace > floor
+    # torch.where differentiates both branches: keep the unused one finite so the gradient stays finite.
+    safe_trace = torch.where(has_variance, trace, torch.ones_like(trace))
+    return torch.where(has_variance, 1 - trace_sq / safe_trace.square(), torch.zeros_like(trace))
+
+
+def becr_loss(emb: Tensor, epsilon: float = 0.7) -> Tensor:
+    """BECR regulariser ``R = max(0, epsilon - G)^2`` (paper's equation 5): zero once ``G >= epsilon``.
+
+    Args:
+        emb: a batch of embeddings ``(N, D)``, N >= 2.
+        epsilon: target Gini index in [0, 1]; the paper's best is 0.7.
+
+    Returns:
+        0-dim tensor, differentiable with respect to ``emb``.
+    """
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
+    return torch.clamp(epsilon - gini_index(emb), min=0).square()
+
+
+def becr_objective(task_loss: Tensor, emb: Tensor, lam: float = 0.05, epsilon: float = 0.7) -> Tensor:
+    """Regularised training loss ``(1 - lam) * task_loss + lam * becr_loss(emb, epsilon)`` (equation 6).
+
+    Args:
+        task_loss: the task loss, a 0-dim tensor (e.g. binary cross-entropy).
+        emb: the batch's embeddings ``(N, D)``.
+        lam: weight of the regulariser in [0, 1]; the paper's best is 0.05.
+        epsilon: target Gini index, see :func:`becr_loss`.
+    """
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must lie in [0, 1], got {lam}")
+    if not isinstance(task_loss, Tensor) or task_loss.ndim != 0:
+        raise ValueError("task_loss must be a 0-dim tensor (reduce it to a scalar first)")
+    if not bool(torch.isfinite(task_loss.detach())):
+        raise ValueError(f"task_loss is not finite: {float(task_loss.detach())}")
+    return (1 - lam) * task_loss + lam * becr_loss(emb, epsilon)
+
+
+def covariance_eigenvalues(emb: ArrayLike) -> np.ndarray:
+    """Eigenvalues of the batch covariance, descending, float64 ``(min(N, D),)``; the reference definition."""
+    x = _as_batch(emb).detach().cpu().double().numpy()
+    singular = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    return singular**2 / (x.shape[0] - 1)
+
+
+@dataclass(frozen=True)
+class DispersionMetrics:
+    """Dispersion diagnostics of one set of embeddings (see the module docstring)."""
+
+    n_embeddings: int
+    dim: int
+    gini_index: float
+    top2_ratio: float
+    kmeans_f_test: float
+    calinski_harabasz: float
+    n_clusters: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def dispersion_metrics(emb: ArrayLike, n_clusters: int = 8, seed: int = 0) -> DispersionMetrics:
+    """All dispersion diagnostics of ``emb`` ``(N, D)``; K-means (``n_clusters``, seeded) runs once.
+
+    Raises:
+        ValueError: on a bad batch, or ``n_clusters`` outside ``[2, N - 1]``.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import calinski_harabasz_score
+
+    x = _as_batch(emb).detach().cpu().double().numpy()
+    n = x.shape[0]
+    if not 2 <= n_clusters < n:
+        raise ValueError(f"n_clusters must lie in [2, {n - 1}] for {n} embeddings, got {n_clusters}")
+    eig = covariance_eigenvalues(x)
+    total = float(eig.sum())
+    centred = x - x.mean(axis=0)
+    if total <= np.finfo(np.float64).eps * float(np.mean(np.sum(x**2, axis=1))):
+        return DispersionMetrics(n, x.shape[1], 0.0, 1.0, 0.0, 0.0, n_clusters)
+    labels = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(x)
+    within = sum(float(np.sum((x[labels == k] - x[labels == k].mean(axis=0)) ** 2)) for k in np.unique(labels))
+    total_ss = float(np.sum(centred**2))
+    n_found = len(np.unique(labels))
+    ch = float(calinski_harabasz_score(x, labels)) if n_found > 1 else 0.0
+    return DispersionMetrics(
+        n_embeddings=n,
+        dim=x.shape[1],
+        gini_index=float(gini_index(torch.from_numpy(x))),
+        top2_ratio=float(eig[:2].sum() / total),
+        kmeans_f_test=1.0 - within / total_ss,
+        calinski_harabasz=ch,
+        n_clusters=n_clusters,
+    )

@@ -1,0 +1,370 @@
+"""GEAR runs: synthesise, embed with a HEAR module, measure, and write figures, metrics and a report.
+
+One run (:func:`run_gear`) writes into its folder:
+
+* ``metrics.json``: the module, checkpoint, dataset, settings, every metric and timings;
+* ``report.md``: the same, readable, with the figures;
+* ``isomap.png`` (one 3-D panel per parameter) and ``isomap_<parameter>.png``;
+* ``knn_log_ratios.png``: log-ratio distributions, in-sample and leave-one-out;
+* ``gear.npz``: parameters ``(N, 3)``, Isomap coordinates ``(N, 3)``, both log-ratio arrays
+  ``(N, 3)`` (and the embeddings ``(N, D)`` if asked), which :func:`compare_runs` reads back.
+
+:func:`compare_runs` puts several run folders side by side: ``comparison.md`` / ``.json`` and the
+figures ``compare_isomap.png`` (the paper's Figure 3) and ``compare_log_ratios.png`` (Figure 4).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import isomap_coordinates, isomap_trustworthiness, knn_log_ratios, median_abs_log_ratio, ridge_r2
+from .dispersion import dispersion_metrics
+from .hear_module import EMBEDDING_KINDS, embed_grid, load_hear_module
+from .plots import plot_compare_isomap, plot_compare_log_ratios, plot_isomap, plot_isomap_parameter, plot_log_ratios
+from .synth import PARAMETERS, ToneGrid, make_grid
+
+logger = logging.getLogger(__name__)
+
+RIDGE_TARGETS = {"f1": "log2(f1 / Hz)", "alpha": "alpha", "r": "r"}
+"""What the ridge read-out predicts for each parameter: pitch in octaves, the others as they are."""
+
+
+@dataclass(frozen=True)
+class GearSettings:
+    """Analysis settings; the defaults are the paper's (Isomap K = 100 in 3-D, k-NN K = 40).
+
+    Attributes:
+        isomap_neighbors: K of the Isomap graph.
+        isomap_components: Isomap output dimension.
+        knn_neighbors: K of the k-NN regression.
+        trust_neighbors: neighbourhood size of the Isomap trustworthiness.
+        ridge_folds: folds of the cross-validated ridge regression.
+        n_clusters: K-means clusters of the dispersion metrics.
+        seed: seed of the K-fold split and of K-means.
+    """
+
+    isomap_neighbors: int = 100
+    isomap_components: int = 3
+    knn_neighbors: int = 40
+    trust_neighbors: int = 10
+    ridge_folds: int = 5
+    n_clusters: int = 8
+    seed: int = 0
+
+    def check(self, n_sounds: int) -> None:
+        """Raise ValueError, before any embedding is computed, if ``n_sounds`` cannot support these settings."""
+        limits = {
+            "isomap_neighbors": n_sounds - 1, "knn_neighbors": n_sounds - 1,
+            "trust_neighbors": (n_sounds - 1) // 2, "ridge_folds": n_sounds, "n_clusters": n_sounds - 1,
+        }
+        lowest = {"ridge_folds": 2, "n_clusters": 2}
+        for name, high in limits.items():
+            value = getattr(self, name)
+            if not lowest.get(name, 1) <= value <= high:
+                raise ValueError(f"{name}={value} needs {lowest.get(name, 1)} <= {name} <= {high} for {n_sounds} sounds")
+
+
+PAPER_SETTINGS = GearSettings()
+
+
+@dataclass
+class GearAnalysis:
+    """The measurements of one set of embeddings; every array has one row per sound."""
+
+    params: np.ndarray
+    coords: np.ndarray
+    log_ratios_in_sample: np.ndarray
+    log_ratios_loo: np.ndarray
+    metrics: dict[str, object]
+
+
+def ridge_targets(params: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` targets of the ridge read-out from parameters ``(N, 3)`` (f1 in Hz): see :data:`RIDGE_TARGETS`."""
+    params = np.asarray(params, dtype=np.float64)
+    return np.column_stack([np.log2(params[:, 0]), params[:, 1], params[:, 2]])
+
+
+def _per_parameter(values: np.ndarray) -> dict[str, float]:
+    return {name: float(v) for name, v in zip(PARAMETERS, values)}
+
+
+def analyse(emb: np.ndarray, params: np.ndarray, settings: GearSettings = PAPER_SETTINGS) -> GearAnalysis:
+    """Every GEAR measurement of embeddings ``(N, D)`` of sounds with parameters ``(N, 3)`` (f1 in Hz)."""
+    params = np.asarray(params, dtype=np.float64)
+    if params.ndim != 2 or params.shape[1] != len(PARAMETERS):
+        raise ValueError(f"params must have shape (n_sounds, {len(PARAMETERS)}) in {PARAMETERS} order, got {params.shape}")
+    settings.check(len(params))
+    coords = isomap_coordinates(emb, settings.isomap_neighbors, settings.isomap_components)
+    in_sample = knn_log_ratios(emb, params, settings.knn_neighbors, leave_one_out=False)
+    loo = knn_log_ratios(emb, params, settings.knn_neighbors, leave_one_out=True)
+    metrics: dict[str, object] = {
+        "knn": {
+            "k": settings.knn_neighbors,
+            "median_abs_log_ratio": {
+                "in_sample": _per_parameter(median_abs_log_ratio(in_sample)),
+                "leave_one_out": _per_parameter(median_abs_log_ratio(loo)),
+            },
+            "undefined_log_ratio": {name: int(np.isnan(in_sample[:, j]).sum()) for j, name in enumerate(PARAMETERS)},
+        },
+        "ridge_r2": _per_parameter(ridge_r2(emb, ridge_targets(params), settings.ridge_folds, settings.seed)),
+        "ridge_targets": RIDGE_TARGETS,
+        "isomap": {
+            "n_neighbors": settings.isomap_neighbors,
+            "trustworthiness": isomap_trustworthiness(emb, coords, settings.trust_neighbors),
+            "trust_neighbors": settings.trust_neighbors,
+        },
+        "dispersion": dispersion_metrics(emb, settings.n_clusters, settings.seed).as_dict(),
+    }
+    return GearAnalysis(params, coords, in_sample, loo, metrics)
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("hear_gear_embed.hear.")
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+    import torch
+
+    from .. import __version__
+
+    return {"hear_gear_embed": __version__, "torch": torch.__version__, "scikit-learn": sklearn.__version__}
+
+
+def run_gear(
+    module: str,
+    out_dir: str | Path,
+    model_path: str = "",
+    preset: str = "paper",
+    grid_overrides: dict[str, object] | None = None,
+    grid: ToneGrid | None = None,
+    settings: GearSettings = PAPER_SETTINGS,
+    kind: str = "scene",
+    batch_size: int = 32,
+    progress: bool = True,
+    save_embeddings: bool = False,
+) -> dict[str, object]:
+    """Run GEAR on a HEAR module and write its outputs (see the module docstring) to ``out_dir``.
+
+    Args:
+        module: a registry variant (``handcrafted``) or any importable HEAR module (``hearbaseline``).
+        out_dir: output folder, created if needed.
+        model_path: checkpoint passed to ``load_model``; ``""`` for the module's default.
+        preset: ``"paper"`` or ``"perceptual"``, built at the model's sample rate; ignored if ``grid``.
+        grid_overrides: arguments of the preset (e.g. ``n_alpha``, ``duration_s``); its ``seed``
+            defaults to ``settings.seed``.
+        grid: a custom dataset (full control); its sample rate must be the model's.
+        settings: analysis settings.
+        kind: ``"scene"`` or ``"timestamp_mean"`` embeddings.
+        batch_size: sounds per HEAR call.
+        progress: show a progress bar while embedding.
+        save_embeddings: also store the embeddings in ``gear.npz``.
+
+    Returns:
+        The content of ``metrics.json``.
+    """
+    if kind not in EMBEDDING_KINDS:
+        raise ValueError(f"kind must be one of {EMBEDDING_KINDS}, got {kind!r}")
+    out = Path(out_dir)
+    hear = load_hear_module(module, model_path)
+    if grid is None:
+        grid = make_grid(preset, hear.sample_rate, **{"seed": settings.seed, **(grid_overrides or {})})
+    elif grid_overrides:
+        raise ValueError("give either grid or grid_overrides, not both")
+    settings.check(grid.n_sounds)
+    started = time.perf_counter()
+    emb = embed_grid(hear, grid, kind, batch_size, progress)
+    embedded = time.perf_counter()
+    params = grid.parameters().matrix()
+    result = analyse(emb, params, settings)
+    analysed = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    label = _short(hear.name)
+    arrays = {
+        "params": params, "coords": result.coords,
+        "log_ratios_in_sample": result.log_ratios_in_sample, "log_ratios_loo": result.log_ratios_loo,
+    }
+    if save_embeddings:
+        arrays["embeddings"] = emb
+    np.savez_compressed(out / "gear.npz", **arrays)
+    plot_isomap(result.coords, params, out / "isomap.png", title=label)
+    for j, name in enumerate(PARAMETERS):
+        plot_isomap_parameter(result.coords, params[:, j], name, out / f"isomap_{name}.png", title=f"{label}: {name}")
+    plot_log_ratios(result.log_ratios_in_sample, result.log_ratios_loo, out / "knn_log_ratios.png", title=label)
+    record: dict[str, object] = {
+        "module": hear.name,
+        "model_path": model_path,
+        "embedding": {"kind": kind, "dim": int(emb.shape[1])},
+        "grid": grid.describe(),
+        "settings": asdict(settings),
+        "metrics": result.metrics,
+        "timing_s": {"embed": round(embedded - started, 3), "analyse": round(analysed - embedded, 3)},
+        "versions": _versions(),
+    }
+    (out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / "report.md").write_text(render_report(record))
+    logger.info("GEAR run of %s written to %s", hear.name, out)
+    return record
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "n/a" if np.isnan(value) else f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def render_report(record: dict[str, object]) -> str:
+    """``report.md`` of one run from its ``metrics.json`` record."""
+    grid = record["grid"]
+    metrics = record["metrics"]
+    assert isinstance(grid, dict) and isinstance(metrics, dict)
+    knn, iso, disp = metrics["knn"], metrics["isomap"], metrics["dispersion"]
+    med = knn["median_abs_log_ratio"]
+    lines = [
+        f"# GEAR report: `{record['module']}`",
+        "",
+        f"- checkpoint: {record['model_path'] or 'the module default'}",
+        f"- embedding: {record['embedding']['kind']}, {record['embedding']['dim']} dimensions",  # type: ignore[index]
+        f"- dataset: preset `{grid['name']}`, {grid['n_sounds']} tones of {grid['n_samples']} samples "
+        f"({grid['duration_ms']:.1f} ms) at {grid['sample_rate']} Hz; f1 {grid['f1_low_hz']:.1f} to "
+        f"{grid['f1_high_hz']:.1f} Hz ({grid['f1_scale']} scale), alpha {grid['alpha_low']:g} to "
+        f"{grid['alpha_high']:g} ({grid['n_alpha']} values), r {grid['r_low']:g} to {grid['r_high']:g} "
+        f"({grid['n_r']} values), at most {grid['max_harmonics']} harmonics, seed {grid['seed']}",
+        f"- time: embedding {record['timing_s']['embed']:.1f} s, analysis {record['timing_s']['analyse']:.1f} s",  # type: ignore[index]
+        "",
+        "## Parameter read-out",
+        "",
+        f"| parameter | median abs log-ratio, k-NN K={knn['k']} in-sample (paper) | leave-one-out | "
+        f"ridge R^2 ({record['settings']['ridge_folds']}-fold) | ridge target |",  # type: ignore[index]
+        "|---|---|---|---|---|",
+    ]
+    for name in PARAMETERS:
+        lines.append(
+            f"| {name} | {_fmt(med['in_sample'][name])} | {_fmt(med['leave_one_out'][name])} | "
+            f"{_fmt(metrics['ridge_r2'][name])} | {metrics['ridge_targets'][name]} |"
+        )
+    undefined = {k: v for k, v in knn["undefined_log_ratio"].items() if v}
+    lines += [
+        "",
+        "Lower log-ratios and higher R^2 are better. The in-sample k-NN counts each sound as its own "
+        "neighbour (the paper's protocol); leave-one-out does not.",
+    ]
+    if undefined:
+        lines.append(
+            "Log-ratios are undefined where the true value is 0 and left out: "
+            + ", ".join(f"{k}: {v} sounds" for k, v in undefined.items()) + "."
+        )
+    lines += [
+        "",
+        "## Isomap",
+        "",
+        f"K = {iso['n_neighbors']} neighbours; trustworthiness of the 3-D map (k = {iso['trust_neighbors']}): "
+        f"{_fmt(iso['trustworthiness'])}.",
+        "",
+        "![Isomap coloured by each parameter](isomap.png)",
+        "",
+        "![k-NN log-ratios](knn_log_ratios.png)",
+        "",
+        "## Dispersion (BECR diagnostics)",
+        "",
+        "| Gini index | top-2 variance ratio | K-means F-test | Calinski-Harabasz | K-means clusters |",
+        "|---|---|---|---|---|",
+        f"| {_fmt(disp['gini_index'])} | {_fmt(disp['top2_ratio'])} | {_fmt(disp['kmeans_f_test'])} | "
+        f"{_fmt(disp['calinski_harabasz'])} | {disp['n_clusters']} |",
+        "",
+        "A dispersed embedding has a Gini index near 1 and low top-2 ratio, F-test and Calinski-Harabasz score.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _load_run(folder: Path) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    metrics_file, arrays_file = folder / "metrics.json", folder / "gear.npz"
+    for f in (metrics_file, arrays_file):
+        if not f.is_file():
+            raise ValueError(f"{folder} is not a GEAR run folder: {f.name} is missing")
+    with np.load(arrays_file) as data:
+        arrays = {k: data[k] for k in data.files}
+    return json.loads(metrics_file.read_text()), arrays
+
+
+def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, object]:
+    """Compare GEAR run folders side by side; each run is labelled by its folder name.
+
+    Writes ``comparison.md``, ``comparison.json``, ``compare_isomap.png`` and
+    ``compare_log_ratios.png`` to ``out_dir``. Runs on different datasets are compared with a warning
+    (and a note in the table): their numbers are not directly comparable.
+
+    Returns:
+        The content of ``comparison.json``.
+    """
+    if len(folders) < 1:
+        raise ValueError("give at least one GEAR run folder")
+    paths = [Path(f) for f in folders]
+    labels = [p.resolve().name for p in paths]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"run folders must have distinct names (they label the runs), got {labels}")
+    runs = [_load_run(p) for p in paths]
+    grids = [{k: v for k, v in run[0]["grid"].items() if k != "name"} for run in runs]  # type: ignore[union-attr]
+    same_data = all(g == grids[0] for g in grids)
+    if not same_data:
+        logger.warning("the runs use different datasets; their metrics are not directly comparable")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for label, (record, _) in zip(labels, runs):
+        m = record["metrics"]
+        assert isinstance(m, dict)
+        rows.append({
+            "run": label, "module": record["module"], "preset": record["grid"]["name"],  # type: ignore[index]
+            "dim": record["embedding"]["dim"],  # type: ignore[index]
+            "median_abs_log_ratio_in_sample": m["knn"]["median_abs_log_ratio"]["in_sample"],
+            "median_abs_log_ratio_loo": m["knn"]["median_abs_log_ratio"]["leave_one_out"],
+            "ridge_r2": m["ridge_r2"], "trustworthiness": m["isomap"]["trustworthiness"],
+            "dispersion": m["dispersion"],
+        })
+    summary: dict[str, object] = {"same_dataset": same_data, "runs": rows}
+    (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_compare_isomap([(label, a["coords"], a["params"]) for label, (_, a) in zip(labels, runs)], out / "compare_isomap.png")
+    plot_compare_log_ratios(
+        [(label, a["log_ratios_in_sample"], a["log_ratios_loo"]) for label, (_, a) in zip(labels, runs)],
+        out / "compare_log_ratios.png",
+    )
+    (out / "comparison.md").write_text(_render_comparison(rows, same_data))
+    return summary
+
+
+def _render_comparison(rows: list[dict[str, object]], same_data: bool) -> str:
+    head = "| run | module | preset | dim | " + " | ".join(
+        [f"LOO k-NN abs log-ratio {p}" for p in PARAMETERS] + [f"ridge R^2 {p}" for p in PARAMETERS]
+    ) + " | trustworthiness | Gini | top-2 ratio | K-means F | Calinski-Harabasz |"
+    lines = ["# GEAR comparison", ""]
+    if not same_data:
+        lines += ["**The runs use different datasets: compare their numbers with care.**", ""]
+    lines += [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in rows:
+        loo, r2, disp = r["median_abs_log_ratio_loo"], r["ridge_r2"], r["dispersion"]
+        cells = [str(r["run"]), f"`{r['module']}`", str(r["preset"]), str(r["dim"])]
+        cells += [_fmt(loo[p]) for p in PARAMETERS] + [_fmt(r2[p]) for p in PARAMETERS]  # type: ignore[index]
+        cells += [_fmt(r["trustworthiness"])] + [
+            _fmt(disp[k]) for k in ("gini_index", "top2_ratio", "kmeans_f_test", "calinski_harabasz")  # type: ignore[index]
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "LOO: median |log(k-NN estimate / true)| with each sound left out of its own neighbours (lower is "
+        "better); the in-sample (paper) values are in `comparison.json`. Ridge R^2: 5-fold cross-validated "
+        "linear read-out (higher is better).",
+        "",
+        "![Isomap of every run](compare_isomap.png)",
+        "",
+        "![k-NN log-ratios of every run](compare_log_ratios.png)",
+        "",
+    ]
+    return "\n".join(lines)
