@@ -85,6 +85,16 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+_GEAR_EXTRA = {"sklearn", "matplotlib", "mpl_toolkits", "tqdm"}
+
+
+def _missing_gear_extra(err: ModuleNotFoundError) -> int:
+    if (err.name or "").split(".")[0] not in _GEAR_EXTRA:
+        raise err
+    print(f"error: GEAR needs the gear extra ({err.name} is missing): pip install \"hear_gear_embed[gear]\"", file=sys.stderr)
+    return 2
+
+
 def _cmd_gear(args: argparse.Namespace) -> int:
     from .evaluation.gear import GearSettings, run_gear
 
@@ -108,6 +118,8 @@ def _cmd_gear(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as err:
+        return _missing_gear_extra(err)
     r2 = record["metrics"]["ridge_r2"]  # type: ignore[index]
     print(f"{record['module']}: ridge R^2 " + ", ".join(f"{k} {v:.3f}" for k, v in r2.items()) + f"; report: {out / 'report.md'}")
     return 0
@@ -121,6 +133,8 @@ def _cmd_gear_compare(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as err:
+        return _missing_gear_extra(err)
     print(f"comparison of {len(args.runs)} runs: {Path(args.out) / 'comparison.md'}")
     return 0
 

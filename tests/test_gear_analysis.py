@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hear_gear_embed.evaluation.analysis import (
+    graph_components,
     isomap_coordinates,
     isomap_trustworthiness,
     knn_log_ratios,
@@ -98,3 +99,10 @@ def test_analyse_an_ideal_embedding() -> None:
     assert max(loo.values()) < 0.2
     assert result.metrics["isomap"]["trustworthiness"] > 0.95
     assert 0 < result.metrics["dispersion"]["gini_index"] < 2 / 3
+
+
+def test_graph_components_count_separate_clusters() -> None:
+    rng = np.random.default_rng(5)
+    blobs = np.concatenate([rng.standard_normal((30, 4)), rng.standard_normal((30, 4)) + 100.0])
+    assert graph_components(blobs, n_neighbors=5) == 2
+    assert graph_components(blobs, n_neighbors=40) == 1

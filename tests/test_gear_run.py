@@ -67,11 +67,16 @@ def test_own_variant_with_timestamp_embeddings(runs: dict[str, Path]) -> None:
 def test_compare_runs(runs: dict[str, Path], tmp_path: Path) -> None:
     summary = compare_runs([runs["fake"], runs["lowlevel_mel"]], tmp_path / "cmp")
     assert [r["run"] for r in summary["runs"]] == ["fake", "lowlevel_mel"]
-    assert summary["same_dataset"] is False  # 16 kHz vs 32 kHz tones
+    assert [r["sample_rate"] for r in summary["runs"]] == [16000, 32000]
+    assert summary["same_dataset"] is True  # the same sounds, each synthesised at its model's rate
     table = (tmp_path / "cmp" / "comparison.md").read_text()
-    assert "different datasets" in table and "| fake |" in table and "| lowlevel_mel |" in table
+    assert "different datasets" not in table and "| fake |" in table and "| lowlevel_mel |" in table
     for name in ("compare_isomap.png", "compare_log_ratios.png"):
         assert (tmp_path / "cmp" / name).read_bytes()[:8] == PNG
+    other = tmp_path / "other"
+    run_gear(FAKE, other, preset="perceptual", grid_overrides={**GRID, "seed": 5}, settings=SMALL, progress=False)
+    assert compare_runs([runs["fake"], other], tmp_path / "cmp3")["same_dataset"] is False
+    assert "different datasets" in (tmp_path / "cmp3" / "comparison.md").read_text()
     with pytest.raises(ValueError, match="not a GEAR run folder"):
         compare_runs([tmp_path], tmp_path / "cmp2")
 
@@ -115,3 +120,13 @@ def test_cli_gear_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["gear", "no_such_hear_module", "--out", str(tmp_path / "d")]) == 2
     assert main(["gear", FAKE, "--duration", "0.5"]) == 2  # --duration needs the perceptual preset
     assert "error:" in capsys.readouterr().err
+
+
+def test_cli_names_a_missing_gear_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if scikit-learn were not installed
+    assert main(["gear", FAKE, "--out", str(tmp_path), "--n-alpha", "5", "--n-r", "5", "--isomap-neighbors", "5",
+                 "--knn-neighbors", "3", "--no-progress"]) == 2
+    assert "gear extra" in capsys.readouterr().err

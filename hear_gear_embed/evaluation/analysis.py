@@ -64,6 +64,20 @@ def isomap_coordinates(emb: np.ndarray, n_neighbors: int = 100, n_components: in
     return np.asarray(coords, dtype=np.float64)
 
 
+def graph_components(emb: np.ndarray, n_neighbors: int = 100) -> int:
+    """Number of connected components of the symmetrised K-NN graph that Isomap builds on ``emb``.
+
+    More than one means the embedding splits the sounds into groups with no K-NN path between them;
+    Isomap then joins the groups at their closest pairs, and distances across groups are not geodesic.
+    """
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import kneighbors_graph
+
+    x, _ = _check(emb)
+    _check_neighbours(n_neighbors, len(x), "K-NN graph", len(x) - 1)
+    return int(connected_components(kneighbors_graph(x, n_neighbors), directed=False)[0])
+
+
 def isomap_trustworthiness(emb: np.ndarray, coords: np.ndarray, n_neighbors: int = 10) -> float:
     """Trustworthiness (Venna and Kaski) of ``coords`` as a map of ``emb``, in [0, 1]; see scikit-learn."""
     from sklearn.manifold import trustworthiness

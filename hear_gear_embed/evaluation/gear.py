@@ -23,7 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import isomap_coordinates, isomap_trustworthiness, knn_log_ratios, median_abs_log_ratio, ridge_r2
+from .analysis import (
+    graph_components,
+    isomap_coordinates,
+    isomap_trustworthiness,
+    knn_log_ratios,
+    median_abs_log_ratio,
+    ridge_r2,
+)
 from .dispersion import dispersion_metrics
 from .hear_module import EMBEDDING_KINDS, embed_grid, load_hear_module
 from .plots import plot_compare_isomap, plot_compare_log_ratios, plot_isomap, plot_isomap_parameter, plot_log_ratios
@@ -116,6 +123,7 @@ def analyse(emb: np.ndarray, params: np.ndarray, settings: GearSettings = PAPER_
         "ridge_targets": RIDGE_TARGETS,
         "isomap": {
             "n_neighbors": settings.isomap_neighbors,
+            "graph_components": graph_components(emb, settings.isomap_neighbors),
             "trustworthiness": isomap_trustworthiness(emb, coords, settings.trust_neighbors),
             "trust_neighbors": settings.trust_neighbors,
         },
@@ -265,7 +273,9 @@ def render_report(record: dict[str, object]) -> str:
         "## Isomap",
         "",
         f"K = {iso['n_neighbors']} neighbours; trustworthiness of the 3-D map (k = {iso['trust_neighbors']}): "
-        f"{_fmt(iso['trustworthiness'])}.",
+        f"{_fmt(iso['trustworthiness'])}. The K-NN graph has {iso['graph_components']} connected component(s)"
+        + ("." if iso["graph_components"] == 1 else ": Isomap joined them at their closest pairs, so distances between "
+           "them are Euclidean, not geodesic."),
         "",
         "![Isomap coloured by each parameter](isomap.png)",
         "",
@@ -294,12 +304,26 @@ def _load_run(folder: Path) -> tuple[dict[str, object], dict[str, np.ndarray]]:
     return json.loads(metrics_file.read_text()), arrays
 
 
+def _dataset_key(grid: dict[str, object]) -> dict[str, object]:
+    """What must match for two runs to have heard the same tones, whatever each model's sample rate.
+
+    On the ``cycles`` scale the digital signals are fixed (f1 in cycles per ``n_samples``), so their
+    duration and f1 in Hz follow the rate; on the ``midi`` scale the physical sounds are fixed (f1 in
+    Hz, duration in ms) and the number of samples follows the rate.
+    """
+    rate_dependent = {"name", "sample_rate"} | (
+        {"duration_ms", "f1_low_hz", "f1_high_hz"} if grid["f1_scale"] == "cycles" else {"n_samples"}
+    )
+    return {k: v for k, v in grid.items() if k not in rate_dependent}
+
+
 def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, object]:
     """Compare GEAR run folders side by side; each run is labelled by its folder name.
 
     Writes ``comparison.md``, ``comparison.json``, ``compare_isomap.png`` and
-    ``compare_log_ratios.png`` to ``out_dir``. Runs on different datasets are compared with a warning
-    (and a note in the table): their numbers are not directly comparable.
+    ``compare_log_ratios.png`` to ``out_dir``. Models may run at different sample rates (each run
+    synthesises at its model's rate); runs whose tones differ otherwise are compared with a warning
+    and a note in the table, as their numbers are not directly comparable.
 
     Returns:
         The content of ``comparison.json``.
@@ -311,8 +335,8 @@ def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, ob
     if len(set(labels)) != len(labels):
         raise ValueError(f"run folders must have distinct names (they label the runs), got {labels}")
     runs = [_load_run(p) for p in paths]
-    grids = [{k: v for k, v in run[0]["grid"].items() if k != "name"} for run in runs]  # type: ignore[union-attr]
-    same_data = all(g == grids[0] for g in grids)
+    keys = [_dataset_key(run[0]["grid"]) for run in runs]  # type: ignore[arg-type]
+    same_data = all(k == keys[0] for k in keys)
     if not same_data:
         logger.warning("the runs use different datasets; their metrics are not directly comparable")
     out = Path(out_dir)
@@ -323,6 +347,7 @@ def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, ob
         assert isinstance(m, dict)
         rows.append({
             "run": label, "module": record["module"], "preset": record["grid"]["name"],  # type: ignore[index]
+            "sample_rate": record["grid"]["sample_rate"],  # type: ignore[index]
             "dim": record["embedding"]["dim"],  # type: ignore[index]
             "median_abs_log_ratio_in_sample": m["knn"]["median_abs_log_ratio"]["in_sample"],
             "median_abs_log_ratio_loo": m["knn"]["median_abs_log_ratio"]["leave_one_out"],
@@ -341,7 +366,7 @@ def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, ob
 
 
 def _render_comparison(rows: list[dict[str, object]], same_data: bool) -> str:
-    head = "| run | module | preset | dim | " + " | ".join(
+    head = "| run | module | preset | rate (Hz) | dim | " + " | ".join(
         [f"LOO k-NN abs log-ratio {p}" for p in PARAMETERS] + [f"ridge R^2 {p}" for p in PARAMETERS]
     ) + " | trustworthiness | Gini | top-2 ratio | K-means F | Calinski-Harabasz |"
     lines = ["# GEAR comparison", ""]
@@ -350,7 +375,7 @@ def _render_comparison(rows: list[dict[str, object]], same_data: bool) -> str:
     lines += [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
         loo, r2, disp = r["median_abs_log_ratio_loo"], r["ridge_r2"], r["dispersion"]
-        cells = [str(r["run"]), f"`{r['module']}`", str(r["preset"]), str(r["dim"])]
+        cells = [str(r["run"]), f"`{r['module']}`", str(r["preset"]), str(r["sample_rate"]), str(r["dim"])]
         cells += [_fmt(loo[p]) for p in PARAMETERS] + [_fmt(r2[p]) for p in PARAMETERS]  # type: ignore[index]
         cells += [_fmt(r["trustworthiness"])] + [
             _fmt(disp[k]) for k in ("gini_index", "top2_ratio", "kmeans_f_test", "calinski_harabasz")  # type: ignore[index]
