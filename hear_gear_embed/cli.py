@@ -115,11 +115,11 @@ def _cmd_gear(args: argparse.Namespace) -> int:
             args.module, out, args.model or "", args.preset, overrides, settings=settings, kind=args.embedding,
             batch_size=args.batch_size, progress=not args.no_progress, save_embeddings=args.save_embeddings,
         )
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except ModuleNotFoundError as err:
         return _missing_gear_extra(err)
+    except (ValueError, OSError) as err:  # bad settings or module; missing weights or unwritable output
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     r2 = record["metrics"]["ridge_r2"]  # type: ignore[index]
     print(f"{record['module']}: ridge R^2 " + ", ".join(f"{k} {v:.3f}" for k, v in r2.items()) + f"; report: {out / 'report.md'}")
     return 0
@@ -130,11 +130,11 @@ def _cmd_gear_compare(args: argparse.Namespace) -> int:
 
     try:
         compare_runs(args.runs, args.out)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except ModuleNotFoundError as err:
         return _missing_gear_extra(err)
+    except (ValueError, OSError) as err:  # not a run folder, or unreadable / unwritable files
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"comparison of {len(args.runs)} runs: {Path(args.out) / 'comparison.md'}")
     return 0
 

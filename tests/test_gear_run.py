@@ -88,6 +88,15 @@ def test_embedding_is_batch_independent() -> None:
                                embed_grid(hear, grid, batch_size=9, progress=False), rtol=1e-5, atol=1e-6)
 
 
+def test_passt_variant_with_a_checkpoint_file(official_ckpts: dict[str, Path], tmp_path: Path) -> None:
+    # Random full-size weights: the numbers mean nothing, the test checks the path through PaSST.
+    record = run_gear("passt_2lvl", tmp_path, model_path=str(official_ckpts["passt_base"]), preset="paper",
+                      grid_overrides={"n_alpha": 5, "n_r": 5}, settings=SMALL, progress=False)
+    assert record["embedding"] == {"kind": "scene", "dim": 1295}
+    assert record["model_path"] == str(official_ckpts["passt_base"])
+    assert record["grid"]["sample_rate"] == 32000 and record["grid"]["n_samples"] == 1024
+
+
 def test_misbehaving_modules_are_reported(tmp_path: Path) -> None:
     hear = load_hear_module(FAKE)
     grid = perceptual_grid(16000, n_alpha=2, n_r=2, duration_s=0.1)
@@ -107,6 +116,7 @@ def test_misbehaving_modules_are_reported(tmp_path: Path) -> None:
         run_gear(FAKE, tmp_path, grid_overrides={"n_alpha": 3, "n_r": 3}, progress=False)
     assert resolve_module_name("handcrafted") == "hear_gear_embed.hear.handcrafted"
     assert resolve_module_name("hearbaseline") == "hearbaseline"
+    assert resolve_module_name("tiny_test") == "tiny_test"  # unpublished variants have no HEAR module
 
 
 def test_cli_gear_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

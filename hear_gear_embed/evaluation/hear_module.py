@@ -50,8 +50,8 @@ class HearModel:
 
 
 def resolve_module_name(name: str) -> str:
-    """The import name of ``name``: a registry variant maps to ``hear_gear_embed.hear.<variant>``."""
-    if name in list_variants(include_unpublished=True):
+    """The import name of ``name``: a published variant maps to ``hear_gear_embed.hear.<variant>``."""
+    if name in list_variants():
         return f"hear_gear_embed.hear.{name}"
     return name
 
