@@ -103,3 +103,14 @@ def test_full_control_and_bad_settings() -> None:
         synthesize(np.array([100.0, 200.0]), np.array([1.0]), np.array([0.0]), 16000, 512)
     with pytest.raises(ValueError, match="NaN"):
         synthesize(np.array([np.nan]), np.array([1.0]), np.array([0.0]), 16000, 512)
+
+
+def test_recurrence_equals_the_direct_sum_of_cosines() -> None:
+    grid = perceptual_grid(32000, n_alpha=4, n_r=4, duration_s=0.25)
+    p, audio = grid.parameters(), grid.audio()
+    n = np.arange(grid.n_samples)
+    amp = harmonic_amplitudes(p.alpha, p.r, 32)
+    for i in range(grid.n_sounds):
+        direct = sum(amp[i, k - 1] * np.cos(2 * np.pi * k * p.f1_hz[i] * n / 32000) for k in range(1, 33)
+                     if k * p.f1_hz[i] < 16000) * (0.5 - 0.5 * np.cos(2 * np.pi * n / grid.n_samples))
+        np.testing.assert_allclose(audio[i], 0.5 * direct / np.abs(direct).max(), rtol=0, atol=1e-6)

@@ -54,7 +54,8 @@ def _sum_harmonics(f1_hz: np.ndarray, gains: np.ndarray, t: np.ndarray) -> np.nd
     """``sum_p gains[:, p-1] cos(2 pi p f1 t)``, ``(len(f1_hz), len(t))`` float64.
 
     Uses the Chebyshev recurrence ``cos((p+1)x) = 2 cos(x) cos(px) - cos((p-1)x)``: one cosine per tone
-    instead of one per harmonic (3x faster), with a rounding error below 1e-12 for ``p <= 1000``.
+    instead of one per harmonic (about 3x faster). Measured against the direct sum, the float64 error is
+    about 1e-11 of the peak for 32 harmonics and 3e-10 for 1000.
     """
     cos_1 = np.cos(2.0 * np.pi * f1_hz[:, None] * t[None, :])
     cos_prev, cos_p = np.ones_like(cos_1), cos_1
