@@ -1,7 +1,7 @@
 """Load any HEAR 2021 module and embed a :class:`~.synth.ToneGrid` with it, in batches.
 
 Works with this package's variants (``handcrafted`` is short for ``hear_gear_embed.hear.handcrafted``)
-and with any importable module that follows the HEAR API (``hearbaseline``, ``hear21passt.base``, ...):
+and with any importable module that follows the HEAR API (e.g. ``hearbaseline``):
 ``load_model(model_file_path)`` returning a model with ``sample_rate``, ``scene_embedding_size`` and
 ``timestamp_embedding_size``, ``get_scene_embeddings(audio, model)`` and
 ``get_timestamp_embeddings(audio, model)``.
