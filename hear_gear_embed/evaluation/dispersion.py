@@ -56,6 +56,29 @@ def _as_batch(emb: ArrayLike, name: str = "emb") -> Tensor:
     return emb
 
 
+def _scatter(x: Tensor) -> Tensor:
+    """The smaller of ``Xc Xc^T`` ``(N, N)`` and ``Xc^T Xc`` ``(D, D)`` for centred ``x`` ``(N, D)``.
+
+    Both have the non-zero eigenvalues of the covariance ``K`` times ``N - 1``.
+    """
+    xc = x - x.mean(dim=0, keepdim=True)
+    n, d = xc.shape
+    return xc @ xc.T if n <= d else xc.T @ xc
+
+
+def _has_variance(scatter: Tensor, x: Tensor) -> Tensor:
+    """Whether ``tr(scatter)`` exceeds the rounding noise that centring leaves in ``x`` (module docstring)."""
+    floor = torch.finfo(x.dtype).eps * x.detach().square().sum(dim=1).mean()
+    return torch.diagonal(scatter).sum() > floor
+
+
+def _gini_of_scatter(scatter: Tensor, has_variance: Tensor) -> Tensor:
+    trace = torch.diagonal(scatter).sum()
+    # torch.where differentiates both branches: keep the unused one finite so the gradient stays finite.
+    safe_trace = torch.where(has_variance, trace, torch.ones_like(trace))
+    return torch.where(has_variance, 1 - scatter.square().sum() / safe_trace.square(), torch.zeros_like(trace))
+
+
 def gini_index(emb: ArrayLike) -> Tensor:
     """Gini index of the covariance eigenvalues of a batch of embeddings (BECR, equation 7).
 
@@ -67,16 +90,8 @@ def gini_index(emb: ArrayLike) -> Tensor:
         ``[0, 1 - 1/min(N - 1, D)]``; 0 for a batch without variance.
     """
     x = _as_batch(emb)
-    xc = x - x.mean(dim=0, keepdim=True)
-    n, d = xc.shape
-    scatter = xc @ xc.T if n <= d else xc.T @ xc
-    trace = torch.diagonal(scatter).sum()
-    trace_sq = scatter.square().sum()
-    floor = torch.finfo(x.dtype).eps * x.detach().square().sum(dim=1).mean()
-    has_variance = trace > floor
-    # torch.where differentiates both branches: keep the unused one finite so the gradient stays finite.
-    safe_trace = torch.where(has_variance, trace, torch.ones_like(trace))
-    return torch.where(has_variance, 1 - trace_sq / safe_trace.square(), torch.zeros_like(trace))
+    scatter = _scatter(x)
+    return _gini_of_scatter(scatter, _has_variance(scatter, x))
 
 
 def becr_loss(emb: Tensor, epsilon: float = 0.7) -> Tensor:
@@ -113,10 +128,16 @@ def becr_objective(task_loss: Tensor, emb: Tensor, lam: float = 0.05, epsilon: f
 
 
 def covariance_eigenvalues(emb: ArrayLike) -> np.ndarray:
-    """Eigenvalues of the batch covariance, descending, float64 ``(min(N, D),)``; the reference definition."""
-    x = _as_batch(emb).detach().cpu().double().numpy()
-    singular = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
-    return singular**2 / (x.shape[0] - 1)
+    """Eigenvalues of the batch covariance, descending, float64 ``(min(N, D),)``.
+
+    Computed from the smaller scatter matrix (see :func:`gini_index`), clipped at 0 against rounding.
+    """
+    x = _as_batch(emb).detach().cpu().double()
+    return _eigenvalues(_scatter(x), x.shape[0])
+
+
+def _eigenvalues(scatter: Tensor, n: int) -> np.ndarray:
+    return (torch.linalg.eigvalsh(scatter).flip(0).clamp(min=0) / (n - 1)).numpy()
 
 
 @dataclass(frozen=True)
@@ -144,25 +165,26 @@ def dispersion_metrics(emb: ArrayLike, n_clusters: int = 8, seed: int = 0) -> Di
     from sklearn.cluster import KMeans
     from sklearn.metrics import calinski_harabasz_score
 
-    x = _as_batch(emb).detach().cpu().double().numpy()
+    xt = _as_batch(emb).detach().cpu().double()
+    x = xt.numpy()
     n = x.shape[0]
     if not 2 <= n_clusters < n:
         raise ValueError(f"n_clusters must lie in [2, {n - 1}] for {n} embeddings, got {n_clusters}")
-    eig = covariance_eigenvalues(x)
-    total = float(eig.sum())
-    centred = x - x.mean(axis=0)
-    if total <= np.finfo(np.float64).eps * float(np.mean(np.sum(x**2, axis=1))):
+    scatter = _scatter(xt)
+    has_variance = _has_variance(scatter, xt)
+    if not bool(has_variance):
         return DispersionMetrics(n, x.shape[1], 0.0, 1.0, 0.0, 0.0, n_clusters)
+    eig = _eigenvalues(scatter, n)
     labels = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(x)
     within = sum(float(np.sum((x[labels == k] - x[labels == k].mean(axis=0)) ** 2)) for k in np.unique(labels))
-    total_ss = float(np.sum(centred**2))
+    total_ss = float(torch.diagonal(scatter).sum())
     n_found = len(np.unique(labels))
     ch = float(calinski_harabasz_score(x, labels)) if n_found > 1 else 0.0
     return DispersionMetrics(
         n_embeddings=n,
         dim=x.shape[1],
-        gini_index=float(gini_index(torch.from_numpy(x))),
-        top2_ratio=float(eig[:2].sum() / total),
+        gini_index=float(_gini_of_scatter(scatter, has_variance)),
+        top2_ratio=float(eig[:2].sum() / eig.sum()),
         kmeans_f_test=1.0 - within / total_ss,
         calinski_harabasz=ch,
         n_clusters=n_clusters,
