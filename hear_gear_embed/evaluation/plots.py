@@ -53,11 +53,7 @@ def _save(fig, path: Path) -> Path:  # noqa: ANN001
 
 def plot_isomap(coords: np.ndarray, params: np.ndarray, path: Path, title: str = "") -> Path:
     """One 3-D Isomap scatter per parameter, side by side: ``coords`` ``(N, 3)``, ``params`` ``(N, 3)``."""
-    fig = _figure(13, 4.4)
-    grid = fig.add_gridspec(1, len(PARAMETERS))
-    for j, name in enumerate(PARAMETERS):
-        _scatter3d(fig, grid[0, j], coords, params[:, j], name, f"{title}  {name}" if title else name)
-    return _save(fig, path)
+    return plot_compare_isomap([(title, coords, params)], path)
 
 
 def plot_isomap_parameter(coords: np.ndarray, values: np.ndarray, name: str, path: Path, title: str = "") -> Path:
@@ -99,11 +95,11 @@ def plot_log_ratios(in_sample: np.ndarray, leave_one_out: np.ndarray, path: Path
 
 def plot_compare_isomap(runs: Sequence[tuple[str, np.ndarray, np.ndarray]], path: Path) -> Path:
     """Figure 3 of the paper: a row per run ``(label, coords (N, 3), params (N, 3))``, a column per parameter."""
-    fig = _figure(12, 3.6 * len(runs))
+    fig = _figure(13, 4.2 * len(runs))
     grid = fig.add_gridspec(len(runs), len(PARAMETERS))
     for i, (label, coords, params) in enumerate(runs):
         for j, name in enumerate(PARAMETERS):
-            _scatter3d(fig, grid[i, j], coords, params[:, j], name, f"{label}: {name}")
+            _scatter3d(fig, grid[i, j], coords, params[:, j], name, f"{label}: {name}" if label else name)
     return _save(fig, path)
 
 
