@@ -200,3 +200,22 @@ def test_weight_free_paths_and_missing_checkpoint(tiny_ckpt) -> None:
 def test_memory_budget_must_be_positive() -> None:
     with pytest.raises(ValueError, match="memory_budget_mb must be positive"):
         Embedder(get_variant("tiny_test"), memory_budget_mb=0)
+
+
+@pytest.mark.parametrize(("kind", "seconds"), [("timestamp", 1.07), ("scene", 0.05), ("scene", 4.0), ("scene", 12.5)])
+def test_network_flops_counts_every_forward(tiny: Embedder, kind: str, seconds: float) -> None:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    audio = noise(2, seconds, seed=12)
+    call = tiny.timestamp_embeddings if kind == "timestamp" else tiny.scene_embeddings
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        call(audio)
+    counted = sum(counter.get_flop_counts()["PaSST"].values())
+    assert tiny.network_flops(*audio.shape, kind) == counted > 0
+
+
+def test_network_flops_of_weight_free_variants_and_bad_kind(tiny: Embedder) -> None:
+    assert Embedder(get_variant("lowlevel_mel")).network_flops(1, 32000, "timestamp") == 0
+    with pytest.raises(ValueError, match="kind"):
+        tiny.network_flops(1, 32000, "frames")

@@ -204,3 +204,40 @@ def test_mid_layer_reads_an_earlier_block() -> None:
     assert same.logits is None
     torch.testing.assert_close(first.mid, (x[:, 0] + x[:, 1]) / 2)
     assert not torch.allclose(first.mid, last.mid)
+
+
+def _counted_flops(fn, *args, **kwargs) -> dict[str, int]:
+    """FLOPs per module seen by torch's FlopCounterMode (attention through the math kernel, which it counts)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        fn(*args, **kwargs)
+    return {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
+
+
+@pytest.mark.parametrize(
+    ("frames", "mid_layer", "want_mid", "want_logits"),
+    [(16, -1, True, True), (40, -1, True, False), (64, 0, True, False), (29, 0, True, True), (16, -1, False, True)],
+)
+def test_flop_model_equals_torch_flop_counter(frames: int, mid_layer: int, want_mid: bool, want_logits: bool) -> None:
+    from hear_gear_embed.model import forward_flops
+
+    net = random_passt(TINY)
+    counted = _counted_flops(net, torch.randn(3, TINY.n_mels, frames), mid_layer, want_mid, want_logits)["Global"]
+    blocks = net.blocks_run(mid_layer, want_mid, want_logits)
+    assert blocks == (TINY.depth if want_logits else mid_layer % TINY.depth + 1)
+    assert 3 * forward_flops(TINY, frames, blocks, want_logits) == counted
+
+
+def test_flop_model_at_full_size() -> None:
+    from hear_gear_embed.model import forward_flops
+
+    # One 160 ms window of PaSST-S (16 frames, 12 patches + CLS + DIST = 14 tokens): about 2.4 GFLOP.
+    config = PasstConfig()
+    flops = forward_flops(config, 16, config.depth, True)
+    per_token_block = 2 * 768 * (4 * 768 + 2 * 3072)
+    assert flops == 12 * 256 * 768 * 2 + 12 * (14 * per_token_block + 4 * 14 * 14 * 768) + 2 * 768 * 527
+    assert 2.3e9 < flops < 2.5e9
+    with pytest.raises(ValueError, match="blocks"):
+        forward_flops(config, 16, 13, True)

@@ -12,10 +12,10 @@ from ..config import FeatureBlock, Level, VariantConfig, WindowBlock, half_windo
 from ..features.frames import FrameFeatures
 from ..frontends import build_frontend
 from ..model.checkpoint import check_saved_geometry, load_into, read_checkpoint, resolve_checkpoint, save_checkpoint
-from ..model.passt import PaSST
+from ..model.passt import PaSST, forward_flops
 from .inputs import as_audio_batch
 from .pooling import centre_frames, clip_mean_std, window_frames, window_mean_std
-from .windowing import centred_windows, chunks, gather_windows, timestamps_ms
+from .windowing import centred_window_chunk, chunks, n_timestamps, timestamps_ms
 
 logger = logging.getLogger(__name__)
 
@@ -88,15 +88,50 @@ class Embedder(nn.Module):
     def bytes_per_window(self, n_samples: int, levels: tuple[Level, ...]) -> int:
         """Estimated peak working memory (bytes) to embed one window of ``n_samples`` samples.
 
-        Counts the frontend (signal and spectrogram), the activations of one transformer block (tokens
+        Counts the window's gather (its source indices and mask), the frontend (signal and
+        spectrogram), the activations of one transformer block (tokens
         x width for the residual stream, qkv and MLP) and the attention matrix, all float32.
         """
         frames = self.variant.frontend.n_frames(n_samples)
-        total = self.frontend.working_bytes(n_samples)
+        total = 13 * n_samples + self.frontend.working_bytes(n_samples)
         net = self.variant.net
         if self.net is not None and net is not None and set(levels) & {"M", "H"}:
             tokens = net.n_tokens(frames)
             total += 4 * (tokens * net.embed_dim * int(6 + 2 * net.mlp_ratio) + net.num_heads * tokens * tokens)
+        return total
+
+    def network_flops(self, n_sounds: int, n_samples: int, kind: str) -> int:
+        """Floating-point operations the network performs for one call on ``(n_sounds, n_samples)`` audio.
+
+        Sums :func:`~hear_gear_embed.model.passt.forward_flops` over every forward pass that
+        :meth:`timestamp_embeddings` (``kind="timestamp"``) or :meth:`scene_embeddings`
+        (``kind="scene"``) runs, with each pass's actual sequence length and block count. The frontend
+        and pooling are not counted. Zero for variants without a network.
+        """
+        if kind not in ("timestamp", "scene"):
+            raise ValueError(f"kind must be 'timestamp' or 'scene', got {kind!r}")
+        if n_sounds < 1 or n_samples < 1:
+            raise ValueError(f"need at least one sound and one sample, got ({n_sounds}, {n_samples})")
+        if self.net is None:
+            return 0
+        variant = self.variant
+        if kind == "timestamp":
+            passes = [
+                (n_sounds * n_timestamps(n_samples, variant.timestamp_hop_samples), variant.window_samples(b.window_ms), b.levels)
+                for b in variant.timestamp_blocks if isinstance(b, WindowBlock)
+            ]
+        elif n_samples > variant.scene_window_samples:
+            stamps = n_timestamps(n_samples, variant.scene_hop_samples)
+            passes = [(n_sounds * stamps, variant.scene_window_samples, variant.scene_levels)]
+        else:
+            passes = [(n_sounds, max(n_samples, variant.min_net_samples), variant.scene_levels)]
+        total = 0
+        for count, window, levels in passes:
+            if not set(levels) & {"M", "H"}:
+                continue
+            blocks = self.net.blocks_run(variant.mid_layer, "M" in levels, "H" in levels)
+            frames = variant.frontend.n_frames(window)
+            total += count * forward_flops(variant.net, frames, blocks, "H" in levels)
         return total
 
     def window_features(self, windows: Tensor, levels: tuple[Level, ...], pool_low: bool) -> Tensor:
@@ -133,10 +168,9 @@ class Embedder(nn.Module):
         """Fill ``out`` ``(n_sounds * n_timestamps, d)`` (sound-major rows; may be a column slice of a
         wider tensor) with features of all centred windows, in chunks of windows across sounds and
         positions bounded by the memory budget."""
-        windows = centred_windows(audio, window, hop)
         per_chunk = self._budget_bytes() // self.bytes_per_window(window, levels)
         for start, stop in chunks(out.shape[0], per_chunk):
-            out[start:stop] = self.window_features(gather_windows(windows, start, stop), levels, pool_low)
+            out[start:stop] = self.window_features(centred_window_chunk(audio, window, hop, start, stop), levels, pool_low)
 
     @torch.inference_mode()
     def timestamp_embeddings(self, audio: object) -> tuple[Tensor, Tensor]:
@@ -228,7 +262,7 @@ class Embedder(nn.Module):
         n_sounds, n_samples = audio.shape
         window = variant.scene_window_samples
         if n_samples > window:
-            stamps = n_samples // variant.scene_hop_samples + 1
+            stamps = n_timestamps(n_samples, variant.scene_hop_samples)
             per_window = torch.empty(n_sounds * stamps, out.shape[1], device=self.device)
             self._windowed_features(audio, window, variant.scene_hop_samples, levels, True, per_window)
             out.copy_(per_window.view(n_sounds, stamps, -1).mean(dim=1))

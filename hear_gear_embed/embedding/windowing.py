@@ -5,6 +5,9 @@ Window ``i`` of length ``w`` around timestamp ``t_i = i * hop`` covers samples
 the last one never lies beyond the audio. Outside the clip, samples are mirrored (reflect padding,
 as the reference implementation does) as far as the clip allows, and zero beyond that, so clips
 shorter than half a window, down to one sample, still work.
+
+Only the windows of one chunk exist at a time (:func:`centred_window_chunk`), so the working
+memory is bounded by the chunk size, whatever the clip's length.
 """
 
 from __future__ import annotations
@@ -38,14 +41,33 @@ def pad_reflect_then_zero(audio: Tensor, left: int, right: int) -> Tensor:
     return audio
 
 
-def centred_windows(audio: Tensor, window: int, hop: int) -> Tensor:
-    """All windows around the timestamps, as a strided view ``(n_sounds, n_timestamps, window)``.
+def centred_window_chunk(audio: Tensor, window: int, hop: int, start: int, stop: int) -> Tensor:
+    """Windows ``start..stop`` of the sound-major list of all centred windows, read from ``audio``.
 
-    The view shares memory with one padded copy of the audio; windows are copied only when indexed.
+    Window ``r`` of that list belongs to sound ``r // n_timestamps`` and timestamp
+    ``r % n_timestamps``. The result equals slicing :func:`pad_reflect_then_zero` of the whole clip,
+    but only the requested windows are materialised: no padded copy of the clip is made, so memory
+    does not grow with the clip's length.
+
+    Args:
+        audio: ``(n_sounds, n_samples)``.
+        window: window length (samples).
+        hop: timestamp hop (samples).
+        start, stop: range of rows of the sound-major list.
+
+    Returns:
+        ``(stop - start, window)`` with the dtype and device of ``audio``.
     """
-    left = window // 2
-    padded = pad_reflect_then_zero(audio, left, window - left)
-    return padded.unfold(-1, window, hop)
+    n_samples = audio.shape[1]
+    per_sound = n_timestamps(n_samples, hop)
+    rows = torch.arange(start, stop, device=audio.device)
+    first = (rows % per_sound) * hop - window // 2
+    index = first.unsqueeze(1) + torch.arange(window, device=audio.device)
+    inside = (index > -n_samples) & (index < 2 * n_samples - 1)
+    index = index.abs()
+    index = torch.where(index >= n_samples, 2 * (n_samples - 1) - index, index).clamp(0, n_samples - 1)
+    windows = audio[(rows // per_sound).unsqueeze(1), index]
+    return windows.masked_fill_(~inside, 0.0)
 
 
 def chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
@@ -53,10 +75,3 @@ def chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
     size = max(1, size)
     for start in range(0, total, size):
         yield start, min(start + size, total)
-
-
-def gather_windows(windows: Tensor, start: int, stop: int) -> Tensor:
-    """Windows ``start..stop`` of the sound-major flattening of ``(n_sounds, n_windows, w)``, as ``(k, w)``."""
-    per_sound = windows.shape[1]
-    flat = torch.arange(start, stop, device=windows.device)
-    return windows[flat // per_sound, flat % per_sound]

@@ -165,6 +165,13 @@ class PaSST(nn.Module):
         dist = self.dist_token.expand(batch, -1, -1) + self.new_pos_embed[:, 1:]
         return torch.cat((cls, dist, x), dim=1)
 
+    def blocks_run(self, mid_layer: int = -1, want_mid: bool = True, want_logits: bool = True) -> int:
+        """Number of transformer blocks :meth:`forward` runs for these arguments."""
+        if not (want_mid or want_logits):
+            return 0
+        depth = self.config.depth
+        return depth if want_logits else mid_layer % depth + 1
+
     def forward(self, spec: Tensor, mid_layer: int = -1, want_mid: bool = True, want_logits: bool = True) -> PasstOutput:
         """Run the network on ``spec`` (see the class docstring).
 
@@ -177,12 +184,10 @@ class PaSST(nn.Module):
         Returns:
             :class:`PasstOutput` with the requested fields.
         """
-        depth = self.config.depth
-        mid_index = mid_layer % depth
-        last = depth - 1 if want_logits else mid_index
+        mid_index = mid_layer % self.config.depth
         x = self.tokens(spec)
         mid = None
-        for index in range(last + 1):
+        for index in range(self.blocks_run(mid_layer, want_mid, want_logits)):
             x = self.blocks[index](x)
             if want_mid and index == mid_index:
                 pooled = self.norm(x[:, :2])
@@ -192,6 +197,37 @@ class PaSST(nn.Module):
             final = self.norm(x[:, :2])
             logits = self.head((final[:, 0] + final[:, 1]) / 2)
         return PasstOutput(mid, logits)
+
+
+def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool) -> int:
+    """Floating-point operations of one forward pass on one ``n_frames``-frame spectrogram.
+
+    Counts multiply-adds as two operations in every matrix product: the patch convolution, the
+    ``qkv``, ``proj``, ``fc1`` and ``fc2`` projections and the two attention products
+    (``Q K^T`` and ``softmax V``) of each block run, and the classification head's linear layer when
+    ``logits``. Normalisations, GELU, softmax, additions and the positional encodings (all linear in
+    the number of elements, together under 1% at width 768) are not counted, as is the convention for
+    GFLOP/s figures.
+
+    Args:
+        config: the network geometry.
+        n_frames: input frames (``patch_size <= n_frames <= config.max_input_frames``).
+        blocks: transformer blocks run (see :meth:`PaSST.blocks_run`).
+        logits: whether the head runs.
+
+    Returns:
+        The operation count (an exact integer for the given sequence length).
+    """
+    if not 0 <= blocks <= config.depth:
+        raise ValueError(f"blocks must be in [0, {config.depth}], got {blocks}")
+    dim = config.embed_dim
+    hidden = int(dim * config.mlp_ratio)
+    patches = config.freq_patches * config.n_time_patches(n_frames)
+    tokens = patches + 2
+    patch_embed = 2 * patches * config.patch_size**2 * dim
+    per_block = 2 * tokens * dim * (3 * dim + dim + 2 * hidden) + 4 * tokens * tokens * dim
+    head = 2 * dim * config.num_classes if logits else 0
+    return patch_embed + blocks * per_block + head
 
 
 def random_passt(config: PasstConfig, seed: int = 0) -> PaSST:

@@ -1,4 +1,4 @@
-"""Parity of passt_base, passt_2lvl and passt_2lvlmel with the authors' hear21passt on identical weights.
+"""Parity of passt_base, passt_2lvl, passt_2lvlmel and passt_lm2rf_hop5 with the authors' hear21passt on identical weights.
 
 Tolerance: max |ours - ref| / max |ref| <= 1e-4 per output. Where the reference fails (clips
 shorter than half a window: its reflect padding needs pad < length; scene clips shorter than one
@@ -26,14 +26,19 @@ SHORT_S = (0.1, 1.07, 4.0)
 # their scene path is the same code with the same configuration (asserted below), so their scenes
 # are compared up to 10 s; their timestamps up to 12.5 s, since a 25 s clip exercises no code that
 # 12.5 s does not and costs minutes on 2 cores (the reference runs one forward per window).
+# passt_lm2rf_hop5 (5 ms STFT, twice the frames per window) is compared with an oracle composed of
+# the hop160base2lvlmel wrapper's own methods, timestamps up to 4 s and scenes up to its 10 s window
+# (beyond it the scene path is passt_base's, with the same code).
 TIMESTAMP_CASES = (
     [("passt_base", s, 1) for s in LENGTHS_S] + [("passt_base", s, 3) for s in SHORT_S]
     + [(v, s, 1) for v in ("passt_2lvl", "passt_2lvlmel") for s in LENGTHS_S[:-1]]
     + [(v, s, 3) for v in ("passt_2lvl", "passt_2lvlmel") for s in SHORT_S]
+    + [("passt_lm2rf_hop5", s, 1) for s in SHORT_S] + [("passt_lm2rf_hop5", 1.07, 3)]
 )
 SCENE_CASES = (
     [("passt_base", s, 1) for s in LENGTHS_S] + [("passt_base", s, 3) for s in (*SHORT_S, 12.5)]
     + [(v, s, n) for v in ("passt_2lvl", "passt_2lvlmel") for s in (*SHORT_S, 10.0) for n in (1, 3)]
+    + [("passt_lm2rf_hop5", s, 1) for s in (*SHORT_S, 10.0)] + [("passt_lm2rf_hop5", 4.0, 3)]
 )
 
 
