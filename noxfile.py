@@ -1,6 +1,7 @@
 """Automation. ``nox -s tests`` (the default suite, as in README), ``nox -s lint``, and the slow
 suites run by CI: ``nox -s harness`` (real hear-validator and heareval) and ``nox -s parity``
-(the authors' hear21passt as an oracle).
+(the authors' hear21passt as an oracle). ``nox -s bench`` runs the PaSST speed and memory
+benchmark against hear21passt (CI runs it on a small smoke configuration).
 
 Every install is constrained by ``constraints.txt`` so that pip never swaps the pinned CPU torch.
 """
@@ -24,7 +25,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Static checks with ruff."""
     session.install("ruff==0.14.0")
-    session.run("ruff", "check", "hear_gear_embed", "tests", "noxfile.py", "setup.py")
+    session.run("ruff", "check", "hear_gear_embed", "tests", "benchmarks", "noxfile.py", "setup.py")
 
 
 @nox.session(python="3.11")
@@ -47,3 +48,14 @@ def parity(session: nox.Session) -> None:
         "python", "-m", "pytest", "-q", "tests/parity", *session.posargs,
         env={"HGE_REQUIRE_ORACLE": "1", "PARITY_REPORT": "parity-report.json"},
     )
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """PaSST speed and memory against hear21passt (benchmarks/bench_passt.py; about 1.5 h on 2 cores).
+
+    Arguments after ``--`` go to the script, e.g. ``nox -s bench -- --variants passt_base``.
+    """
+    session.install(*CONSTRAINTS, "-e", ".")
+    session.install(*CONSTRAINTS, "--no-deps", "torchaudio==2.11.0", "hear21passt==0.0.26")
+    session.run("python", "benchmarks/bench_passt.py", *session.posargs)
