@@ -22,7 +22,8 @@ tests; speed does not depend on the weight values):
    about one chunk of 160 ms windows). The higher of the two peaks is used, so the ratio is not
    flattered by a slow moment.
 3. **Peak memory** of timestamp embeddings of one long clip (``--memory-minutes``) per
-   ``--memory-variants`` entry, each in a fresh subprocess: peak RSS (``ru_maxrss``) on CPU, or
+   ``--memory-variants`` entry, each in a fresh subprocess: peak RSS on CPU (``VmHWM``, reset to the
+   current RSS just before the call, so the peak is the call's; read from ``/proc``), or
    ``torch.cuda.max_memory_allocated`` on GPU, next to the memory held before the call (interpreter,
    weights and the input audio) and the size of the output. Growth with length beyond the output
    shows up by comparing the lengths.
@@ -249,6 +250,7 @@ def memory_child(variant: str, minutes: float, device: torch.device) -> dict[str
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
     else:
+        reset = _reset_peak_rss()
         before = _rss_bytes()
     start = time.perf_counter()
     emb, stamps = model.timestamp_embeddings(audio)
@@ -258,8 +260,7 @@ def memory_child(variant: str, minutes: float, device: torch.device) -> dict[str
         peak = torch.cuda.max_memory_allocated(device)
         measure = "torch.cuda.max_memory_allocated"
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        measure = "peak RSS (ru_maxrss)"
+        peak, measure = _peak_rss(reset)
     mib = 2.0**20
     return {
         "variant": variant, "minutes": minutes, "measure": measure, "peak_mib": peak / mib,
@@ -272,6 +273,34 @@ def memory_child(variant: str, minutes: float, device: torch.device) -> dict[str
 def _rss_bytes() -> int:
     with open("/proc/self/statm", encoding="ascii") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark to the current RSS (Linux ``clear_refs`` 5); whether it worked."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss(reset: bool) -> tuple[int, str]:
+    """Peak RSS of this process image in bytes, and how it was read.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``. Not ``ru_maxrss``: Linux carries the peak of the
+    process image before ``execve`` into it, so a child forked from a large parent reports the
+    parent's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    since = "reset before the call" if reset else "since the process started"
+                    return int(line.split()[1]) * 1024, f"peak RSS (VmHWM, {since})"
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "peak RSS of the process (ru_maxrss)"
 
 
 def measure_memory(variant: str, minutes: float, device: torch.device, threads: int) -> dict[str, object]:

@@ -40,6 +40,8 @@ def test_benchmark_runs_and_writes_tables(bench, tmp_path: Path) -> None:
     size = get_variant("tiny_test").timestamp_embedding_size
     assert short["shape"] == [1, 121, size] and long["shape"] == [1, 361, size]
     assert long["output_mib"] > short["output_mib"] and long["peak_mib"] >= long["before_call_mib"] > 0
+    if Path("/proc/self/status").exists():
+        assert long["measure"] == "peak RSS (VmHWM, reset before the call)"
     table = out.with_suffix(".md").read_text()
     assert "| `tiny_test` | timestamp | 2 x 1.5 s |" in table and "| `tiny_test` | 0.3 min |" in table
 
