@@ -52,7 +52,7 @@ def parity(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """PaSST speed and memory against hear21passt (benchmarks/bench_passt.py; about 1.5 h on 2 cores).
+    """PaSST speed and memory against hear21passt (benchmarks/bench_passt.py; about 2 h on 2 cores).
 
     Arguments after ``--`` go to the script, e.g. ``nox -s bench -- --variants passt_base``.
     """

@@ -33,7 +33,7 @@ Thread count: torch's default (the number of cores) unless ``--threads`` sets it
 
 Usage::
 
-    python benchmarks/bench_passt.py                     # everything (about 1.5 h on 2 CPU cores)
+    python benchmarks/bench_passt.py                     # everything (about 2 h on 2 CPU cores)
     python benchmarks/bench_passt.py --variants passt_base --cases timestamp:1x10 --memory-minutes
     python benchmarks/bench_passt.py --no-reference      # ours only (no hear21passt needed)
 
