@@ -171,8 +171,12 @@ class Reference:
     """hear21passt for one variant, with the weights shared with ours."""
 
     def __init__(self, variant: str, seed: int) -> None:
-        from tests.parity.oracle import build_reference
+        from tests.parity.oracle import REFERENCE_MODULES, build_reference
 
+        if variant not in REFERENCE_MODULES:
+            raise SystemExit(
+                f"no hear21passt reference for {variant!r} (known: {', '.join(REFERENCE_MODULES)}); use --no-reference"
+            )
         self.variant = variant
         self.wrapper, _, self.timestamp_fn = build_reference(variant, seed)
 
