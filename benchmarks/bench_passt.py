@@ -66,8 +66,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hear_gear_embed import get_variant, load_embedder  # noqa: E402
-from hear_gear_embed.embedding import Embedder  # noqa: E402
-from hear_gear_embed.model.passt import random_passt  # noqa: E402
+from hear_gear_embed.embedding import Embedder, random_embedder  # noqa: E402
 
 RATE = 32000
 WIDTH = 768
@@ -202,8 +201,7 @@ def relative_error(ours: torch.Tensor, ref: torch.Tensor) -> float:
 def build_pair(variant: str, seed: int, with_reference: bool, device: torch.device) -> tuple[Embedder, Reference | None]:
     config = get_variant(variant)
     if not with_reference:
-        net = random_passt(config.net, seed) if config.net is not None else None
-        return Embedder(config, net=net).to(device).eval(), None
+        return random_embedder(config, seed, device=device), None
     reference = Reference(variant, seed)
     reference.wrapper.to(device)
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,9 +243,7 @@ def run_case(
 
 def memory_child(variant: str, minutes: float, device: torch.device) -> dict[str, object]:
     """Run in a fresh process: timestamp embeddings of one ``minutes``-long clip; memory figures in MiB."""
-    config = get_variant(variant)
-    net = random_passt(config.net) if config.net is not None else None
-    model = Embedder(config, net=net).to(device).eval()
+    model = random_embedder(get_variant(variant), device=device)
     audio = test_audio(1, minutes * 60.0).to(device)
     model.timestamp_embeddings(audio[:, :RATE])
     if device.type == "cuda":

@@ -53,14 +53,12 @@ def _read_audio(path: Path, sample_rate: int) -> np.ndarray:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    from .embedding.embedder import Embedder, load_embedder
-    from .model.passt import random_passt
+    from .embedding.embedder import load_embedder, random_embedder
 
     variant = get_variant(args.variant)
     if args.random_weights is not None:
         logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing", args.random_weights)
-        net = random_passt(variant.net, args.random_weights) if variant.net is not None and variant.needs_network else None
-        model = Embedder(variant, net=net).eval()
+        model = random_embedder(variant, args.random_weights)
     else:
         model = load_embedder(variant, args.model or "")
     out_dir = Path(args.out)

@@ -219,3 +219,14 @@ def test_network_flops_of_weight_free_variants_and_bad_kind(tiny: Embedder) -> N
     assert Embedder(get_variant("lowlevel_mel")).network_flops(1, 32000, "timestamp") == 0
     with pytest.raises(ValueError, match="kind"):
         tiny.network_flops(1, 32000, "frames")
+
+
+def test_random_embedder_is_seeded() -> None:
+    from hear_gear_embed.embedding import random_embedder
+
+    variant = get_variant("tiny_test")
+    audio = noise(1, 0.5, seed=14)
+    first, again, other = (random_embedder(variant, seed).scene_embeddings(audio) for seed in (3, 3, 4))
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    assert not torch.allclose(first, other)
+    assert random_embedder(get_variant("lowlevel_mel")).net is None

@@ -12,7 +12,7 @@ from ..config import FeatureBlock, Level, VariantConfig, WindowBlock, half_windo
 from ..features.frames import FrameFeatures
 from ..frontends import build_frontend
 from ..model.checkpoint import check_saved_geometry, load_into, read_checkpoint, resolve_checkpoint, save_checkpoint
-from ..model.passt import PaSST, forward_flops
+from ..model.passt import PaSST, forward_flops, random_passt
 from .inputs import as_audio_batch
 from .pooling import centre_frames, clip_mean_std, window_frames, window_mean_std
 from .windowing import centred_window_chunk, chunks, n_timestamps, timestamps_ms
@@ -317,3 +317,14 @@ def load_embedder(
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return embedder.to(device).eval()
+
+
+def random_embedder(
+    variant: VariantConfig, seed: int = 0, *, device: str | torch.device = "cpu", memory_budget_mb: float | None = None
+) -> Embedder:
+    """An :class:`Embedder` for ``variant`` with seeded random network weights (:func:`random_passt`), in eval mode.
+
+    For pipeline tests and benchmarks: the embeddings mean nothing. Weight-free variants are unaffected.
+    """
+    net = random_passt(variant.net, seed) if variant.needs_network and variant.net is not None else None
+    return Embedder(variant, memory_budget_mb=memory_budget_mb, net=net).to(device).eval()
