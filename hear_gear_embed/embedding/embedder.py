@@ -124,7 +124,7 @@ class Embedder(nn.Module):
             stamps = n_timestamps(n_samples, variant.scene_hop_samples)
             passes = [(n_sounds * stamps, variant.scene_window_samples, variant.scene_levels)]
         else:
-            passes = [(n_sounds, max(n_samples, variant.min_net_samples), variant.scene_levels)]
+            passes = [(n_sounds, self._single_pass_samples(n_samples), variant.scene_levels)]
         total = 0
         for count, window, levels in passes:
             if not set(levels) & {"M", "H"}:
@@ -255,6 +255,12 @@ class Embedder(nn.Module):
             result[:, levels_size:] = torch.cat([clip_mean_std(frames[f]) for f in variant.scene_features], dim=1)
         return result
 
+    def _single_pass_samples(self, n_samples: int) -> int:
+        """Input length of a scene embedded in one pass: the clip, zero-padded to the shortest input the levels accept."""
+        variant = self.variant
+        shortest = variant.min_net_samples if variant.needs_network else variant.frontend.min_samples
+        return max(n_samples, shortest)
+
     def _scene_levels(self, audio: Tensor, out: Tensor) -> None:
         """Fill ``out`` ``(n_sounds, size of the scene levels)``."""
         variant = self.variant
@@ -267,9 +273,9 @@ class Embedder(nn.Module):
             self._windowed_features(audio, window, variant.scene_hop_samples, levels, True, per_window)
             out.copy_(per_window.view(n_sounds, stamps, -1).mean(dim=1))
             return
-        shortest = variant.min_net_samples if variant.needs_network else variant.frontend.min_samples
-        if n_samples < shortest:
-            audio = torch.nn.functional.pad(audio, (0, shortest - n_samples))
+        length = self._single_pass_samples(n_samples)
+        if n_samples < length:
+            audio = torch.nn.functional.pad(audio, (0, length - n_samples))
         per_chunk = self._budget_bytes() // self.bytes_per_window(audio.shape[1], levels)
         for start, stop in chunks(n_sounds, per_chunk):
             out[start:stop] = self.window_features(audio[start:stop], levels, True)
