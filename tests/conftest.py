@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,17 @@ if importlib.util.find_spec("hear21passt") is None:
     if os.environ.get("HGE_REQUIRE_ORACLE"):
         raise RuntimeError("HGE_REQUIRE_ORACLE is set but hear21passt is not installed")
     collect_ignore = ["parity"]
+
+
+def counted_flops(fn: Callable[..., object], *args: object) -> dict[str, int]:
+    """FLOPs of ``fn(*args)`` per module (``"Global"`` for all) as torch's ``FlopCounterMode`` counts them,
+    with attention through the math kernel (which it counts; the CPU flash kernel it does not)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        fn(*args)
+    return {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
 
 
 def save_official(net: PaSST, path: Path) -> Path:

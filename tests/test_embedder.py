@@ -13,7 +13,7 @@ from hear_gear_embed import WindowBlock, get_variant, load_embedder
 from hear_gear_embed.embedding import Embedder
 from hear_gear_embed.embedding.windowing import pad_reflect_then_zero
 
-from .conftest import noise, tone
+from .conftest import counted_flops, noise, tone
 
 RATE = 32000
 
@@ -204,14 +204,9 @@ def test_memory_budget_must_be_positive() -> None:
 
 @pytest.mark.parametrize(("kind", "seconds"), [("timestamp", 1.07), ("scene", 0.05), ("scene", 4.0), ("scene", 12.5)])
 def test_network_flops_counts_every_forward(tiny: Embedder, kind: str, seconds: float) -> None:
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-    from torch.utils.flop_counter import FlopCounterMode
-
     audio = noise(2, seconds, seed=12)
     call = tiny.timestamp_embeddings if kind == "timestamp" else tiny.scene_embeddings
-    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        call(audio)
-    counted = sum(counter.get_flop_counts()["PaSST"].values())
+    counted = counted_flops(call, audio)["PaSST"]
     assert tiny.network_flops(*audio.shape, kind) == counted > 0
 
 

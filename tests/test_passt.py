@@ -12,6 +12,8 @@ from hear_gear_embed.config import PasstConfig
 from hear_gear_embed.model import CheckpointError, PaSST, random_passt, read_checkpoint
 from hear_gear_embed.model.checkpoint import load_into, save_checkpoint
 
+from .conftest import counted_flops
+
 TINY = get_variant("tiny_test").net
 
 
@@ -206,16 +208,6 @@ def test_mid_layer_reads_an_earlier_block() -> None:
     assert not torch.allclose(first.mid, last.mid)
 
 
-def _counted_flops(fn, *args, **kwargs) -> dict[str, int]:
-    """FLOPs per module seen by torch's FlopCounterMode (attention through the math kernel, which it counts)."""
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        fn(*args, **kwargs)
-    return {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
-
-
 @pytest.mark.parametrize(
     ("frames", "mid_layer", "want_mid", "want_logits"),
     [(16, -1, True, True), (40, -1, True, False), (64, 0, True, False), (29, 0, True, True), (16, -1, False, True)],
@@ -224,7 +216,7 @@ def test_flop_model_equals_torch_flop_counter(frames: int, mid_layer: int, want_
     from hear_gear_embed.model import forward_flops
 
     net = random_passt(TINY)
-    counted = _counted_flops(net, torch.randn(3, TINY.n_mels, frames), mid_layer, want_mid, want_logits)["Global"]
+    counted = counted_flops(net, torch.randn(3, TINY.n_mels, frames), mid_layer, want_mid, want_logits)["Global"]
     blocks = net.blocks_run(mid_layer, want_mid, want_logits)
     assert blocks == (TINY.depth if want_logits else mid_layer % TINY.depth + 1)
     assert 3 * forward_flops(TINY, frames, blocks, want_logits) == counted
