@@ -12,6 +12,7 @@ VERSION = next(
 )
 
 GEAR = ["scikit-learn>=1.3", "matplotlib>=3.10", "tqdm>=4.60"]  # hear_gear_embed.evaluation
+CLI = ["soundfile>=0.12", "soxr>=0.3", "tqdm>=4.60"]  # hear_gear_embed.io: audio files, resampling, progress
 
 setup(
     name="hear_gear_embed",
@@ -23,9 +24,9 @@ setup(
     packages=find_packages(include=["hear_gear_embed", "hear_gear_embed.*"]),
     install_requires=["torch>=2.1", "numpy>=1.22", "nnAudio==0.3.4"],
     extras_require={
-        "cli": ["soundfile>=0.12"],
+        "cli": CLI,
         "gear": GEAR,
-        "test": ["pytest>=7", "soundfile>=0.12", "librosa==0.11.0", *GEAR],
+        "test": ["pytest>=7", "librosa==0.11.0", *CLI, *GEAR],
     },
     entry_points={"console_scripts": ["hear-gear = hear_gear_embed.cli:main"]},
     license="MIT",

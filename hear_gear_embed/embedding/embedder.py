@@ -37,6 +37,9 @@ class Embedder(nn.Module):
         timestamp_embedding_size: size of one timestamp embedding.
         memory_budget_mb: bound on the working memory of one chunk of windows (MiB); ``None``
             takes :data:`DEFAULT_BUDGET_MB` for the device.
+        weights_source: where the network weights come from: the checkpoint path given to
+            :meth:`load_weights`, ``"random (seed N)"``, ``"random (unseeded)"``, ``"network passed in"``,
+            or ``"none"`` for a weight-free variant. Recorded with the embeddings of ``hear-gear embed``.
     """
 
     def __init__(self, variant: VariantConfig, memory_budget_mb: float | None = None, net: PaSST | None = None) -> None:
@@ -54,6 +57,7 @@ class Embedder(nn.Module):
         if net is not None and net.config != variant.net:
             raise ValueError(f"the network geometry {net.config} does not match variant {variant.name}")
         self.net = (net or PaSST(variant.net)) if variant.needs_network and variant.net is not None else None
+        self.weights_source = "none" if self.net is None else ("network passed in" if net is not None else "random (unseeded)")
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Load network weights from ``path`` strictly (see :func:`~hear_gear_embed.model.checkpoint.read_checkpoint`
@@ -67,6 +71,7 @@ class Embedder(nn.Module):
         state, metadata = read_checkpoint(path)
         check_saved_geometry(metadata, self.variant.net, str(path))
         load_into(self.net, state, str(path))
+        self.weights_source = os.fspath(path)
 
     def save_weights(self, path: str | os.PathLike[str]) -> None:
         """Save the network weights with the variant name and geometry (loadable by :meth:`load_weights`)."""
@@ -333,4 +338,7 @@ def random_embedder(
     For pipeline tests and benchmarks: the embeddings mean nothing. Weight-free variants are unaffected.
     """
     net = random_passt(variant.net, seed) if variant.needs_network and variant.net is not None else None
-    return Embedder(variant, memory_budget_mb=memory_budget_mb, net=net).to(device).eval()
+    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=net)
+    if net is not None:
+        embedder.weights_source = f"random (seed {seed})"
+    return embedder.to(device).eval()

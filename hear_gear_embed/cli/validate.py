@@ -1,0 +1,36 @@
+"""``hear-gear validate``: the HEAR validator's checks, in process and without TensorFlow."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``validate`` on the subcommand parser ``sub``."""
+    parser = sub.add_parser(
+        "validate", help="check a HEAR module as hear-validator does (no TensorFlow needed)",
+        description="Run the checks of hear-validator 2021.0.6 on a HEAR module in this process: the API functions "
+        "and attributes, then timestamp embeddings of 1.07, 1.98 and 4.0 s and scene embeddings of 2.74 s of white "
+        "noise. Prints a report; exit status 0 when it passes, 1 when a check fails, 2 when the module cannot be "
+        "imported.",
+    )
+    parser.add_argument("module", help="a variant of this package (e.g. passt_base) or any importable HEAR module")
+    parser.add_argument("--model", default="", help="path passed to load_model (default: the module's default)")
+    parser.add_argument("--device", help="torch device (default: CUDA when available)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate ``args.module`` and print the report."""
+    from ..evaluation.hear_module import resolve_module_name
+    from ..hear.validate import validate_module
+
+    name = resolve_module_name(args.module)
+    try:
+        report = validate_module(name, args.model, device=args.device)
+    except ImportError as err:
+        print(f"error: cannot import {name}: {err}", file=sys.stderr)
+        return 2
+    print(report.format())
+    return 0 if report.passed else 1
