@@ -65,6 +65,16 @@ def test_stereo_is_averaged_then_resampled(tmp_path: Path) -> None:
     np.testing.assert_allclose(at_32k.samples, resample(clip.samples, 48000, 32000), atol=1e-6)
 
 
+@pytest.mark.parametrize("rate", [32000, 44100])
+def test_block_size_does_not_change_the_clip(tmp_path: Path, rate: int) -> None:
+    x = np.stack([sine(440.0, 0.9, rate), sine(2000.0, 0.9, rate, amp=0.3)], axis=1)
+    soundfile.write(tmp_path / "x.wav", x, rate, subtype="FLOAT")
+    whole = read_audio(tmp_path / "x.wav", 32000).samples
+    np.testing.assert_array_equal(read_audio(tmp_path / "x.wav", 32000, block_frames=1001).samples, whole)
+    mono = x.astype(np.float32).mean(axis=1, dtype=np.float32)
+    np.testing.assert_array_equal(whole, resample(mono, rate, 32000))
+
+
 @pytest.mark.parametrize("name,subtype", [("a.wav", "PCM_16"), ("a.flac", "PCM_16"), ("a.ogg", "VORBIS"), ("a.wav", "FLOAT")])
 def test_formats_read_back(tmp_path: Path, name: str, subtype: str) -> None:
     x = sine(440.0, 0.25, 16000)

@@ -155,29 +155,48 @@ def resample(audio: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
     return _soxr().resample(np.ascontiguousarray(audio, dtype=np.float32), orig_rate, target_rate, quality=RESAMPLER_QUALITY)
 
 
-def read_audio(path: str | os.PathLike[str], sample_rate: int) -> Clip:
+def read_audio(path: str | os.PathLike[str], sample_rate: int, block_frames: int = 1 << 18) -> Clip:
     """Read an audio file as a mono clip at ``sample_rate``.
 
     Channels are averaged (the usual mono mix-down, as in HEAR's preprocessing), then the clip is
-    resampled with :func:`resample` when the file's rate differs.
+    resampled with soxr (as :func:`resample`, bit for bit) when the file's rate differs. The file is
+    decoded in blocks, so memory holds the mono output and one block, not the whole multichannel
+    file at its original rate.
 
     Args:
         path: a file soundfile can read (WAV, FLAC, OGG/Vorbis, Opus, AIFF, MP3, ...).
         sample_rate: the model's sample rate (Hz).
+        block_frames: frames decoded at a time.
 
     Raises:
         AudioReadError: unreadable or not audio, no samples, or NaN/Inf samples (float files).
     """
     soundfile = _soundfile()
     info = probe(path)
+    stream = None
+    if info.sample_rate != sample_rate:
+        stream = _soxr().ResampleStream(info.sample_rate, sample_rate, 1, dtype="float32", quality=RESAMPLER_QUALITY)
+    parts: list[np.ndarray] = []
+    frames = non_finite = 0
     try:
-        data, rate = soundfile.read(str(info.path), dtype="float32", always_2d=True)
+        with soundfile.SoundFile(str(info.path)) as handle:
+            while True:
+                block = handle.read(block_frames, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                frames += block.shape[0]
+                non_finite += int((~np.isfinite(block)).sum())
+                if non_finite:
+                    continue
+                mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                parts.append(stream.resample_chunk(mono) if stream is not None else mono)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioReadError(f"{info.path}: cannot decode ({err})") from err
-    if data.shape[0] == 0:
+    if frames == 0:
         raise AudioReadError(f"{info.path}: holds no samples")
-    if not np.isfinite(data).all():
-        raise AudioReadError(f"{info.path}: holds {int((~np.isfinite(data)).sum())} NaN/Inf samples")
-    info = AudioInfo(info.path, int(rate), data.shape[1], data.shape[0])
-    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    return Clip(np.ascontiguousarray(resample(mono, info.sample_rate, sample_rate)), sample_rate, info)
+    if non_finite:
+        raise AudioReadError(f"{info.path}: holds {non_finite} NaN/Inf samples")
+    if stream is not None:
+        parts.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    source = AudioInfo(info.path, info.sample_rate, info.channels, frames)
+    return Clip(np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), sample_rate, source)
