@@ -1,7 +1,8 @@
 """Automation. ``nox -s tests`` (the default suite, as in README), ``nox -s lint``, and the slow
 suites run by CI: ``nox -s harness`` (real hear-validator and heareval) and ``nox -s parity``
 (the authors' hear21passt as an oracle). ``nox -s bench`` runs the PaSST speed and memory
-benchmark against hear21passt (CI runs it on a small smoke configuration).
+benchmark against hear21passt (CI runs it on a small smoke configuration). ``nox -s docs`` builds the
+documentation site (Sphinx, warnings as errors) into ``docs/_build/html``; CI builds it too.
 
 Every install is constrained by ``constraints.txt`` so that pip never swaps the pinned CPU torch.
 """
@@ -25,7 +26,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Static checks with ruff."""
     session.install("ruff==0.14.0")
-    session.run("ruff", "check", "hear_gear_embed", "tests", "benchmarks", "noxfile.py", "setup.py")
+    session.run("ruff", "check", "hear_gear_embed", "tests", "benchmarks", "docs", "noxfile.py", "setup.py")
 
 
 @nox.session(python="3.11")
@@ -59,3 +60,14 @@ def bench(session: nox.Session) -> None:
     session.install(*CONSTRAINTS, "-e", ".")
     session.install(*CONSTRAINTS, "--no-deps", "torchaudio==2.11.0", "hear21passt==0.0.26")
     session.run("python", "benchmarks/bench_passt.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """The documentation site, warnings as errors: ``docs/_build/html``, or the folder given after ``--``.
+
+    ``-E`` reads every page on every run: an incremental build would not repeat the warnings of unchanged pages.
+    """
+    session.install(*CONSTRAINTS, "-e", ".", "-r", "docs/requirements.txt")
+    out = session.posargs[0] if session.posargs else "docs/_build/html"
+    session.run("sphinx-build", "-W", "--keep-going", "-E", "-b", "html", "docs", out)

@@ -129,7 +129,7 @@ register_variant(VariantConfig(
 
 CQT_PASST_GRID = CqtConfig(bins_per_octave=16, n_bins=128)
 """A CQT that fits PaSST's 128-band patch grid: 8 octaves from C1 (32.7 Hz) to 7.8 kHz, 16 bins per
-octave, 10 ms hop; the input of :data:`passt_cqt` for users who train or fine-tune PaSST on CQT."""
+octave, 10 ms hop; the input of the ``passt_cqt`` variant, for users who train or fine-tune PaSST on CQT."""
 
 register_variant(VariantConfig(
     name="lowlevel_mel",

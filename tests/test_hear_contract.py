@@ -150,3 +150,10 @@ def test_download_writes_into_the_cache(tmp_path: Path, monkeypatch: pytest.Monk
     path = resolve_checkpoint(ckpt)
     assert path == tmp_path / "cache" / "release.pt" and path.read_bytes() == source.read_bytes()
     assert resolve_checkpoint(ckpt, download=False) == path
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_bound_load_model_documents_its_own_signature(name: str) -> None:
+    load = importlib.import_module(f"hear_gear_embed.hear.{name}").load_model
+    assert load.__doc__.startswith(f"HEAR ``load_model`` for variant ``{name}``")
+    assert "model_file_path:" in load.__doc__ and "variant:" not in load.__doc__  # bound, not an argument

@@ -77,7 +77,7 @@ class FrameFeatures(nn.Module):
         Args:
             audio: the clips, on this module's device.
             budget_bytes: bound on the working memory of one chunk of frames.
-            names: a subset of :attr:`names` to compute (default all).
+            names: a subset of the ``names`` given to the constructor (default all).
 
         Returns:
             ``{name: (batch, dim(name), n_frames(name, n_samples))}`` float32.

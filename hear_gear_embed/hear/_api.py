@@ -6,6 +6,7 @@ Each published variant is importable as ``hear_gear_embed.hear.<name>``, a two-l
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from torch import Tensor
@@ -61,8 +62,7 @@ def hear_functions(variant: str) -> tuple[Callable[..., Embedder], Callable[...,
     def load(model_file_path: str = "", **options: object) -> Embedder:
         return load_model(model_file_path, variant=config.name, **options)
 
-    load.__doc__ = f"HEAR ``load_model`` for variant ``{config.name}``: {config.description}.\n\n" + (
-        load_model.__doc__ or ""
-    )
+    shared = inspect.cleandoc(load_model.__doc__ or "").replace("    variant: registry name.\n", "")  # bound here
+    load.__doc__ = f"HEAR ``load_model`` for variant ``{config.name}``: {config.description}.\n\n{shared}"
     load.__name__ = load.__qualname__ = "load_model"
     return load, get_scene_embeddings, get_timestamp_embeddings

@@ -1,0 +1,375 @@
+"""Pages generated from the package at build time, so that they cannot drift from the code.
+
+Writes into ``docs/_generated/`` (ignored by git) when the builder starts:
+
+* ``include/variants.md``: the variant catalogue, from the registry (included by ``variants.md``);
+* ``include/checkpoints.md``: the official checkpoints, from ``CHECKPOINTS`` (included by ``weights.md``);
+* ``include/toplevel.md``: the names of ``hear_gear_embed.__all__``, each linked to where it is documented
+  (included by ``api.md``);
+* ``api/<module>.rst``: one API page per child of the package, with every module below it, and
+  ``include/api_toctree.md``, their table of contents (included by ``api.md``).
+
+Each object is documented once, in the module that defines it: ``autodoc`` runs with ``ignore-module-all``
+(``conf.py``), so a package's re-exports are not documented a second time under the package's name; cross-
+references to re-exported names are pointed at that one description (:func:`resolve_by_import`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+from docutils.nodes import Element
+from sphinx.addnodes import pending_xref
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.util.typing import ExtensionMetadata
+
+import hear_gear_embed as hge
+from hear_gear_embed.config import CqtConfig, FeatureBlock, VariantConfig, WindowBlock
+
+PACKAGE = "hear_gear_embed"
+API_ORDER = ("config", "registry", "frontends", "features", "model", "embedding", "hear", "evaluation", "io", "cli")
+"""Reading order of the API pages; children of the package not named here follow alphabetically."""
+SKIPPED_MODULES = {f"{PACKAGE}.__main__"}
+"""Modules not documented: ``__main__`` runs the command line when imported."""
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` unless the file already holds it (an unchanged file keeps incremental builds incremental)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def _ms(value: float) -> str:
+    return f"{value:g} ms"
+
+
+def _hear_module(name: str) -> str:
+    return f"{PACKAGE}.hear.{name}"
+
+
+def _block_label(block: WindowBlock | FeatureBlock, short: bool = False) -> str:
+    """``H+M @ 160 ms`` for network levels, ``cqt frames @ 60 ms`` / ``mfcc, chroma mean+std @ 160 ms`` for features
+    (``short``: more than three features are counted, not named)."""
+    if isinstance(block, WindowBlock):
+        return f"{'+'.join(block.levels)} @ {_ms(block.window_ms)}"
+    pooling = "mean+std" if block.pooling == "meanstd" else "frames"
+    names = f"{len(block.features)} features" if short and len(block.features) > 3 else ", ".join(block.features)
+    return f"{names} {pooling} @ {_ms(block.window_ms)}"
+
+
+def _block_parts(cfg: VariantConfig, block: WindowBlock | FeatureBlock) -> str:
+    """What one timestamp block is made of: ``H (527) + L (6 frames x 128)``."""
+    if isinstance(block, WindowBlock):
+        parts = []
+        for level in block.levels:
+            size = cfg.level_size(level, block.window_ms)
+            if level == "L":
+                frames = cfg.frontend.n_frames(cfg.window_samples(block.window_ms))
+                parts.append(f"L ({frames} frames x {cfg.frontend.n_bands})")
+            else:
+                parts.append(f"{level} ({size})")
+        return " + ".join(parts)
+    parts = []
+    for feature in block.features:
+        size, dim = cfg.feature_size(feature, block), cfg.features.dim(feature)
+        shape = f"{size // dim} frames x {dim}" if block.pooling == "frames" else f"2 x {dim}"
+        parts.append(f"{feature} ({shape})")
+    return " + ".join(parts)
+
+
+def _frontend_label(cfg: VariantConfig) -> str:
+    front = cfg.frontend
+    if isinstance(front, CqtConfig):
+        return (f"log-CQT, {front.n_bins} bins from {front.fmin:.1f} Hz, {front.bins_per_octave} per octave, "
+                f"hop {_ms(front.hop_ms)}")
+    return f"log-mel, {front.n_mels} bands, {front.fmin:g} to {front.fmax:g} Hz, STFT hop {_ms(front.hop_ms)}"
+
+
+def _hops(cfg: VariantConfig) -> list[str]:
+    """Hops of the spectrogram frames the variant reads: the frontend's (network levels) and the frame features'."""
+    hops = {cfg.frontend.hop_ms} if cfg.window_levels else set()
+    hops |= {1000.0 * cfg.features.hop(f) / cfg.sample_rate for f in cfg.feature_names}
+    return [_ms(h) for h in sorted(hops)]
+
+
+def _weights_label(cfg: VariantConfig) -> str:
+    if cfg.checkpoint is not None:
+        return f"`{cfg.checkpoint.name}`"
+    return "bring your own" if cfg.needs_network else "none (weight-free)"
+
+
+def _scene_parts(cfg: VariantConfig) -> list[str]:
+    parts = [f"{lv} ({cfg.level_size(lv)}{', per-band mean' if lv == 'L' else ''})" for lv in cfg.scene_levels]
+    parts += [f"{f} mean+std ({cfg.feature_size(f)})" for f in cfg.scene_features]
+    return parts
+
+
+def variants_markdown() -> str:
+    """The catalogue of published variants: one summary table, then one section per variant."""
+    names = hge.list_variants()
+    lines = [
+        f"{len(names)} published variants, from `hear_gear_embed.list_variants()` and "
+        "`hear_gear_embed.get_variant(name)`. Sizes are computed from each configuration.",
+        "",
+        "| variant | HEAR module | sample rate | scene size | timestamp size | timestamp blocks | STFT / frame hop | weights |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        cfg = hge.get_variant(name)
+        blocks = ", ".join(_block_label(b, short=True) for b in cfg.timestamp_blocks)
+        lines.append(
+            f"| [`{name}`](#variant-{name}) | `{_hear_module(name)}` | {cfg.sample_rate} Hz | {cfg.scene_embedding_size} "
+            f"| {cfg.timestamp_embedding_size} | {blocks} | {', '.join(_hops(cfg))} | {_weights_label(cfg)} |"
+        )
+    for name in names:
+        lines += ["", *_variant_section(hge.get_variant(name))]
+    return "\n".join(lines) + "\n"
+
+
+def _variant_section(cfg: VariantConfig) -> list[str]:
+    lines = [
+        f"(variant-{cfg.name})=",
+        f"## `{cfg.name}`",
+        "",
+        f"{cfg.description}.",
+        "",
+        f"- **HEAR module**: `{_hear_module(cfg.name)}` (`hear_gear_embed.get_variant(\"{cfg.name}\")`)",
+        f"- **Sample rate**: {cfg.sample_rate} Hz",
+        f"- **Scene embedding**: {cfg.scene_embedding_size} = " + " + ".join(_scene_parts(cfg)),
+        f"- **Timestamp embedding**: {cfg.timestamp_embedding_size}, one every {_ms(cfg.timestamp_hop_ms)} from 0 ms, "
+        "concatenating (levels or features @ receptive field):",
+    ]
+    lines += [f"  - {_block_label(b)}: {cfg.block_size(b)} = {_block_parts(cfg, b)}" for b in cfg.timestamp_blocks]
+    if cfg.window_levels:
+        lines.append(f"- **Frontend** (network input and level L): {_frontend_label(cfg)}")
+    if cfg.feature_names:
+        hops = sorted({1000.0 * cfg.features.hop(f) / cfg.sample_rate for f in cfg.feature_names})
+        lines.append(f"- **Frame features**: {', '.join(cfg.feature_names)} (frame hop {', '.join(map(_ms, hops))}), "
+                     "computed once over the clip")
+    if cfg.net is not None:
+        net = cfg.net
+        lines.append(
+            f"- **Network**: PaSST, width {net.embed_dim}, {net.depth} blocks, {net.num_heads} heads, patch stride "
+            f"{net.freq_stride} x {net.time_stride}, {net.max_frames} frames of time encoding"
+        )
+    if cfg.checkpoint is not None:
+        ckpt = cfg.checkpoint
+        lines.append(f"- **Checkpoint**: `{ckpt.name}`, {ckpt.description}: <{ckpt.url}>")
+    elif cfg.needs_network:
+        lines.append("- **Checkpoint**: none published; pass your own file to `load_model(path)`")
+    else:
+        lines.append("- **Checkpoint**: none; the variant needs no weights and works offline")
+    if cfg.reference:
+        lines.append(f"- **Reproduces**: `{cfg.reference}`")
+    return lines
+
+
+def checkpoints_markdown() -> str:
+    """Table of the official checkpoints: name, file, URL, the frontend and geometry they were trained with."""
+    users: dict[str, list[str]] = {}
+    for name in hge.list_variants():
+        cfg = hge.get_variant(name)
+        if cfg.checkpoint is not None:
+            users.setdefault(cfg.checkpoint.name, []).append(f"`{name}`")
+    lines = [
+        "| checkpoint | file name in the cache | URL | STFT hop | time encoding | published variants | description |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, (ckpt, mel, net) in hge.CHECKPOINTS.items():
+        lines.append(
+            f"| `{name}` | `{ckpt.filename}` | <{ckpt.url}> | {_ms(mel.hop_ms)} | {net.max_frames} frames "
+            f"| {', '.join(users.get(name, [])) or '-'} | {ckpt.description} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _api_modules() -> Iterator[str]:
+    """Every module of the package except the HEAR shims of single variants and :data:`SKIPPED_MODULES`."""
+    shims = {_hear_module(name) for name in hge.list_variants(include_unpublished=True)}
+    for info in pkgutil.walk_packages(hge.__path__, f"{PACKAGE}."):
+        if info.name not in shims and info.name not in SKIPPED_MODULES:
+            yield info.name
+
+
+_DIRECTIVES = {"py:class": "autoclass", "py:exc": "autoexception", "py:func": "autofunction", "py:data": "autodata"}
+
+
+def _role(obj: object) -> str:
+    if inspect.isclass(obj):
+        return "py:exc" if issubclass(obj, BaseException) else "py:class"
+    return "py:func" if callable(obj) else "py:data"
+
+
+def _defining_module(name: str, obj: object, modules: list[str]) -> str | None:
+    """The module that documents ``obj``: its ``__module__`` if the object lives there, else (data) the module
+    whose source gives ``name`` a docstring and holds the same object."""
+    owner, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if isinstance(owner, str) and isinstance(qualname, str):
+        return owner if getattr(importlib.import_module(owner), qualname, None) is obj else None
+    for modname in modules:
+        module: ModuleType = importlib.import_module(modname)
+        if getattr(module, name, None) is obj and ("", name) in ModuleAnalyzer.for_module(modname).find_attr_docs():
+            return modname
+    return None
+
+
+def _summary(obj: object, name: str, owner: str | None) -> str:
+    """First paragraph of the object's docstring (of its attribute docstring for a constant), on one line."""
+    if not isinstance(getattr(obj, "__qualname__", None), str) and owner is not None:
+        doc = "\n".join(ModuleAnalyzer.for_module(owner).find_attr_docs().get(("", name), []))
+    else:
+        doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def toplevel_markdown(modules: list[str]) -> str:
+    """The names of ``hear_gear_embed.__all__`` with their summaries, linked to their documentation; objects
+    with no other home (the default variant's ``load_model``) are documented right here. reST, since the
+    summaries are."""
+    lines = ["```{eval-rst}", ".. list-table::", "   :header-rows: 1", "   :widths: 30 70", "",
+             "   * - name", "     - summary"]
+    local: list[str] = []
+    for name in hge.__all__:
+        obj = getattr(hge, name)
+        owner = _defining_module(name, obj, modules)
+        if owner is None:
+            target = f"{PACKAGE}.{name}"
+            local.append(name)
+        else:
+            target = f"{owner}.{getattr(obj, '__qualname__', name)}"
+        lines += [f"   * - :{_role(obj).split(':')[1]}:`{name} <{target}>`", f"     - {_summary(obj, name, owner)}"]
+    for name in local:
+        directive = _DIRECTIVES[_role(getattr(hge, name))]
+        lines += ["", f".. {directive}:: {PACKAGE}.{name}"]
+    return "\n".join([*lines, "```"]) + "\n"
+
+
+LONG_VALUE = 300
+"""Documented constants whose ``repr`` is longer than this are shown without their value (it would be one
+unreadable line, e.g. ``CHECKPOINTS``; the pages that need their content render it as a table)."""
+
+
+def _automodule(modname: str) -> list[str]:
+    """``automodule`` of ``modname``, with its long-valued constants documented after it without their value."""
+    module = importlib.import_module(modname)
+    long_valued = [
+        name for namespace, name in ModuleAnalyzer.for_module(modname).find_attr_docs()
+        if not namespace and len(repr(getattr(module, name, None))) > LONG_VALUE
+    ]
+    lines = [f".. automodule:: {modname}"]
+    if long_valued:
+        lines.append(f"   :exclude-members: {', '.join(long_valued)}")
+    for name in long_valued:
+        lines += ["", f".. autodata:: {modname}.{name}", "   :no-value:"]
+    return [*lines, ""]
+
+
+def _api_page(child: str, modules: list[str]) -> str:
+    """reST page for ``hear_gear_embed.<child>`` and every module below it."""
+    full = f"{PACKAGE}.{child}"
+    inside = [m for m in modules if m == full or m.startswith(full + ".")]
+    title = f"``{full}``"
+    lines = [title, "=" * len(title), "", *_automodule(full)]
+    for modname in inside[1:]:
+        heading = f"``{modname}``"
+        lines += [heading, "-" * len(heading), "", *_automodule(modname)]
+    return "\n".join(lines)
+
+
+def generate(app: Sphinx) -> None:
+    """Write every generated page (called when the builder starts, before sources are read)."""
+    out = Path(app.srcdir) / "_generated"
+    modules = list(_api_modules())
+    _write(out / "include" / "variants.md", variants_markdown())
+    _write(out / "include" / "checkpoints.md", checkpoints_markdown())
+    _write(out / "include" / "toplevel.md", toplevel_markdown(modules))
+    rank = {child: i for i, child in enumerate(API_ORDER)}
+    children = sorted({m.split(".")[1] for m in modules}, key=lambda c: (rank.get(c, len(rank)), c))
+    for child in children:
+        _write(out / "api" / f"{child}.rst", _api_page(child, modules))
+    _write(out / "include" / "api_toctree.md",
+           "```{toctree}\n:maxdepth: 1\n\n" + "\n".join(f"_generated/api/{c}" for c in children) + "\n```\n")
+    stale = {p.stem for p in (out / "api").glob("*.rst")} - set(children)
+    for name in stale:
+        (out / "api" / f"{name}.rst").unlink()
+
+
+_NAMEDTUPLE_FIELD = re.compile(r"Alias for field number \d+")
+
+
+def skip_namedtuple_fields(app: Sphinx, what: str, name: str, obj: object, skip: bool, options: object) -> bool | None:
+    """Skip the accessors ``typing.NamedTuple`` generates for its fields ("Alias for field number 0"): the class
+    docstring's ``Attributes:`` section describes the fields, and documenting both would describe them twice."""
+    if what == "class" and _NAMEDTUPLE_FIELD.fullmatch(getattr(obj, "__doc__", None) or ""):
+        return True
+    return None
+
+
+def no_inline_attribute_type(app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]) -> None:
+    """Keep napoleon from reading ``Summary: details`` in the docstring of a property or constant as ``type: text``.
+
+    napoleon takes the text before the first colon of such a docstring as the object's type (Google style's
+    ``int: The answer.``). This package writes its types as annotations and its one-line docstrings as
+    ``Summary: details``, so an empty type is put in front for napoleon to consume. Runs before napoleon.
+    """
+    if what in ("attribute", "data", "property") and lines and lines[0].strip():
+        lines[0] = ": " + lines[0]
+
+
+def _lookup(dotted: str, scopes: list[str]) -> object | None:
+    """The object ``dotted`` names, looked up as Python would from inside each scope (a module, or a class of
+    it) in turn, then as an absolute import path."""
+    for scope in [*scopes, ""]:
+        parts = [p for p in f"{scope}.{dotted}".split(".") if p]
+        for split in range(len(parts), 0, -1):
+            try:
+                obj: object = importlib.import_module(".".join(parts[:split]))
+            except ImportError:
+                continue
+            try:
+                for attr in parts[split:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                break
+            return obj
+    return None
+
+
+def resolve_by_import(app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: Element) -> Element | None:
+    """Resolve a Python cross-reference the way the name resolves in the code.
+
+    Docstrings name objects as their module sees them (``list_variants`` in ``hear_gear_embed``, a name it
+    re-exports), while each object is documented once, under its defining module: the reference is pointed
+    there. Names that resolve to objects outside this package (torch, numpy, the standard library, for which
+    no inventory is available offline) are shown as plain text. What does not resolve at all stays a warning.
+    """
+    if node.get("refdomain") != "py":
+        return None
+    module, cls = node.get("py:module") or "", node.get("py:class") or ""
+    scopes = [f"{module}.{cls}", module] if cls else [module]
+    obj = _lookup(node["reftarget"].lstrip("~."), [s for s in scopes if s])
+    owner, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not isinstance(owner, str) or not isinstance(qualname, str):
+        return None
+    if owner.split(".")[0] != PACKAGE:
+        return contnode
+    domain = env.get_domain("py")
+    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], f"{owner}.{qualname}", node, contnode)
+
+
+def setup(app: Sphinx) -> ExtensionMetadata:
+    """Sphinx entry point."""
+    app.connect("builder-inited", generate)
+    app.connect("autodoc-skip-member", skip_namedtuple_fields)
+    app.connect("autodoc-process-docstring", no_inline_attribute_type, priority=400)
+    app.connect("missing-reference", resolve_by_import)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
