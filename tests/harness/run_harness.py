@@ -1,14 +1,17 @@
 """Drive the real HEAR 2021 tools against this package (run by ``nox -s harness``).
 
 1. ``hear-validator`` on every published variant, with a full-size random checkpoint in the
-   official key layout.
+   official key layout, and on the tiny broken and control modules of :mod:`tests.harness.broken_modules`;
+   the in-process validator (:func:`hear_gear_embed.hear.validate.validate_module`) must give the same
+   verdict (pass/fail, and for a pass whether the validator warned) on each, and the broken modules must fail.
 2. Synthetic HEAR tasks (:mod:`tests.harness.tasks`) at 16, 32 and 48 kHz.
 3. ``python -m heareval.embeddings.runner`` and ``python -m heareval.predictions.runner`` end to end
    for the chosen modules; every task must yield ``test.predicted-scores.json`` with finite scores,
    and the scores must clear the thresholds of :data:`THRESHOLDS`, while a negative control (an
    embedding that ignores the audio) must stay below :data:`CONTROL_MAXIMUM`.
 
-Usage: ``python -m tests.harness.run_harness --work DIR [--report scores.json]``.
+Usage: ``python -m tests.harness.run_harness --work DIR [--report scores.json] [--skip-validator | --skip-heareval]
+[--variants NAME ...]``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,8 +30,10 @@ from pathlib import Path
 import torch
 
 from hear_gear_embed import get_variant, list_variants
+from hear_gear_embed.hear.validate import validate_module
 from hear_gear_embed.model import random_passt
 
+from .broken_modules import CASES, IMPORT_FAILS
 from .tasks import make_tasks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +45,13 @@ HEAREVAL_MODULES = (
 )
 """HEAR modules run through heareval end to end on every task: PaSST with random weights, and two
 weight-free variants as they ship."""
+
+BROKEN_PACKAGE = "tests.harness.broken_modules"
+"""Tiny HEAR modules that break one validator rule each (and two controls that pass)."""
+
+VALIDATOR_WARNING = re.compile(r"hearvalidator[/\\]validate\.py:\d+: UserWarning: (?!\s*IMPORTANT)(.*)")
+"""A warning of hear-validator's own checks in its log; the drift notice (``IMPORTANT: ...``), which it always
+gives, is left out."""
 
 CONTROL_MODULE = "tests.harness.control_module"
 CONTROL_TASKS = ("tones-multiclass", "tones-kfold", "timbre-multilabel")
@@ -116,20 +129,93 @@ def _validator_script() -> str:
     return found
 
 
+def real_validator(module: str, model: Path | None, work: Path, log: Path) -> dict[str, object]:
+    """``hear-validator`` on CPU: verdict, whether its checks warned (the warnings), its last line (the error of
+    a failure), seconds."""
+    weights = ["-m", str(model)] if model else []
+    code, seconds = run([_validator_script(), module, *weights, "-d", "cpu"], work, log)
+    text = log.read_text(errors="replace")
+    warnings = VALIDATOR_WARNING.findall(text)
+    return {"passed": code == 0 and "Looks good!" in text, "warned": bool(warnings), "warnings": warnings,
+            "last_line": text.strip().rsplit("\n", 1)[-1], "seconds": round(seconds, 1)}
+
+
+def in_process_validator(module: str, model: Path | None) -> dict[str, object]:
+    """:func:`validate_module` on CPU, in this process: verdict, whether it warned, errors, warnings, seconds.
+    A module that cannot be imported fails (the real validator crashes on it)."""
+    start = time.time()
+    try:
+        report = validate_module(module, str(model) if model else "", device="cpu")
+    except ImportError as err:
+        errors, warnings = [f"import failed: {err}"], []
+    else:
+        errors, warnings = report.errors, report.warnings
+    return {"passed": not errors, "warned": bool(warnings), "errors": errors, "warnings": warnings,
+            "seconds": round(time.time() - start, 1)}
+
+
+def compare_validators(module: str, model: Path | None, work: Path, log: Path) -> dict[str, object]:
+    """The real and the in-process validator on one module; ``agree``: same verdict and, when it passes, same
+    warned-or-not (after a failed step, the in-process validator goes on to the next one and may warn there)."""
+    real = real_validator(module, model, work, log)
+    ours = in_process_validator(module, model)
+    agree = real["passed"] == ours["passed"] and (not real["passed"] or real["warned"] == ours["warned"])
+    return {**real, "in_process": ours, "agree": agree}
+
+
+def _verdict(result: dict[str, object]) -> str:
+    return ("PASS" if result["passed"] else "FAIL") + (" (warned)" if result["warned"] else "")
+
+
 def validate_all(variants: list[str], ckpts: dict[str, Path | None], work: Path) -> dict[str, dict[str, object]]:
-    """``hear-validator`` per variant."""
+    """``hear-validator`` and the in-process validator per variant (``passed``: the real verdict)."""
     results: dict[str, dict[str, object]] = {}
-    script = _validator_script()
     for name in variants:
         log = work / f"validator-{name}.log"
-        weights = ["-m", str(ckpts[name])] if ckpts[name] else []
-        code, seconds = run([script, f"hear_gear_embed.hear.{name}", *weights, "-d", "cpu"], work, log)
-        passed = code == 0 and "Looks good!" in log.read_text()
-        results[name] = {"passed": passed, "seconds": round(seconds, 1)}
-        _log(f"hear-validator {name}: {'PASS' if passed else 'FAIL'} ({seconds:.0f} s)")
-        if not passed:
+        result = compare_validators(f"hear_gear_embed.hear.{name}", ckpts[name], work, log)
+        results[name] = result
+        ours = result["in_process"]
+        _log(f"hear-validator {name}: {_verdict(result)} ({result['seconds']:.0f} s); "
+             f"in process: {_verdict(ours)} ({ours['seconds']:.0f} s)")
+        if not result["passed"]:
             _log(_tail(log))
+        if not ours["passed"]:
+            _log("\n".join(ours["errors"]))
     return results
+
+
+def validate_broken_modules(work: Path) -> dict[str, dict[str, object]]:
+    """Both validators on each module of :mod:`tests.harness.broken_modules`, with the expected verdict."""
+    results: dict[str, dict[str, object]] = {}
+    expected = {**{name: case.passes for name, case in CASES.items()}, IMPORT_FAILS: False}
+    for name, passes in expected.items():
+        result = compare_validators(f"{BROKEN_PACKAGE}.{name}", None, work, work / f"validator-broken-{name}.log")
+        results[name] = {"expected": "PASS" if passes else "FAIL", **result}
+        _log(f"broken module {name}: expected {'PASS' if passes else 'FAIL'}, hear-validator {_verdict(result)}, "
+             f"in process {_verdict(result['in_process'])}")
+    return results
+
+
+def validator_failures(validator: dict[str, dict], broken: dict[str, dict]) -> list[str]:
+    """A published variant that fails, a broken module with an unexpected verdict, any disagreement."""
+    failures = [f"hear-validator failed on {n}" for n, r in validator.items() if not r["passed"]]
+    for name, result in {**validator, **{f"{BROKEN_PACKAGE}.{n}": r for n, r in broken.items()}}.items():
+        if not result["agree"]:
+            failures.append(f"{name}: hear-validator {_verdict(result)} but in process {_verdict(result['in_process'])}")
+    for name, result in broken.items():
+        if ("PASS" if result["passed"] else "FAIL") != result["expected"]:
+            failures.append(f"{BROKEN_PACKAGE}.{name}: expected {result['expected']}, hear-validator {_verdict(result)}")
+    return failures
+
+
+def print_agreement(validator: dict[str, dict], broken: dict[str, dict]) -> None:
+    """Verdicts of both validators per module."""
+    _log("validator agreement (hear-validator vs in process):")
+    _log(f"  {'module':<38} {'expected':<9} {'hear-validator':<16} {'in process':<16} agree")
+    rows = {**validator, **{f"broken_modules.{n}": r for n, r in broken.items()}}
+    for name, result in rows.items():
+        expected, ours = result.get("expected", "PASS"), result["in_process"]
+        _log(f"  {name:<38} {expected:<9} {_verdict(result):<16} {_verdict(ours):<16} {'yes' if result['agree'] else 'NO'}")
 
 
 def primary_scores(score_file: Path) -> dict[str, float]:
@@ -209,13 +295,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--work", type=Path, required=True, help="scratch folder (logs, tasks, embeddings)")
     parser.add_argument("--report", type=Path, help="write validator results and scores as JSON here")
-    parser.add_argument("--skip-validator", action="store_true")
+    skip = parser.add_mutually_exclusive_group()
+    skip.add_argument("--skip-validator", action="store_true", help="skip both validators")
+    skip.add_argument("--skip-heareval", action="store_true", help="run the validators only")
+    parser.add_argument("--variants", nargs="+", choices=list_variants(), help="validate these variants only (default: all)")
     args = parser.parse_args(argv)
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    variants = list_variants()
-    ckpts = random_checkpoints(variants, work / "checkpoints")
-    validator = {} if args.skip_validator else validate_all(variants, ckpts, work)
+    validated = args.variants or list_variants()
+    heareval_variants = [] if args.skip_heareval else [m.rsplit(".", 1)[-1] for m in HEAREVAL_MODULES]
+    ckpts = random_checkpoints([*validated, *(v for v in heareval_variants if v not in validated)], work / "checkpoints")
+    validator: dict[str, dict] = {}
+    broken: dict[str, dict] = {}
+    if not args.skip_validator:
+        start = time.time()
+        validator = validate_all(validated, ckpts, work)
+        broken = validate_broken_modules(work)
+        print_agreement(validator, broken)
+        _log(f"validators: {time.time() - start:.0f} s")
+    failures = validator_failures(validator, broken)
+    if args.skip_heareval:
+        return _finish(args.report, {"validator": validator, "broken_modules": broken}, failures)
     start = time.time()
     tasks_dir = work / "tasks"
     names = make_tasks(tasks_dir, (16000, 32000, 48000))
@@ -226,12 +326,17 @@ def main(argv: list[str] | None = None) -> int:
         scores[variant] = heareval_module(module, ckpts[variant], tasks_dir, work)
     control = heareval_module(CONTROL_MODULE, None, tasks_dir, work, CONTROL_TASKS)
     print_table({**scores, "control": control})
-    failures = [f"hear-validator failed on {n}" for n, r in validator.items() if not r["passed"]]
     for name, tasks in {**scores, "control": control}.items():
         failures += [f"{name} / {bad}" for bad in non_finite(tasks)]
     failures += check_thresholds(scores, control)
-    if args.report:
-        args.report.write_text(json.dumps({"validator": validator, "scores": scores, "control": control}, indent=2))
+    report = {"validator": validator, "broken_modules": broken, "scores": scores, "control": control}
+    return _finish(args.report, report, failures)
+
+
+def _finish(path: Path | None, report: dict, failures: list[str]) -> int:
+    """Write the JSON report (when asked), log the failures; the exit status."""
+    if path:
+        path.write_text(json.dumps(report, indent=2))
     for failure in failures:
         _log(f"FAILURE: {failure}")
     _log("all checks passed" if not failures else f"{len(failures)} failure(s)")
