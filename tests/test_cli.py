@@ -172,14 +172,17 @@ def test_files_of_equal_length_are_batched(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(Embedder, "scene_embeddings", spy)
     base = ["embed", str(tmp_path), "--variant", "lowlevel_mel", "--scene", "--no-progress"]
-    assert main([*base, "--out", str(tmp_path / "o1")]) == 0
+    assert main([*base, "--out", str(tmp_path / "o1"), "--batch-size", "16"]) == 0
     assert sorted(shapes) == [(2, 16000), (3, 32000)]
     shapes.clear()
     assert main([*base, "--out", str(tmp_path / "o2"), "--batch-size", "2"]) == 0
     assert sorted(shapes) == [(1, 32000), (2, 16000), (2, 32000)]
     shapes.clear()
-    assert main([*base, "--out", str(tmp_path / "o3"), "--batch-seconds", "1.5"]) == 0  # 1 s files alone
-    assert sorted(shapes) == [(1, 32000)] * 3 + [(2, 16000)]
+    assert main([*base, "--out", str(tmp_path / "o3"), "--batch-size", "16", "--batch-seconds", "1.5"]) == 0
+    assert sorted(shapes) == [(1, 32000)] * 3 + [(2, 16000)]  # the 1 s files alone
+    shapes.clear()
+    assert main([*base, "--out", str(tmp_path / "o4")]) == 0  # on CPU, one file at a time by default
+    assert sorted(shapes) == [(1, 16000)] * 2 + [(1, 32000)] * 3
 
 
 def test_a_failing_file_in_a_batch_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -197,7 +200,8 @@ def test_a_failing_file_in_a_batch_costs_only_itself(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(Embedder, "scene_embeddings", fragile)
     out = tmp_path / "o"
-    assert main(["embed", str(tmp_path), "--variant", "handcrafted", "--out", str(out), "--no-progress"]) == 1
+    assert main(["embed", str(tmp_path), "--variant", "handcrafted", "--out", str(out), "--no-progress",
+                 "--batch-size", "4"]) == 1  # one batch of 4 fails; each file is retried alone
     assert sorted(p.name for p in out.glob("*.npz")) == ["0.wav.npz", "1.wav.npz", "2.wav.npz"]
     assert f"failed: {tmp_path / 'poison.wav'}: RuntimeError: simulated failure" in capsys.readouterr().err
 

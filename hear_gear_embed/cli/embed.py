@@ -18,6 +18,9 @@ EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
 """Exit status when nothing could start: bad option, missing weights or missing extra."""
 EXIT_INTERRUPTED = 130
+GPU_BATCH_SIZE = 16
+"""Default files per batch on a GPU. On CPU the default is 1: with 2 cores, batches of 16 ran at 0.72-1.18x
+the speed of one file at a time (lowlevel_mel slower, handcrafted slightly faster, passt_base equal)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     kind.add_argument("--scene", action="store_true", help="scene embeddings only")
     kind.add_argument("--timestamps", action="store_true", help="timestamp embeddings only")
     parser.add_argument("--overwrite", action="store_true", help="re-embed files whose outputs exist")
-    parser.add_argument("--batch-size", type=int, default=16, help="most files of equal length per batch (default 16)")
+    parser.add_argument("--batch-size", type=int,
+                        help=f"most files of equal length per batch (default {GPU_BATCH_SIZE} on a GPU, 1 on CPU, where "
+                        "batching measured no faster: benchmarks/bench_cli.py)")
     parser.add_argument("--batch-seconds", type=float, default=600.0,
                         help="most seconds of audio per batch (default 600; bounds memory on long files)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: CUDA when available)")
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     variant = get_variant(args.variant)
     if args.random_weights is not None and args.model:
         return _usage_error("--model and --random-weights exclude each other")
-    if args.batch_size < 1 or args.batch_seconds <= 0:
+    if (args.batch_size is not None and args.batch_size < 1) or args.batch_seconds <= 0:
         return _usage_error("--batch-size must be at least 1 and --batch-seconds positive")
     try:
         if args.random_weights is not None:
@@ -102,10 +107,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError, RuntimeError) as err:  # bad checkpoint, option or device
         return _usage_error(str(err))
     kind = "scene" if args.scene else "timestamps" if args.timestamps else "both"
+    batch_size = args.batch_size or (GPU_BATCH_SIZE if model.device.type == "cuda" else 1)
     try:
         with _progress_bar(not args.no_progress) as (update, set_total):
             report = embed_files(args.paths, model, args.out, kind=kind, overwrite=args.overwrite,
-                                 batch_size=args.batch_size, batch_seconds=args.batch_seconds,
+                                 batch_size=batch_size, batch_seconds=args.batch_seconds,
                                  progress=update, on_total=set_total)
     except ModuleNotFoundError as err:
         return _usage_error(str(err))
