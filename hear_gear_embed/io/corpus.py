@@ -157,7 +157,7 @@ def weights_identity(embedder: Embedder) -> tuple[str, str]:
     """``(weights, sha256)``: where the embedder's weights come from and the checkpoint's SHA-256
     (``""`` for random weights or a weight-free variant)."""
     source = embedder.weights_source
-    if not Path(source).is_file():
+    if embedder.net is None or not Path(source).is_file():
         return source, ""
     digest = hashlib.sha256()
     with open(source, "rb") as handle:
