@@ -84,6 +84,8 @@ def _progress_bar(enabled: bool) -> Iterator[tuple[Callable[[int], object] | Non
 
 def run(args: argparse.Namespace) -> int:
     """Embed ``args.paths``; exit status 0 when every file is done, 1 when some failed, 2 when nothing could start."""
+    import torch
+
     from ..embedding.embedder import load_embedder, random_embedder
     from ..io import embed_files
     from ..model.checkpoint import WeightsUnavailableError
@@ -97,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         if args.random_weights is not None:
             logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing",
                            args.random_weights)
-            model = random_embedder(variant, args.random_weights, device=args.device or "cpu",
+            device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            model = random_embedder(variant, args.random_weights, device=device,
                                     memory_budget_mb=args.memory_budget_mb)
         else:
             model = load_embedder(variant, args.model or "", device=args.device, memory_budget_mb=args.memory_budget_mb)
@@ -113,8 +116,9 @@ def run(args: argparse.Namespace) -> int:
             report = embed_files(args.paths, model, args.out, kind=kind, overwrite=args.overwrite,
                                  batch_size=batch_size, batch_seconds=args.batch_seconds,
                                  progress=update, on_total=set_total)
-    except ModuleNotFoundError as err:
-        return _usage_error(str(err))
+    except ModuleNotFoundError as err:  # the cli extra is not installed
+        hint = "" if "pip install" in str(err) else ': pip install "hear_gear_embed[cli]"'
+        return _usage_error(f"{err}{hint}")
     except KeyboardInterrupt:
         print(f"interrupted: finished outputs are kept in {args.out}; run the same command again to resume",
               file=sys.stderr)
