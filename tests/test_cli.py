@@ -311,3 +311,31 @@ def test_validate_module_that_does_not_import_exits_2(capsys: pytest.CaptureFixt
     assert main(["validate", "tests.harness.broken_modules.import_fails"]) == 2
     assert "error: cannot import tests.harness.broken_modules.import_fails" in capsys.readouterr().err
     assert main(["validate", "no_such_module_anywhere"]) == 2
+
+
+def test_interrupted_run_keeps_finished_outputs_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    for i in range(3):
+        soundfile.write(tmp_path / f"{i}.wav", tone(300.0 * (i + 1), 0.5, 32000), 32000)
+    calls = []
+    original = Embedder.scene_embeddings
+
+    def interrupted(self: Embedder, audio: object) -> torch.Tensor:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, audio)
+
+    monkeypatch.setattr(Embedder, "scene_embeddings", interrupted)
+    out = tmp_path / "o"
+    args = ["embed", str(tmp_path), "--variant", "handcrafted", "--out", str(out), "--no-progress", "--batch-size", "1"]
+    assert main(args) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert sorted(p.name for p in out.glob("*.npz")) == ["0.wav.npz"] and not list(out.glob(".*tmp"))
+    report = json.loads((out / REPORT_NAME).read_text())
+    assert [r["status"] for r in report["results"]] == ["embedded", "failed", "failed"]
+    assert report["results"][1]["error"] == "not processed (the run stopped early)"
+    monkeypatch.setattr(Embedder, "scene_embeddings", original)
+    assert main(args) == 0
+    statuses = [r["status"] for r in json.loads((out / REPORT_NAME).read_text())["results"]]
+    assert statuses == ["skipped", "embedded", "embedded"]
