@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -119,21 +120,30 @@ def find_audio_files(path: str | os.PathLike[str]) -> list[Path]:
     return found
 
 
+def _open(path: Path) -> Any:
+    """``path`` opened for reading as a ``soundfile.SoundFile`` (a context manager).
+
+    Raises:
+        AudioReadError: the file is missing, empty, unreadable or not a format soundfile knows.
+    """
+    soundfile = _soundfile()
+    if path.is_file() and path.stat().st_size == 0:
+        raise AudioReadError(f"{path}: empty file (0 bytes)")
+    try:
+        return soundfile.SoundFile(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+        raise AudioReadError(f"{path}: not readable as audio ({err})") from err
+
+
 def probe(path: str | os.PathLike[str]) -> AudioInfo:
     """Header facts of ``path`` (sample rate, channels, frames) without decoding it.
 
     Raises:
-        AudioReadError: the file is missing, unreadable or not a format soundfile knows.
+        AudioReadError: the file is missing, empty, unreadable or not a format soundfile knows.
     """
-    soundfile = _soundfile()
     path = Path(path)
-    if path.is_file() and path.stat().st_size == 0:
-        raise AudioReadError(f"{path}: empty file (0 bytes)")
-    try:
-        info = soundfile.info(str(path))
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
-        raise AudioReadError(f"{path}: not readable as audio ({err})") from err
-    return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
+    with _open(path) as handle:
+        return AudioInfo(path, int(handle.samplerate), int(handle.channels), int(handle.frames))
 
 
 def resample(audio: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
@@ -172,14 +182,15 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int, block_frames: int
         AudioReadError: unreadable or not audio, no samples, or NaN/Inf samples (float files).
     """
     soundfile = _soundfile()
-    info = probe(path)
-    stream = None
-    if info.sample_rate != sample_rate:
-        stream = _soxr().ResampleStream(info.sample_rate, sample_rate, 1, dtype="float32", quality=RESAMPLER_QUALITY)
+    path = Path(path)
     parts: list[np.ndarray] = []
     frames = non_finite = 0
-    try:
-        with soundfile.SoundFile(str(info.path)) as handle:
+    with _open(path) as handle:
+        rate, channels = int(handle.samplerate), int(handle.channels)
+        stream = None
+        if rate != sample_rate:
+            stream = _soxr().ResampleStream(rate, sample_rate, 1, dtype="float32", quality=RESAMPLER_QUALITY)
+        try:
             while True:
                 block = handle.read(block_frames, dtype="float32", always_2d=True)
                 if block.shape[0] == 0:
@@ -190,13 +201,13 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int, block_frames: int
                     continue
                 mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
                 parts.append(stream.resample_chunk(mono) if stream is not None else mono)
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
-        raise AudioReadError(f"{info.path}: cannot decode ({err})") from err
+        except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
+            raise AudioReadError(f"{path}: cannot decode ({err})") from err
     if frames == 0:
-        raise AudioReadError(f"{info.path}: holds no samples")
+        raise AudioReadError(f"{path}: holds no samples")
     if non_finite:
-        raise AudioReadError(f"{info.path}: holds {non_finite} NaN/Inf samples")
+        raise AudioReadError(f"{path}: holds {non_finite} NaN/Inf samples")
     if stream is not None:
         parts.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
-    source = AudioInfo(info.path, info.sample_rate, info.channels, frames)
+    source = AudioInfo(path, rate, channels, frames)
     return Clip(np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), sample_rate, source)
