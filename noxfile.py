@@ -1,8 +1,9 @@
 """Automation. ``nox -s tests`` (the default suite, as in README), ``nox -s lint``, and the slow
 suites run by CI: ``nox -s harness`` (real hear-validator and heareval) and ``nox -s parity``
-(the authors' hear21passt as an oracle). ``nox -s bench`` runs the PaSST speed and memory
-benchmark against hear21passt (CI runs it on a small smoke configuration). ``nox -s docs`` builds the
+(the authors' hear21passt as an oracle, and a smoke run of the benchmark against it). ``nox -s bench``
+runs the full PaSST speed and memory benchmark against hear21passt. ``nox -s docs`` builds the
 documentation site (Sphinx, warnings as errors) into ``docs/_build/html``; CI builds it too.
+``.ci/stages.toml`` holds what CI runs, its time budget and what each stage proves (docs/development.md).
 
 Every install is constrained by ``constraints.txt`` so that pip never swaps the pinned CPU torch.
 """
@@ -26,7 +27,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Static checks with ruff."""
     session.install("ruff==0.14.0")
-    session.run("ruff", "check", "hear_gear_embed", "tests", "benchmarks", "docs", "noxfile.py", "setup.py")
+    session.run("ruff", "check", "hear_gear_embed", "tests", "benchmarks", "docs", ".ci", "noxfile.py", "setup.py")
 
 
 @nox.session(python="3.11")
@@ -40,11 +41,17 @@ def harness(session: nox.Session) -> None:
     session.run("python", "-m", "tests.harness.run_harness", "--work", work, "--report", f"{work}/report.json")
 
 
+def _install_reference(session: nox.Session) -> None:
+    """The authors' hear21passt 0.0.26 (with torchaudio, both without dependencies: tests/parity/oracle.py shims them)."""
+    session.install(*CONSTRAINTS, "--no-deps", "torchaudio==2.11.0", "hear21passt==0.0.26")
+
+
 @nox.session(python="3.11")
 def parity(session: nox.Session) -> None:
-    """Parity with hear21passt 0.0.26 on identical random weights (tolerance 1e-4 relative)."""
+    """Parity with hear21passt 0.0.26 on identical random weights (tolerance 1e-4 relative), one case per behaviour
+    class, and the benchmark against it on small cases (``tests/parity/test_bench_reference.py``)."""
     session.install(*CONSTRAINTS, "-e", ".[test]")
-    session.install(*CONSTRAINTS, "--no-deps", "torchaudio==2.11.0", "hear21passt==0.0.26")
+    _install_reference(session)
     session.run(
         "python", "-m", "pytest", "-q", "tests/parity", *session.posargs,
         env={"HGE_REQUIRE_ORACLE": "1", "PARITY_REPORT": "parity-report.json"},
@@ -58,7 +65,7 @@ def bench(session: nox.Session) -> None:
     Arguments after ``--`` go to the script, e.g. ``nox -s bench -- --variants passt_base``.
     """
     session.install(*CONSTRAINTS, "-e", ".")
-    session.install(*CONSTRAINTS, "--no-deps", "torchaudio==2.11.0", "hear21passt==0.0.26")
+    _install_reference(session)
     session.run("python", "benchmarks/bench_passt.py", *session.posargs)
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: seeded random weights in the official layout, tiny and full-size models."""
+"""Shared fixtures: seeded random weights in the official layout, tiny and full-size models; test signals."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
 
 from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.embedding import Embedder
-from hear_gear_embed.model import PaSST, random_passt
+from hear_gear_embed.model import random_passt
+
+from .checkpoints import random_official_checkpoint, save_official
 
 if importlib.util.find_spec("hear21passt") is None:
     if os.environ.get("HGE_REQUIRE_ORACLE"):
@@ -32,32 +35,30 @@ def counted_flops(fn: Callable[..., object], *args: object) -> dict[str, int]:
     return {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
 
 
-def save_official(net: PaSST, path: Path) -> Path:
-    """Save ``net`` as the authors' release files are: a raw state dict of tensors."""
-    torch.save(net.state_dict(), path)
-    return path
+@pytest.fixture(scope="session")
+def official_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``official_ckpt(variant)``: full-size random weights (seed 0) in the official key layout for the network
+    geometry of ``variant``, written on first use and shared by every test (and, in CI, by the harness: see
+    :mod:`tests.checkpoints`)."""
+    root = tmp_path_factory.mktemp("ckpt")
+
+    def for_variant(name: str) -> Path:
+        variant = get_variant(name)
+        if not variant.needs_network or variant.net is None:
+            raise ValueError(f"variant {name} has no network weights")
+        return random_official_checkpoint(variant.net, root)
+
+    return for_variant
 
 
 @pytest.fixture(scope="session")
-def official_ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Full-size random checkpoints in the official key layout, one per network geometry in use."""
-    root = tmp_path_factory.mktemp("ckpt")
-    out: dict[str, Path] = {}
-    for name in ("passt_base", "passt_lm2rf_hop5"):
-        net = random_passt(get_variant(name).net, seed=1)
-        out[name] = save_official(net, root / f"{name}.pt")
-    return out
-
-
-def ckpt_for(variant: str, official_ckpts: dict[str, Path]) -> Path | str:
-    """The random checkpoint whose geometry fits ``variant`` (``""`` for weight-free variants)."""
-    net = get_variant(variant).net
-    if not get_variant(variant).needs_network:
-        return ""
-    for name, path in official_ckpts.items():
-        if get_variant(name).net == net:
-            return path
-    raise KeyError(variant)
+def bench() -> ModuleType:
+    """``benchmarks/bench_passt.py`` imported as a module."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_passt.py"
+    spec = importlib.util.spec_from_file_location("bench_passt", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

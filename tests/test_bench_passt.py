@@ -1,27 +1,18 @@
-"""The PaSST benchmark script runs and reports consistent numbers (tiny model, no reference)."""
+"""The PaSST benchmark script runs and reports consistent numbers (tiny model, no reference; with the reference:
+``tests/parity/test_bench_reference.py``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from hear_gear_embed import get_variant
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_passt.py"
 
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_passt", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_benchmark_runs_and_writes_tables(bench, tmp_path: Path) -> None:
+def test_benchmark_runs_and_writes_tables(bench: ModuleType, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     results = bench.main([
         "--variants", "tiny_test", "--cases", "timestamp:2x1.5", "scene:1x12", "--no-reference", "--repeats", "2",
@@ -47,7 +38,7 @@ def test_benchmark_runs_and_writes_tables(bench, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text", ["timestamp:8", "frames:1x10", "scene:0x10", "scene:1x-1"])
-def test_bad_cases_are_refused(bench, text: str) -> None:
+def test_bad_cases_are_refused(bench: ModuleType, text: str) -> None:
     import argparse
 
     with pytest.raises(argparse.ArgumentTypeError, match="case"):

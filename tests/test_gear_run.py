@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -88,12 +89,12 @@ def test_embedding_is_batch_independent() -> None:
                                embed_grid(hear, grid, batch_size=9, progress=False), rtol=1e-5, atol=1e-6)
 
 
-def test_passt_variant_with_a_checkpoint_file(official_ckpts: dict[str, Path], tmp_path: Path) -> None:
+def test_passt_variant_with_a_checkpoint_file(official_ckpt: Callable[[str], Path], tmp_path: Path) -> None:
     # Random full-size weights: the numbers mean nothing, the test checks the path through PaSST.
-    record = run_gear("passt_2lvl", tmp_path, model_path=str(official_ckpts["passt_base"]), preset="paper",
+    record = run_gear("passt_2lvl", tmp_path, model_path=str(official_ckpt("passt_2lvl")), preset="paper",
                       grid_overrides={"n_alpha": 5, "n_r": 5}, settings=SMALL, progress=False)
     assert record["embedding"] == {"kind": "scene", "dim": 1295}
-    assert record["model_path"] == str(official_ckpts["passt_base"])
+    assert record["model_path"] == str(official_ckpt("passt_2lvl"))
     assert record["grid"]["sample_rate"] == 32000 and record["grid"]["n_samples"] == 1024
 
 

@@ -4,6 +4,8 @@ Writes into ``docs/_generated/`` (ignored by git) when the builder starts:
 
 * ``include/variants.md``: the variant catalogue, from the registry (included by ``variants.md``);
 * ``include/checkpoints.md``: the official checkpoints, from ``CHECKPOINTS`` (included by ``weights.md``);
+* ``include/ci_stages.md``: the CI stages, their budgets and what each proves, from ``.ci/stages.toml`` (included
+  by ``development.md``);
 * ``include/toplevel.md``: the names of ``hear_gear_embed.__all__``, each linked to where it is documented
   (included by ``api.md``);
 * ``api/<module>.rst``: one API page per child of the package, with every module below it, and
@@ -24,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import tomllib
 from docutils.nodes import Element
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
@@ -192,6 +195,17 @@ def checkpoints_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def ci_stages_markdown(stages_file: Path) -> str:
+    """Table of the CI stages of ``.ci/stages.toml``: command, budget and what each proves, and the total budget."""
+    data = tomllib.loads(stages_file.read_text(encoding="utf-8"))
+    lines = ["| stage | runs | budget | proves |", "|---|---|---|---|"]
+    for stage in data["stage"]:
+        lines.append(f"| `{stage['name']}` | {stage['command']} | {stage['budget_s']} s | {stage['proves']} |")
+    total = sum(stage["budget_s"] for stage in data["stage"])
+    lines.append(f"\nThe stages' budgets add up to {total} s; the whole run must stay within {data['total_budget_s']} s.")
+    return "\n".join(lines) + "\n"
+
+
 def _api_modules() -> Iterator[str]:
     """Every module of the package except the HEAR shims of single variants and :data:`SKIPPED_MODULES`."""
     shims = {_hear_module(name) for name in hge.list_variants(include_unpublished=True)}
@@ -291,6 +305,7 @@ def generate(app: Sphinx) -> None:
     modules = list(_api_modules())
     _write(out / "include" / "variants.md", variants_markdown())
     _write(out / "include" / "checkpoints.md", checkpoints_markdown())
+    _write(out / "include" / "ci_stages.md", ci_stages_markdown(Path(app.srcdir).parent / ".ci" / "stages.toml"))
     _write(out / "include" / "toplevel.md", toplevel_markdown(modules))
     rank = {child: i for i, child in enumerate(API_ORDER)}
     children = sorted({m.split(".")[1] for m in modules}, key=lambda c: (rank.get(c, len(rank)), c))

@@ -1,28 +1,34 @@
 """Drive the real HEAR 2021 tools against this package (run by ``nox -s harness``).
 
-1. ``hear-validator`` on every published variant, with a full-size random checkpoint in the
-   official key layout, and on the tiny broken and control modules of :mod:`tests.harness.broken_modules`;
-   the in-process validator (:func:`hear_gear_embed.hear.validate.validate_module`) must give the same
-   verdict (pass/fail, and for a pass whether the validator warned) on each, and the broken modules must fail.
+1. ``hear-validator`` on every published variant, with a full-size random checkpoint in the official key
+   layout (:mod:`tests.checkpoints`), and on the tiny broken and control modules of
+   :mod:`tests.harness.broken_modules`. ``hear-gear validate`` (the in-process validator,
+   :func:`hear_gear_embed.hear.validate.validate_module`) runs on the same broken modules and on one full-size
+   variant per code path (:func:`tests.code_paths.representatives`); on each it must give the real
+   validator's verdict (pass/fail, and for a pass whether the validator warned), and the broken modules must
+   fail.
 2. Synthetic HEAR tasks (:mod:`tests.harness.tasks`) at 16, 32 and 48 kHz.
 3. ``python -m heareval.embeddings.runner`` and ``python -m heareval.predictions.runner`` end to end
-   for the chosen modules; every task must yield ``test.predicted-scores.json`` with finite scores,
-   and the scores must clear the thresholds of :data:`THRESHOLDS`, while a negative control (an
-   embedding that ignores the audio) must stay below :data:`CONTROL_MAXIMUM`.
+   for the modules of :data:`HEAREVAL_MODULES`; every task must yield ``test.predicted-scores.json`` with
+   finite scores, and the scores must clear the thresholds of :data:`THRESHOLDS`, while a negative control
+   (an embedding that ignores the audio) must stay below :data:`CONTROL_MAXIMUM`.
+
+Every validator run and runner is a process of its own; :func:`tests.harness.jobs.run_jobs` runs them side by
+side, one per CPU core (``--jobs``), longest chains of work first.
 
 Usage: ``python -m tests.harness.run_harness --work DIR [--report scores.json] [--skip-validator | --skip-heareval]
-[--variants NAME ...]``.
+[--variants NAME ...] [--jobs N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,21 +36,28 @@ from pathlib import Path
 import torch
 
 from hear_gear_embed import get_variant, list_variants
-from hear_gear_embed.hear.validate import validate_module
-from hear_gear_embed.model import random_passt
+from hear_gear_embed.embedding import Embedder
+from hear_gear_embed.hear.validate import SCENE_BATCH, SCENE_LENGTH_S, TIMESTAMP_BATCH, TIMESTAMP_LENGTHS_S
+from hear_gear_embed.model import PaSST
 
+from ..checkpoints import random_official_checkpoint
+from ..code_paths import representatives
 from .broken_modules import CASES, IMPORT_FAILS
+from .jobs import Job, run_jobs
 from .tasks import make_tasks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 HEAREVAL_MODULES = (
-    "hear_gear_embed.hear.passt_2lvlmel",
+    "hear_gear_embed.hear.passt_base",
     "hear_gear_embed.hear.handcrafted",
     "hear_gear_embed.hear.lowlevel_cqt",
 )
-"""HEAR modules run through heareval end to end on every task: PaSST with random weights, and two
-weight-free variants as they ship."""
+"""HEAR modules run through heareval end to end on every task: PaSST with random weights (its checkpoint passed
+with ``--model``), and two weight-free variants as they ship. What heareval exercises (loading with a weights file,
+scene and timestamp embeddings of every task type, training and scoring on them) does not depend on which
+blocks a variant concatenates: ``passt_base`` is the PaSST variant that costs least (passt_2lvlmel: 241 s of
+embeddings on 2 cores instead of 75 s, the same scene embeddings)."""
 
 BROKEN_PACKAGE = "tests.harness.broken_modules"
 """Tiny HEAR modules that break one validator rule each (and two controls that pass)."""
@@ -52,6 +65,9 @@ BROKEN_PACKAGE = "tests.harness.broken_modules"
 VALIDATOR_WARNING = re.compile(r"hearvalidator[/\\]validate\.py:\d+: UserWarning: (?!\s*IMPORTANT)(.*)")
 """A warning of hear-validator's own checks in its log; the drift notice (``IMPORTANT: ...``), which it always
 gives, is left out."""
+
+VERDICT = re.compile(r"^verdict: (PASS|FAIL) \((\d+) error\(s\), (\d+) warning\(s\)\)$", re.MULTILINE)
+"""The last line of a ``hear-gear validate`` report."""
 
 CONTROL_MODULE = "tests.harness.control_module"
 CONTROL_TASKS = ("tones-multiclass", "tones-kfold", "timbre-multilabel")
@@ -63,17 +79,17 @@ THRESHOLDS: dict[str, float] = {
     # 6 harmonic pitches >= 2 semitones apart (+-20 cents jitter); chance 1/6. Random-weight PaSST is a
     # random but deterministic function of the log-mel, which resolves these pitches, so a working
     # pipeline separates them (measured 1.000); a broken one (audio ignored, shuffled, NaN) is near
-    # chance (control: about 0.2). 0.9 allows 2 errors among the 24 test clips.
+    # chance (control: 0.08). 0.9 allows 2 errors among the 24 test clips.
     "tones-multiclass": 0.9,
-    # 4 pitches, 5 folds, chance 1/4; same reasoning (measured 1.000, control about 0.25).
+    # 4 pitches, 5 folds, chance 1/4; same reasoning (measured 1.000, control 0.20-0.28).
     "tones-kfold": 0.9,
-    # 4 labels, 1-4 per clip: chance mAP is the label prevalence, about 0.6 (control about 0.58);
+    # 4 labels, 1-4 per clip: chance mAP is the label prevalence, about 0.6 (control 0.51-0.57);
     # measured 0.795 with random weights.
     "timbre-multilabel": 0.7,
-    # Events of a C4 tone, a C5 tone and noise; passt_2lvlmel's timestamp embedding carries the
-    # log-mel frames of 60 ms around each timestamp (level L), which separate the two pitches and the
-    # noise frame by frame: onset F-measure with a 200 ms collar, measured 0.914; the control scores
-    # under 0.1. 0.75 leaves room for one or two missed onsets among the 10 test clips.
+    # Events of a C4 tone, a C5 tone and noise; passt_base's timestamp embedding (H+M of the 160 ms
+    # around each timestamp, random weights) separates the two pitches and the noise frame by frame:
+    # onset F-measure with a 200 ms collar, measured 1.000 (passt_2lvlmel, with 60 ms of log-mel frames
+    # as well: 0.914). 0.75 leaves room for one or two missed onsets among the 10 test clips.
     "events": 0.75,
 }
 """Minimum primary test score per task for the modules of :data:`HEAREVAL_MODULES`, with the reasons."""
@@ -81,43 +97,52 @@ THRESHOLDS: dict[str, float] = {
 CONTROL_MAXIMUM = {"tones-multiclass": 0.5, "tones-kfold": 0.5, "timbre-multilabel": 0.7}
 """The control must stay below these: evidence that the thresholds above can fail."""
 
+PASST_FLOP_PER_S = 1.2e11
+"""PaSST inference speed measured on 2 CPU cores (hear-validator on passt_2lvl and passt_lm2rf_hop5), to turn the
+FLOPs of a job into expected seconds. Only the order in which jobs start depends on it, and on the two below."""
+STARTUP_S = 10.0
+"""Seconds of a process that imports TensorFlow and torch before it does anything (hear-validator on a weight-free
+variant: 9 s)."""
+PREDICTION_S = {"event": 100.0, "scene": 20.0}
+"""Seconds of ``heareval.predictions.runner`` on one task, by embedding type (measured 58-136 s and 13-25 s)."""
+
 
 def _log(message: str) -> None:
     print(f"[harness] {message}", flush=True)
 
 
-def random_checkpoints(variants: list[str], root: Path, seed: int = 0) -> dict[str, Path | None]:
-    """One full-size random checkpoint (raw official state dict) per network geometry; ``None`` for
-    weight-free variants."""
-    root.mkdir(parents=True, exist_ok=True)
-    by_geometry: dict[object, Path] = {}
+def checkpoints(variants: list[str], root: Path) -> dict[str, Path | None]:
+    """A full-size random checkpoint (raw official state dict, seed 0) per variant; ``None`` for weight-free ones."""
     out: dict[str, Path | None] = {}
     for name in variants:
-        net_cfg = get_variant(name).net
-        if net_cfg is None or not get_variant(name).needs_network:
-            out[name] = None
-            continue
-        if net_cfg not in by_geometry:
-            path = root / f"random-{name}.pt"
-            torch.save(random_passt(net_cfg, seed).state_dict(), path)
-            by_geometry[net_cfg] = path
-        out[name] = by_geometry[net_cfg]
+        variant = get_variant(name)
+        out[name] = random_official_checkpoint(variant.net, root) if variant.needs_network and variant.net else None
     return out
 
 
-def run(cmd: list[str], cwd: Path, log: Path) -> tuple[int, float]:
-    """Run ``cmd`` with output to ``log``; return (exit code, seconds)."""
-    start = time.time()
-    # The runners work in ``cwd``; the repository root goes on the path for the control module.
-    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONPATH=path)
-    with log.open("w") as handle:
-        code = subprocess.run(cmd, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
-    return code, time.time() - start
+@functools.cache
+def _flop_model(name: str) -> Embedder | None:
+    """An embedder of variant ``name`` whose network lives on the ``meta`` device (the FLOP model needs its geometry
+    only); ``None`` for weight-free variants."""
+    variant = get_variant(name)
+    if not variant.needs_network or variant.net is None:
+        return None
+    with torch.device("meta"):
+        net = PaSST(variant.net)
+    return Embedder(variant, net=net)
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+def _network_flops(name: str, n_sounds: int, seconds: float, kind: str) -> int:
+    """FLOPs of variant ``name``'s network for one call on ``n_sounds`` clips of ``seconds`` (0 without a network)."""
+    model = _flop_model(name)
+    return 0 if model is None else model.network_flops(n_sounds, int(seconds * model.sample_rate), kind)
+
+
+def validator_seconds(name: str) -> float:
+    """Expected seconds of one validator run on variant ``name`` (for the order of jobs)."""
+    flops = sum(_network_flops(name, TIMESTAMP_BATCH, length, "timestamp") for length in TIMESTAMP_LENGTHS_S)
+    flops += _network_flops(name, SCENE_BATCH, SCENE_LENGTH_S, "scene")
+    return STARTUP_S + flops / PASST_FLOP_PER_S
 
 
 def _validator_script() -> str:
@@ -129,78 +154,91 @@ def _validator_script() -> str:
     return found
 
 
-def real_validator(module: str, model: Path | None, work: Path, log: Path) -> dict[str, object]:
-    """``hear-validator`` on CPU: verdict, whether its checks warned (the warnings), its last line (the error of
-    a failure), seconds."""
-    weights = ["-m", str(model)] if model else []
-    code, seconds = run([_validator_script(), module, *weights, "-d", "cpu"], work, log)
-    text = log.read_text(errors="replace")
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def real_verdict(job: Job) -> dict[str, object]:
+    """What a ``hear-validator`` run said: verdict, whether its checks warned (the warnings), its last line (the
+    error of a failure), seconds."""
+    text = job.log.read_text(errors="replace")
     warnings = VALIDATOR_WARNING.findall(text)
-    return {"passed": code == 0 and "Looks good!" in text, "warned": bool(warnings), "warnings": warnings,
-            "last_line": text.strip().rsplit("\n", 1)[-1], "seconds": round(seconds, 1)}
+    return {"passed": job.code == 0 and "Looks good!" in text, "warned": bool(warnings), "warnings": warnings,
+            "last_line": text.strip().rsplit("\n", 1)[-1], "seconds": round(job.seconds, 1)}
 
 
-def in_process_validator(module: str, model: Path | None) -> dict[str, object]:
-    """:func:`validate_module` on CPU, in this process: verdict, whether it warned, errors, warnings, seconds.
-    A module that cannot be imported fails (the real validator crashes on it)."""
-    start = time.time()
-    try:
-        report = validate_module(module, str(model) if model else "", device="cpu")
-    except ImportError as err:
-        errors, warnings = [f"import failed: {err}"], []
+def in_process_verdict(job: Job) -> dict[str, object]:
+    """What a ``hear-gear validate`` run said: verdict, whether it warned, its errors and warnings, seconds. A module
+    that cannot be imported (exit status 2) fails, as the real validator crashes on it."""
+    text = job.log.read_text(errors="replace")
+    found = VERDICT.findall(text)
+    if job.code == 2 or not found:
+        errors = [f"no verdict (exit status {job.code}): {text.strip().splitlines()[-1] if text.strip() else ''}"]
+        warnings: list[str] = []
     else:
-        errors, warnings = report.errors, report.warnings
-    return {"passed": not errors, "warned": bool(warnings), "errors": errors, "warnings": warnings,
-            "seconds": round(time.time() - start, 1)}
-
-
-def compare_validators(module: str, model: Path | None, work: Path, log: Path) -> dict[str, object]:
-    """The real and the in-process validator on one module; ``agree``: same verdict and, when it passes, same
-    warned-or-not (after a failed step, the in-process validator goes on to the next one and may warn there)."""
-    real = real_validator(module, model, work, log)
-    ours = in_process_validator(module, model)
-    agree = real["passed"] == ours["passed"] and (not real["passed"] or real["warned"] == ours["warned"])
-    return {**real, "in_process": ours, "agree": agree}
+        errors = [line.strip()[len("error: "):] for line in text.splitlines() if line.startswith("        error: ")]
+        warnings = [line.strip()[len("warning: "):] for line in text.splitlines() if line.startswith("        warning: ")]
+        verdict, n_errors, n_warnings = found[-1]
+        if (verdict == "PASS") == bool(errors) or len(errors) != int(n_errors) or len(warnings) != int(n_warnings):
+            errors.append(f"the report does not add up: {text.strip().splitlines()[-1]}")
+    return {"passed": not errors and job.code == 0, "warned": bool(warnings), "errors": errors, "warnings": warnings,
+            "seconds": round(job.seconds, 1)}
 
 
 def _verdict(result: dict[str, object]) -> str:
     return ("PASS" if result["passed"] else "FAIL") + (" (warned)" if result["warned"] else "")
 
 
-def validate_all(variants: list[str], ckpts: dict[str, Path | None], work: Path) -> dict[str, dict[str, object]]:
-    """``hear-validator`` and the in-process validator per variant (``passed``: the real verdict)."""
-    results: dict[str, dict[str, object]] = {}
+def validator_jobs(variants: list[str], compared: list[str], ckpts: dict[str, Path | None],
+                   work: Path) -> list[Job]:
+    """``hear-validator`` on each of ``variants`` and each broken module; ``hear-gear validate`` on each of
+    ``compared`` and each broken module."""
+    real, ours = _validator_script(), [sys.executable, "-m", "hear_gear_embed", "validate"]
+    jobs = []
     for name in variants:
-        log = work / f"validator-{name}.log"
-        result = compare_validators(f"hear_gear_embed.hear.{name}", ckpts[name], work, log)
-        results[name] = result
-        ours = result["in_process"]
-        _log(f"hear-validator {name}: {_verdict(result)} ({result['seconds']:.0f} s); "
-             f"in process: {_verdict(ours)} ({ours['seconds']:.0f} s)")
-        if not result["passed"]:
-            _log(_tail(log))
-        if not ours["passed"]:
-            _log("\n".join(ours["errors"]))
-    return results
+        module, model, seconds = f"hear_gear_embed.hear.{name}", ckpts[name], validator_seconds(name)
+        jobs.append(Job(f"hear-validator {name}", [real, module, *(["-m", str(model)] if model else []), "-d", "cpu"],
+                        work / f"validator-{name}.log", seconds))
+        if name in compared:
+            jobs.append(Job(f"hear-gear validate {name}", [*ours, module, *(["--model", str(model)] if model else []),
+                                                          "--device", "cpu"],
+                            work / f"in-process-{name}.log", seconds - STARTUP_S / 2))
+    for name in [*CASES, IMPORT_FAILS]:
+        module = f"{BROKEN_PACKAGE}.{name}"
+        jobs.append(Job(f"hear-validator broken {name}", [real, module, "-d", "cpu"], work / f"validator-broken-{name}.log",
+                        STARTUP_S))
+        jobs.append(Job(f"hear-gear validate broken {name}", [*ours, module, "--device", "cpu"],
+                        work / f"in-process-broken-{name}.log", STARTUP_S / 2))
+    return jobs
 
 
-def validate_broken_modules(work: Path) -> dict[str, dict[str, object]]:
-    """Both validators on each module of :mod:`tests.harness.broken_modules`, with the expected verdict."""
-    results: dict[str, dict[str, object]] = {}
+def validator_results(jobs: dict[str, Job], variants: list[str], compared: list[str]) -> tuple[dict, dict]:
+    """Per variant and per broken module: the real verdict, and for those compared the in-process one and
+    whether they agree (same verdict and, when it passes, same warned-or-not: after a failed step, the
+    in-process validator goes on to the next one and may warn there)."""
+
+    def compare(real: dict[str, object], ours: dict[str, object]) -> dict[str, object]:
+        agree = real["passed"] == ours["passed"] and (not real["passed"] or real["warned"] == ours["warned"])
+        return {**real, "in_process": ours, "agree": agree}
+
+    validator = {}
+    for name in variants:
+        real = real_verdict(jobs[f"hear-validator {name}"])
+        validator[name] = compare(real, in_process_verdict(jobs[f"hear-gear validate {name}"])) if name in compared else real
     expected = {**{name: case.passes for name, case in CASES.items()}, IMPORT_FAILS: False}
+    broken = {}
     for name, passes in expected.items():
-        result = compare_validators(f"{BROKEN_PACKAGE}.{name}", None, work, work / f"validator-broken-{name}.log")
-        results[name] = {"expected": "PASS" if passes else "FAIL", **result}
-        _log(f"broken module {name}: expected {'PASS' if passes else 'FAIL'}, hear-validator {_verdict(result)}, "
-             f"in process {_verdict(result['in_process'])}")
-    return results
+        result = compare(real_verdict(jobs[f"hear-validator broken {name}"]),
+                         in_process_verdict(jobs[f"hear-gear validate broken {name}"]))
+        broken[name] = {"expected": "PASS" if passes else "FAIL", **result}
+    return validator, broken
 
 
 def validator_failures(validator: dict[str, dict], broken: dict[str, dict]) -> list[str]:
     """A published variant that fails, a broken module with an unexpected verdict, any disagreement."""
-    failures = [f"hear-validator failed on {n}" for n, r in validator.items() if not r["passed"]]
+    failures = [f"hear-validator failed on {n}: {r['last_line']}" for n, r in validator.items() if not r["passed"]]
     for name, result in {**validator, **{f"{BROKEN_PACKAGE}.{n}": r for n, r in broken.items()}}.items():
-        if not result["agree"]:
+        if "agree" in result and not result["agree"]:
             failures.append(f"{name}: hear-validator {_verdict(result)} but in process {_verdict(result['in_process'])}")
     for name, result in broken.items():
         if ("PASS" if result["passed"] else "FAIL") != result["expected"]:
@@ -209,13 +247,15 @@ def validator_failures(validator: dict[str, dict], broken: dict[str, dict]) -> l
 
 
 def print_agreement(validator: dict[str, dict], broken: dict[str, dict]) -> None:
-    """Verdicts of both validators per module."""
-    _log("validator agreement (hear-validator vs in process):")
+    """Verdicts of both validators per module (``-``: the in-process validator is not run on that variant)."""
+    _log("validators (hear-validator and, once per code path and on the broken modules, in process):")
     _log(f"  {'module':<38} {'expected':<9} {'hear-validator':<16} {'in process':<16} agree")
     rows = {**validator, **{f"broken_modules.{n}": r for n, r in broken.items()}}
     for name, result in rows.items():
-        expected, ours = result.get("expected", "PASS"), result["in_process"]
-        _log(f"  {name:<38} {expected:<9} {_verdict(result):<16} {_verdict(ours):<16} {'yes' if result['agree'] else 'NO'}")
+        expected = result.get("expected", "PASS")
+        ours = _verdict(result["in_process"]) if "in_process" in result else "-"
+        agree = ("yes" if result["agree"] else "NO") if "agree" in result else "-"
+        _log(f"  {name:<38} {expected:<9} {_verdict(result):<16} {ours:<16} {agree}")
 
 
 def primary_scores(score_file: Path) -> dict[str, float]:
@@ -230,31 +270,58 @@ def primary_scores(score_file: Path) -> dict[str, float]:
     return {k: float(v) for k, v in splits[0].items() if k.startswith("test_")}
 
 
-def heareval_module(module: str, model: Path | None, tasks_dir: Path, work: Path, tasks: tuple[str, ...] = ()) -> dict:
-    """Embeddings and predictions runners for one HEAR module (all tasks, or ``tasks``); scores per task."""
+def _task_types(tasks_dir: Path) -> dict[str, str]:
+    """Task name -> embedding type (``scene`` or ``event``), from each task's metadata."""
+    return {d.name: json.loads((d / "task_metadata.json").read_text())["embedding_type"] for d in sorted(tasks_dir.iterdir())}
+
+
+def _embedding_seconds(module: str, tasks_dir: Path) -> float:
+    """Expected seconds of the embeddings runner for ``module`` on the tasks of ``tasks_dir`` (32 kHz clips)."""
     name = module.rsplit(".", 1)[-1]
-    emb_dir = work / "embeddings"
-    weights = ["--model", str(model)] if model else []
-    for task in tasks or ("all",):
-        log = work / f"embeddings-{name}-{task}.log"
-        code, seconds = run([sys.executable, "-m", "heareval.embeddings.runner", module, *weights, "--task", task,
-                             "--tasks-dir", str(tasks_dir), "--embeddings-dir", str(emb_dir)], work, log)
-        _log(f"embeddings runner {name} / {task}: exit {code} ({seconds:.0f} s)")
-        if code:
-            raise RuntimeError(f"heareval.embeddings.runner failed for {name}:\n{_tail(log)}")
+    if name not in list_variants():
+        return STARTUP_S
+    flops = 0
+    for task, kind in _task_types(tasks_dir).items():
+        for split in (tasks_dir / task / "32000").iterdir():
+            for clip in split.glob("*.wav"):
+                seconds = clip.stat().st_size / 2 / 32000  # 16-bit mono
+                flops += _network_flops(name, 1, seconds, "timestamp" if kind == "event" else "scene")
+    return STARTUP_S + flops / PASST_FLOP_PER_S
+
+
+def heareval_jobs(modules: dict[str, Path | None], tasks_dir: Path, emb_dir: Path, work: Path) -> list[Job]:
+    """The embeddings runner per module (all tasks of ``tasks_dir``), then the predictions runner per module and task."""
+    types = _task_types(tasks_dir)
+    jobs = []
+    for module, model in modules.items():
+        name = module.rsplit(".", 1)[-1]
+        jobs.append(Job(f"embeddings {name}", [
+            sys.executable, "-m", "heareval.embeddings.runner", module, *(["--model", str(model)] if model else []),
+            "--tasks-dir", str(tasks_dir), "--embeddings-dir", str(emb_dir)], work / f"embeddings-{name}.log",
+            _embedding_seconds(module, tasks_dir)))
+        for task, kind in types.items():
+            jobs.append(Job(f"predictions {name} {task}", [
+                sys.executable, "-m", "heareval.predictions.runner", str(emb_dir / module / task)],
+                work / f"predictions-{name}-{task}.log", PREDICTION_S[kind], after=(f"embeddings {name}",)))
+    return jobs
+
+
+def heareval_scores(jobs: dict[str, Job], module: str, tasks: list[str], emb_dir: Path) -> tuple[dict[str, dict], list[str]]:
+    """Scores per task of ``module`` from its predictions jobs, and failures (a runner that failed or did not run)."""
+    name = module.rsplit(".", 1)[-1]
     scores: dict[str, dict] = {}
-    for task_dir in sorted((emb_dir / module).iterdir()):
-        if tasks and task_dir.name not in tasks:
+    failures = []
+    embeddings = jobs[f"embeddings {name}"]
+    if embeddings.code != 0:
+        return scores, [f"heareval.embeddings.runner failed for {name} (exit {embeddings.code}):\n{_tail(embeddings.log)}"]
+    for task in tasks:
+        job = jobs[f"predictions {name} {task}"]
+        score_file = emb_dir / module / task / "test.predicted-scores.json"
+        if job.code != 0 or not score_file.is_file():
+            failures.append(f"heareval.predictions.runner failed for {name} on {task} (exit {job.code}):\n{_tail(job.log)}")
             continue
-        log = work / f"predictions-{name}-{task_dir.name}.log"
-        code, seconds = run([sys.executable, "-m", "heareval.predictions.runner", str(task_dir)], work, log)
-        score_file = task_dir / "test.predicted-scores.json"
-        if code or not score_file.is_file():
-            raise RuntimeError(f"heareval.predictions.runner failed on {task_dir.name} (exit {code}):\n{_tail(log)}")
-        result = primary_scores(score_file)
-        scores[task_dir.name] = {"seconds": round(seconds, 1), **result}
-        _log(f"predictions {name} / {task_dir.name}: test_score {result['test_score']:.3f} ({seconds:.0f} s)")
-    return scores
+        scores[task] = {"seconds": round(job.seconds, 1), **primary_scores(score_file)}
+    return scores, failures
 
 
 def non_finite(scores: dict[str, dict]) -> list[str]:
@@ -299,37 +366,57 @@ def main(argv: list[str] | None = None) -> int:
     skip.add_argument("--skip-validator", action="store_true", help="skip both validators")
     skip.add_argument("--skip-heareval", action="store_true", help="run the validators only")
     parser.add_argument("--variants", nargs="+", choices=list_variants(), help="validate these variants only (default: all)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes run at once (default: one per core)")
     args = parser.parse_args(argv)
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    validated = args.variants or list_variants()
-    heareval_variants = [] if args.skip_heareval else [m.rsplit(".", 1)[-1] for m in HEAREVAL_MODULES]
-    ckpts = random_checkpoints([*validated, *(v for v in heareval_variants if v not in validated)], work / "checkpoints")
-    validator: dict[str, dict] = {}
-    broken: dict[str, dict] = {}
-    if not args.skip_validator:
-        start = time.time()
-        validator = validate_all(validated, ckpts, work)
-        broken = validate_broken_modules(work)
-        print_agreement(validator, broken)
-        _log(f"validators: {time.time() - start:.0f} s")
-    failures = validator_failures(validator, broken)
-    if args.skip_heareval:
-        return _finish(args.report, {"validator": validator, "broken_modules": broken}, failures)
     start = time.time()
-    tasks_dir = work / "tasks"
-    names = make_tasks(tasks_dir, (16000, 32000, 48000))
-    _log(f"generated tasks {names} in {time.time() - start:.1f} s")
-    scores = {}
-    for module in HEAREVAL_MODULES:
-        variant = module.rsplit(".", 1)[-1]
-        scores[variant] = heareval_module(module, ckpts[variant], tasks_dir, work)
-    control = heareval_module(CONTROL_MODULE, None, tasks_dir, work, CONTROL_TASKS)
-    print_table({**scores, "control": control})
-    for name, tasks in {**scores, "control": control}.items():
-        failures += [f"{name} / {bad}" for bad in non_finite(tasks)]
-    failures += check_thresholds(scores, control)
-    report = {"validator": validator, "broken_modules": broken, "scores": scores, "control": control}
+    validated = [] if args.skip_validator else (args.variants or list_variants())
+    compared = [name for name in representatives() if name in validated]
+    heareval_variants = [] if args.skip_heareval else [m.rsplit(".", 1)[-1] for m in HEAREVAL_MODULES]
+    ckpts = checkpoints([*validated, *(v for v in heareval_variants if v not in validated)], work / "checkpoints")
+    jobs = [] if args.skip_validator else validator_jobs(validated, compared, ckpts, work)
+    tasks_dir, emb_dir = work / "tasks", work / "embeddings"
+    if not args.skip_heareval:
+        generated = time.time()
+        names = make_tasks(tasks_dir, (16000, 32000, 48000))
+        # heareval's embeddings runner takes every folder of --tasks-dir: the control's folder links its tasks only.
+        control_dir = work / "control-tasks"
+        shutil.rmtree(control_dir, ignore_errors=True)
+        control_dir.mkdir()
+        for task in CONTROL_TASKS:
+            (control_dir / task).symlink_to(tasks_dir / task, target_is_directory=True)
+        _log(f"generated tasks {names} in {time.time() - generated:.1f} s")
+        jobs += heareval_jobs({m: ckpts[m.rsplit(".", 1)[-1]] for m in HEAREVAL_MODULES}, tasks_dir, emb_dir, work)
+        jobs += heareval_jobs({CONTROL_MODULE: None}, control_dir, emb_dir, work)
+    _log(f"{len(jobs)} jobs, {args.jobs} at a time")
+    env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
+               # The runners work in the scratch folder; the repository root goes on the path for the control
+               # and broken modules.
+               PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p))
+    run_jobs(jobs, work, env, args.jobs, on_done=lambda job: _log(f"{job.name}: exit {job.code} ({job.seconds:.0f} s)"))
+    by_name = {job.name: job for job in jobs}
+    report: dict[str, object] = {"seconds": round(time.time() - start, 1),
+                                 "jobs": {job.name: {"exit": job.code, "seconds": round(job.seconds, 1)} for job in jobs}}
+    failures = [f"{job.name}: not run (a job it waits for failed)" for job in jobs if job.code is None]
+    if not args.skip_validator:
+        validator, broken = validator_results(by_name, validated, compared)
+        print_agreement(validator, broken)
+        failures += validator_failures(validator, broken)
+        report.update(validator=validator, broken_modules=broken)
+    if not args.skip_heareval:
+        scores = {}
+        for module in HEAREVAL_MODULES:
+            scores[module.rsplit(".", 1)[-1]], missing = heareval_scores(by_name, module, names, emb_dir)
+            failures += missing
+        control, missing = heareval_scores(by_name, CONTROL_MODULE, list(CONTROL_TASKS), emb_dir)
+        failures += missing
+        print_table({**scores, "control": control})
+        for name, tasks in {**scores, "control": control}.items():
+            failures += [f"{name} / {bad}" for bad in non_finite(tasks)]
+        failures += check_thresholds(scores, control)
+        report.update(scores=scores, control=control)
+    _log(f"done in {time.time() - start:.0f} s")
     return _finish(args.report, report, failures)
 
 
