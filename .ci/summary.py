@@ -36,11 +36,21 @@ def read_stages(path: Path) -> dict[str, tuple[int, int]]:
     return stages
 
 
+def _node_id(classname: str, name: str) -> str:
+    """pytest's node id (``tests/test_x.py::TestY::test_z[p]``) from JUnit's ``classname`` (``tests.test_x.TestY``)."""
+    parts = classname.split(".")
+    for cut in range(len(parts), 0, -1):
+        path = "/".join(parts[:cut]) + ".py"
+        if Path(path).is_file():
+            return "::".join([path, *parts[cut:], name])
+    return f"{classname}::{name}"
+
+
 def slowest_tests(junit: Path, count: int = SLOWEST) -> tuple[str, list[tuple[float, str]]]:
     """A one-line total of a pytest run, and its ``count`` slowest tests (seconds, node id) with set-up and teardown."""
     root = ET.parse(junit).getroot()
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    cases = [(float(case.get("time", 0)), f"{case.get('classname', '')}::{case.get('name', '')}")
+    cases = [(float(case.get("time", 0)), _node_id(case.get("classname", ""), case.get("name", "")))
              for suite in suites for case in suite.iter("testcase")]
     counts = {key: sum(int(suite.get(key, 0)) for suite in suites) for key in ("tests", "failures", "errors", "skipped")}
     seconds = sum(float(suite.get("time", 0)) for suite in suites)

@@ -99,7 +99,8 @@ CONTROL_MAXIMUM = {"tones-multiclass": 0.5, "tones-kfold": 0.5, "timbre-multilab
 
 PASST_FLOP_PER_S = 1.2e11
 """PaSST inference speed measured on 2 CPU cores (hear-validator on passt_2lvl and passt_lm2rf_hop5), to turn the
-FLOPs of a job into expected seconds. Only the order in which jobs start depends on it, and on the two below."""
+FLOPs of a job into expected seconds. Only the order in which jobs start depends on it and on the two constants
+below."""
 STARTUP_S = 10.0
 """Seconds of a process that imports TensorFlow and torch before it does anything (hear-validator on a weight-free
 variant: 9 s)."""
@@ -235,8 +236,10 @@ def validator_results(jobs: dict[str, Job], variants: list[str], compared: list[
 
 
 def validator_failures(validator: dict[str, dict], broken: dict[str, dict]) -> list[str]:
-    """A published variant that fails, a broken module with an unexpected verdict, any disagreement."""
+    """A published variant that fails or makes hear-validator warn, a broken module with an unexpected verdict, any
+    disagreement."""
     failures = [f"hear-validator failed on {n}: {r['last_line']}" for n, r in validator.items() if not r["passed"]]
+    failures += [f"hear-validator warned on {n}: {'; '.join(r['warnings'])}" for n, r in validator.items() if r["warned"]]
     for name, result in {**validator, **{f"{BROKEN_PACKAGE}.{n}": r for n, r in broken.items()}}.items():
         if "agree" in result and not result["agree"]:
             failures.append(f"{name}: hear-validator {_verdict(result)} but in process {_verdict(result['in_process'])}")
