@@ -70,15 +70,20 @@ _GEOMETRY = {320: ("passt_s_swa_p16_128_ap476", 998), 160: ("stfthop160", 2000)}
 """STFT hop (samples) -> (hear21passt architecture name, input frames)."""
 
 
+def reference_module(variant: str) -> types.ModuleType:
+    """The hear21passt module of ``variant`` (:data:`REFERENCE_MODULES`), imported through the shims."""
+    install_shims()
+    return importlib.import_module(REFERENCE_MODULES[variant][0])
+
+
 def build_reference(variant: str, seed: int) -> tuple[torch.nn.Module, Callable, Callable]:
     """The authors' wrapper for ``variant`` with seeded random weights.
 
     Returns:
         ``(wrapper, scene_fn, timestamp_fn)`` where the functions take ``(audio, wrapper)``.
     """
-    install_shims()
-    module_name, ts_name, ts_size = REFERENCE_MODULES[variant]
-    module = importlib.import_module(module_name)
+    module = reference_module(variant)
+    _, ts_name, ts_size = REFERENCE_MODULES[variant]
     from hear21passt.models.passt import get_model
     from hear21passt.models.preprocess import AugmentMelSTFT
     from hear21passt.wrapper import PasstBasicWrapper

@@ -13,7 +13,6 @@ every class follow from ``passt_base``'s; one batch of scenes each is compared e
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,15 @@ import torch
 from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.config import VariantConfig, WindowBlock
 from hear_gear_embed.embedding import Embedder
+from hear_gear_embed.hear.validate import TIMESTAMP_LENGTHS_S
 
 from ..conftest import noise, tone
-from .oracle import REFERENCE_MODULES, build_reference, quiet
+from .oracle import REFERENCE_MODULES, build_reference, quiet, reference_module
 
 TOLERANCE = 1e-4
 RATE = 32000
-TYPICAL_SAMPLES = 34240
+TYPICAL_SAMPLES = int(TIMESTAMP_LENGTHS_S[0] * RATE)
 """1.07 s, the shortest clip of hear-validator: longer than every window, shorter than the time encoding."""
-LONG_SAMPLES = 400000
-"""12.5 s: longer than the 10 s time encoding."""
 WINDOWS_PER_CHUNK = 8
 """Memory budget of the batch cases, in windows of the largest block: a batch of 3 spans several chunks."""
 SAME_SCENE_AS_BASE = ("passt_2lvl", "passt_2lvlmel")
@@ -80,12 +78,17 @@ def scene_class(variant: VariantConfig, n_samples: int, n_sounds: int) -> str:
     return "beyond-encoding" if n_samples > variant.scene_window_samples else "other"
 
 
+def _long(variant: VariantConfig) -> int:
+    """12.5 s for a 10 s time encoding: 2.5 s beyond it, so that the scene is the mean of several windows."""
+    return variant.scene_window_samples * 5 // 4
+
+
 def _timestamp_cases(name: str) -> list[tuple[str, int, int]]:
     variant = get_variant(name)
     largest = _largest_window(variant)
     cases = [(name, largest // 4, 1), (name, 3 * largest // 4, 1), (name, largest, 1), (name, TYPICAL_SAMPLES, 3)]
     # Timestamp windows never reach the time encoding: beyond it a clip only has more windows. One variant shows it.
-    return cases + [(name, LONG_SAMPLES, 1)] if name == "passt_base" else cases
+    return cases + [(name, _long(variant), 1)] if name == "passt_base" else cases
 
 
 def _scene_cases(name: str) -> list[tuple[str, int, int]]:
@@ -94,7 +97,7 @@ def _scene_cases(name: str) -> list[tuple[str, int, int]]:
         return [(name, TYPICAL_SAMPLES, 3)]
     cases = [(name, variant.min_net_samples // 2, 1), (name, TYPICAL_SAMPLES, 3), (name, variant.scene_window_samples, 1)]
     # The passt_lm2rf_hop5 oracle composes the wrapper's methods for one forward pass: it has no scene beyond 10 s.
-    return cases + [(name, LONG_SAMPLES, 1)] if name != "passt_lm2rf_hop5" else cases
+    return cases + [(name, _long(variant), 1)] if name != "passt_lm2rf_hop5" else cases
 
 
 TIMESTAMP_CASES = [case for name in REFERENCE_MODULES for case in _timestamp_cases(name)]
@@ -161,8 +164,8 @@ def test_scenes_of_the_multi_level_variants_are_passt_base_scenes() -> None:
                 other.frontend, other.mid_layer) == (base.scene_levels, base.scene_features, base.scene_window_ms,
                                                      base.scene_hop_ms, base.net, base.frontend, base.mid_layer)
         # The reference's scene function of each module is the same code: the wrapper's get_scene_embeddings.
-        ref_base = importlib.import_module(REFERENCE_MODULES["passt_base"][0]).get_scene_embeddings
-        ref_other = importlib.import_module(REFERENCE_MODULES[name][0]).get_scene_embeddings
+        ref_base = reference_module("passt_base").get_scene_embeddings
+        ref_other = reference_module(name).get_scene_embeddings
         assert ref_other.__code__.co_code == ref_base.__code__.co_code
         assert ref_other.__code__.co_names == ref_base.__code__.co_names
 
