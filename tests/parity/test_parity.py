@@ -49,8 +49,12 @@ SCENE_CLASSES = {
 }
 
 
+def _largest_block(variant: VariantConfig) -> WindowBlock:
+    return max((b for b in variant.timestamp_blocks if isinstance(b, WindowBlock)), key=lambda b: b.window_ms)
+
+
 def _largest_window(variant: VariantConfig) -> int:
-    return max(variant.window_samples(b.window_ms) for b in variant.timestamp_blocks if isinstance(b, WindowBlock))
+    return variant.window_samples(_largest_block(variant).window_ms)
 
 
 def timestamp_class(variant: VariantConfig, n_samples: int, n_sounds: int) -> str:
@@ -134,7 +138,7 @@ def pair(variant: str, tmp_path_factory: pytest.TempPathFactory):
         path: Path = tmp_path_factory.mktemp("parity") / f"{variant}.pt"
         torch.save(wrapper.net.state_dict(), path)  # the reference's own net: the official key layout
         ours = load_embedder(get_variant(variant), path, device="cpu")
-        per_window = ours.bytes_per_window(_largest_window(ours.variant), ("H", "M"))
+        per_window = ours.bytes_per_window(_largest_window(ours.variant), _largest_block(ours.variant).levels)
         chunked = Embedder(ours.variant, memory_budget_mb=WINDOWS_PER_CHUNK * per_window / 2**20, net=ours.net).eval()
         _PAIRS[variant] = (variant, wrapper, scene_fn, ts_fn, ours, chunked)
     return _PAIRS[variant]
@@ -185,8 +189,8 @@ def test_timestamp_parity(pair, n_samples: int, n_sounds: int, parity_report: di
     model = chunked if kind == "batch-chunks" else ours
     if kind == "batch-chunks":
         windows = n_sounds * (n_samples // ours.variant.timestamp_hop_samples + 1)
-        block = max((b for b in ours.variant.timestamp_blocks if isinstance(b, WindowBlock)), key=lambda b: b.window_ms)
-        assert windows > chunked._budget_bytes() // chunked.bytes_per_window(_largest_window(ours.variant), block.levels)
+        levels = _largest_block(ours.variant).levels
+        assert windows > chunked._budget_bytes() // chunked.bytes_per_window(_largest_window(ours.variant), levels)
     emb, stamps = model.timestamp_embeddings(audio)
     assert torch.isfinite(emb).all()
     if kind == "below-half":
