@@ -165,7 +165,7 @@ def real_verdict(job: Job) -> dict[str, object]:
     text = job.log.read_text(errors="replace")
     warnings = VALIDATOR_WARNING.findall(text)
     return {"passed": job.code == 0 and "Looks good!" in text, "warned": bool(warnings), "warnings": warnings,
-            "last_line": text.strip().rsplit("\n", 1)[-1], "seconds": round(job.seconds, 1)}
+            "last_line": text.strip().rsplit("\n", 1)[-1], "seconds": round(job.seconds, 1), "log": str(job.log)}
 
 
 def in_process_verdict(job: Job) -> dict[str, object]:
@@ -238,11 +238,13 @@ def validator_results(jobs: dict[str, Job], variants: list[str], compared: list[
 def validator_failures(validator: dict[str, dict], broken: dict[str, dict]) -> list[str]:
     """A published variant that fails or makes hear-validator warn, a broken module with an unexpected verdict, any
     disagreement."""
-    failures = [f"hear-validator failed on {n}: {r['last_line']}" for n, r in validator.items() if not r["passed"]]
+    failures = [f"hear-validator failed on {n}:\n{_tail(Path(r['log']))}" for n, r in validator.items() if not r["passed"]]
     failures += [f"hear-validator warned on {n}: {'; '.join(r['warnings'])}" for n, r in validator.items() if r["warned"]]
     for name, result in {**validator, **{f"{BROKEN_PACKAGE}.{n}": r for n, r in broken.items()}}.items():
         if "agree" in result and not result["agree"]:
-            failures.append(f"{name}: hear-validator {_verdict(result)} but in process {_verdict(result['in_process'])}")
+            ours = result["in_process"]
+            failures.append(f"{name}: hear-validator {_verdict(result)} ({result['last_line']}) but in process "
+                            f"{_verdict(ours)} ({'; '.join(ours['errors'] + ours['warnings'])})")
     for name, result in broken.items():
         if ("PASS" if result["passed"] else "FAIL") != result["expected"]:
             failures.append(f"{BROKEN_PACKAGE}.{name}: expected {result['expected']}, hear-validator {_verdict(result)}")
