@@ -25,9 +25,14 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """Static checks with ruff."""
+    """Static checks: ruff, and mypy on the package (configured in pyproject.toml).
+
+    mypy resolves types through the installed dependencies (both extras), with stub packages for tqdm and SciPy.
+    """
     session.install("ruff==0.14.0")
     session.run("ruff", "check", "hear_gear_embed", "tests", "benchmarks", "docs", ".ci", "noxfile.py", "setup.py")
+    session.install(*CONSTRAINTS, "-e", ".[cli,gear]", "mypy==2.4.1", "types-tqdm==4.70.0.20261106", "scipy-stubs==1.17.1.5")
+    session.run("mypy")
 
 
 @nox.session(python="3.11")

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
-
-import tomllib
 
 STAGES_FILE = Path(__file__).with_name("stages.toml")
 SLOWEST = 8

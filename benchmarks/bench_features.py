@@ -29,7 +29,7 @@ Rows:
 5. spectral shape (centroid, bandwidth, flatness, rolloff, contrast): ours in one call vs one
    ``librosa.stft`` (its time included), ``S = |STFT|``, and the five librosa calls with ``S=S``.
 6. ``rms`` + ``zcr``: ours in one call vs ``librosa.feature.rms(y=...)`` + ``zero_crossing_rate``.
-7. the whole handcrafted set (:data:`hear_gear_embed.config.HANDCRAFTED`): ours in one call vs the sum
+7. the whole handcrafted set (:data:`hear_gear_embed.registry.HANDCRAFTED`): ours in one call vs the sum
    of librosa's calls: one CQT, chroma from it (``C=``), ``mfcc(y=...)`` (its own STFT, as in row 4),
    one STFT for the five spectral calls, rms, zcr, and the binary CQT peaks as NumPy on librosa's
    CQT magnitude (local maximum along frequency, within 30 dB of the frame maximum, above 1e-6).
@@ -71,11 +71,12 @@ import numpy as np
 import torch
 from nnAudio.features.cqt import CQT1992v2, CQT2010v2
 
-from hear_gear_embed.config import C1_HZ, HANDCRAFTED, CqtConfig, FeatureConfig
+from hear_gear_embed.features.config import FeatureConfig
 from hear_gear_embed.features.frames import FrameFeatures
+from hear_gear_embed.frontends.config import C1_HZ, CqtConfig
 from hear_gear_embed.frontends.cqt import CqtFrontend
 from hear_gear_embed.hear._api import get_scene_embeddings, get_timestamp_embeddings, load_model
-from hear_gear_embed.registry import CQT_PASST_GRID
+from hear_gear_embed.registry import CQT_PASST_GRID, HANDCRAFTED
 
 SR = 32000
 HOP = 320
@@ -118,7 +119,7 @@ def make_audio(batch: int, seconds: float, seed: int = 0) -> np.ndarray:
         y = np.zeros(n)
         n_notes = 8
         edges = np.linspace(0, n, n_notes + 1).astype(int)
-        for a, b in zip(edges[:-1], edges[1:]):
+        for a, b in zip(edges[:-1], edges[1:], strict=False):
             f0 = 440.0 * 2.0 ** ((rng.integers(36, 84) - 69) / 12)
             for h in range(1, 6):
                 if f0 * h < SR / 2:
@@ -431,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntotal {total_s:.0f} s")
 
     report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "host": host,
         "cpu_model": cpu_model(),

@@ -67,6 +67,7 @@ if str(ROOT) not in sys.path:
 
 from hear_gear_embed import get_variant, load_embedder  # noqa: E402
 from hear_gear_embed.embedding import Embedder, random_embedder  # noqa: E402
+from hear_gear_embed.util.device import resolve_device  # noqa: E402
 
 RATE = 32000
 WIDTH = 768
@@ -360,7 +361,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--no-reference", action="store_true", help="time this package only")
     parser.add_argument("--memory-minutes", nargs="*", type=float, default=[2.0, 20.0])
     parser.add_argument("--memory-variants", nargs="*", default=["passt_base"])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=None, help="torch device (default: CUDA when available, else CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=None)
@@ -368,7 +369,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
     if args.memory_child:
         with torch.inference_mode():
             row = memory_child(args.memory_child[0], float(args.memory_child[1]), device)

@@ -1,53 +1,55 @@
-"""The one registry of variants and official checkpoints. Variants are data, never modules."""
+"""The one registry of variants: every variant is data, usable by name everywhere (HEAR module, GEAR, CLI).
+
+Pure data, no torch: ``hear-gear list`` reads it without importing the network. Variants of other
+packages join through the entry-point group :data:`PLUGIN_GROUP`: each entry names a module whose import
+registers variants, loaded on the first lookup, so that every process (``hear-gear``, ``hear-validator``,
+``heareval``) knows them by name.
+"""
 
 from __future__ import annotations
 
-import difflib
+import logging
+from importlib.metadata import entry_points
 
-from .config import HANDCRAFTED, Checkpoint, CqtConfig, FeatureBlock, MelConfig, PasstConfig, VariantConfig, WindowBlock
+from .embedding.config import FeatureBlock, Level, VariantConfig, WindowBlock
+from .frontends.config import CqtConfig, MelConfig
+from .model.config import PasstConfig
+from .model.weights import get_weights
+from .util.names import unknown_name
 
-_RELEASES = "https://github.com/kkoutini/PaSST/releases/download"
+logger = logging.getLogger(__name__)
 
-
-def _official(name: str, path: str, description: str, hop: int = 320, frames: int = 998, stride: int = 10):
-    """An official checkpoint with the frontend and geometry it was trained with."""
-    return (
-        Checkpoint(name, f"{_RELEASES}/{path}", description),
-        MelConfig(hop_length=hop),
-        PasstConfig(max_frames=frames, freq_stride=stride, time_stride=stride),
-    )
-
-
-CHECKPOINTS: dict[str, tuple[Checkpoint, MelConfig, PasstConfig]] = {
-    entry[0].name: entry
-    for entry in (
-        _official("passt_s_swa_p16_128_ap476", "v0.0.1-audioset/passt-s-f128-p16-s10-ap.476-swa.pt",
-                  "PaSST-S, AudioSet, stochastic weight averaging, mAP .476 (HEAR 2021 submission)"),
-        _official("passt_s_kd_p16_128_ap486", "v.0.0.9/passt-s-kd-ap.486.pt",
-                  "PaSST-S, AudioSet, knowledge distillation, mAP .486"),
-        _official("passt_s_p16_s16_128_ap468", "v0.0.2-audioset/passt-s-f128-p16-s16-ap.468.pt",
-                  "PaSST-S, AudioSet, patch stride 16, mAP .468", stride=16),
-        _official("passt_s_swa_f128_stfthop160_p16_s10_ap473",
-                  "v0.0.3-audioset/passt-s-f128-stfthop160-p16-s10-ap.473-swa.pt",
-                  "PaSST-S, AudioSet, STFT hop 5 ms, mAP .473", hop=160, frames=2000),
-        _official("passt_s_swa_f128_stfthop100_p16_s10_ap473",
-                  "v0.0.3-audioset/passt-s-f128-stfthop100-p16-s10-ap.473-swa.pt",
-                  "PaSST-S, AudioSet, STFT hop 3.125 ms, mAP .473", hop=100, frames=3200),
-        _official("passt_s_f128_20sec_p16_s10_ap474_swa", "v0.0.5/passt-s-f128-20sec-p16-s10-ap.474-swa.pt",
-                  "PaSST-S, AudioSet, 20 s time encoding, mAP .474", frames=2000),
-        _official("passt_s_f128_30sec_p16_s10_ap473_swa", "v0.0.5/passt-s-f128-30sec-p16-s10-ap.473-swa.pt",
-                  "PaSST-S, AudioSet, 30 s time encoding, mAP .473", frames=3000),
-    )
-}
-"""Official checkpoints by name: ``(checkpoint, frontend it was trained with, network geometry)``."""
+PLUGIN_GROUP = "hear_gear_embed.variants"
+"""Entry-point group of modules that register variants, e.g. in a plugin's ``pyproject.toml``:
+``[project.entry-points."hear_gear_embed.variants"] my_variants = "my_package.variants"``."""
 
 _VARIANTS: dict[str, VariantConfig] = {}
+_plugins_loaded = False
 
 
-def register_variant(variant: VariantConfig, overwrite: bool = False) -> VariantConfig:
-    """Add ``variant`` to the registry (``overwrite`` to replace one of the same name)."""
+def _load_plugins() -> None:
+    """Import every module of :data:`PLUGIN_GROUP` once; one that fails is reported and skipped, so a broken
+    plugin cannot stop the package's own variants from working."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            entry.load()
+        except Exception as err:  # a plugin's own bug: name it and go on
+            logger.warning("variant plugin %s (%s) failed to load: %s: %s", entry.name, entry.value, type(err).__name__, err)
+
+
+def register_variant(variant: VariantConfig, *, overwrite: bool = False) -> VariantConfig:
+    """Add ``variant`` to the registry (``overwrite`` to replace one of the same name).
+
+    Once registered, ``variant.name`` works wherever a variant name does: ``hear_gear_embed.hear.<name>``
+    is its HEAR module, ``hear-gear gear <name>`` evaluates it and ``hear-gear embed --variant <name>``
+    embeds with it (in the process that registered it).
+    """
     if variant.name in _VARIANTS and not overwrite:
-        raise ValueError(f"variant {variant.name!r} is already registered")
+        raise ValueError(f"variant {variant.name!r} is already registered; pass overwrite=True to replace it")
     _VARIANTS[variant.name] = variant
     return variant
 
@@ -58,56 +60,68 @@ def get_variant(name: str) -> VariantConfig:
     Raises:
         KeyError: unknown name, with the closest registered names.
     """
+    _load_plugins()
     try:
         return _VARIANTS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_VARIANTS), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown variant {name!r}{hint} Known: {', '.join(list_variants())}") from None
+        raise KeyError(unknown_name("variant", name, list_variants())) from None
+
+
+def is_variant(name: str) -> bool:
+    """Whether ``name`` is a registered variant."""
+    _load_plugins()
+    return name in _VARIANTS
 
 
 def list_variants(include_unpublished: bool = False) -> list[str]:
     """Names of registered variants (published ones only, unless ``include_unpublished``)."""
+    _load_plugins()
     return [n for n, v in _VARIANTS.items() if v.published or include_unpublished]
 
 
 def passt_variant(
     name: str,
-    checkpoint: str,
-    timestamp_blocks: tuple[WindowBlock, ...],
-    scene_levels: tuple[str, ...],
+    weights: str,
+    timestamp_blocks: tuple[WindowBlock | FeatureBlock, ...],
+    scene_levels: tuple[Level, ...],
     description: str,
-    **kwargs: object,
+    *,
+    scene_features: tuple[str, ...] = (),
+    reference: str | None = None,
 ) -> VariantConfig:
-    """A variant on an official checkpoint, taking its frontend and geometry from :data:`CHECKPOINTS`."""
-    ckpt, mel, net = CHECKPOINTS[checkpoint]
+    """A variant on official weights, taking its frontend and network geometry from their record."""
+    record = get_weights(weights)
     return VariantConfig(
-        name=name,
-        description=description,
-        frontend=mel,
-        net=net,
-        checkpoint=ckpt,
-        timestamp_blocks=timestamp_blocks,
-        scene_levels=scene_levels,  # type: ignore[arg-type]
-        **kwargs,  # type: ignore[arg-type]
+        name=name, description=description, frontend=record.frontend, net=record.net, weights=record,
+        timestamp_blocks=timestamp_blocks, scene_levels=scene_levels, scene_features=scene_features, reference=reference,
     )
 
 
-_HM = ("H", "M")
+HANDCRAFTED: tuple[str, ...] = (
+    "mfcc", "chroma", "centroid", "bandwidth", "flatness", "rolloff", "contrast", "rms", "zcr", "peaks",
+)
+"""The diverse handcrafted set of the ``handcrafted`` variants (timbre: MFCC and spectral shape; pitch:
+chroma and CQT peaks; energy)."""
+
+CQT_PASST_GRID = CqtConfig(bins_per_octave=16, n_bins=128)
+"""A CQT that fits PaSST's 128-band patch grid: 8 octaves from C1 (32.7 Hz) to 7.8 kHz, 16 bins per
+octave, 10 ms hop; the input of the ``passt_cqt`` variant, for users who train or fine-tune PaSST on CQT."""
+
+_HM: tuple[Level, ...] = ("H", "M")
+_SWA = "passt_s_swa_p16_128_ap476"
 
 register_variant(passt_variant(
-    "passt_base", "passt_s_swa_p16_128_ap476", (WindowBlock(160, _HM),), _HM,
+    "passt_base", _SWA, (WindowBlock(160, _HM),), _HM,
     "PaSST M+H, 160 ms receptive field, STFT hop 10 ms (the HEAR 2021 'CP-JKU PaSST base')",
     reference="hear21passt.base",
 ))
 register_variant(passt_variant(
-    "passt_2lvl", "passt_s_swa_p16_128_ap476", (WindowBlock(160, _HM), WindowBlock(800, _HM)), _HM,
+    "passt_2lvl", _SWA, (WindowBlock(160, _HM), WindowBlock(800, _HM)), _HM,
     "PaSST M+H at 160 ms and 800 ms receptive fields (HEAR 2021 'base2level')",
     reference="hear21passt.base2level",
 ))
 register_variant(passt_variant(
-    "passt_2lvlmel", "passt_s_swa_p16_128_ap476",
-    (WindowBlock(160, _HM), WindowBlock(640, _HM), WindowBlock(60, ("L",))), _HM,
+    "passt_2lvlmel", _SWA, (WindowBlock(160, _HM), WindowBlock(640, _HM), WindowBlock(60, ("L",))), _HM,
     "PaSST M+H at 160 ms and 640 ms plus 60 ms of log-mel frames (HEAR 2021 'base2levelmel')",
     reference="hear21passt.base2levelmel",
 ))
@@ -121,16 +135,10 @@ register_variant(VariantConfig(
     description="Tiny random-weight geometry for fast tests (depth 2, width 64); not a real model",
     frontend=MelConfig(),
     net=PasstConfig(embed_dim=64, depth=2, num_heads=4, num_classes=10),
-    checkpoint=None,
     timestamp_blocks=(WindowBlock(160, _HM), WindowBlock(640, ("M",)), WindowBlock(60, ("L",))),
     scene_levels=("H", "M", "L"),
     published=False,
 ))
-
-CQT_PASST_GRID = CqtConfig(bins_per_octave=16, n_bins=128)
-"""A CQT that fits PaSST's 128-band patch grid: 8 octaves from C1 (32.7 Hz) to 7.8 kHz, 16 bins per
-octave, 10 ms hop; the input of the ``passt_cqt`` variant, for users who train or fine-tune PaSST on CQT."""
-
 register_variant(VariantConfig(
     name="lowlevel_mel",
     description="Weight-free: PaSST's log-mel, 60 ms of frames plus mean/std over 640 ms",
@@ -150,14 +158,12 @@ register_variant(VariantConfig(
     scene_features=HANDCRAFTED,
 ))
 register_variant(passt_variant(
-    "passt_2lvl_cqt", "passt_s_swa_p16_128_ap476",
-    (WindowBlock(160, _HM), WindowBlock(640, _HM), FeatureBlock(60, ("cqt",), "frames")), _HM,
+    "passt_2lvl_cqt", _SWA, (WindowBlock(160, _HM), WindowBlock(640, _HM), FeatureBlock(60, ("cqt",), "frames")), _HM,
     "PaSST M+H at 160 ms and 640 ms plus 60 ms of log-CQT frames (passt_2lvlmel with CQT as L)",
     scene_features=("cqt",),
 ))
 register_variant(passt_variant(
-    "passt_2lvl_handcrafted", "passt_s_swa_p16_128_ap476",
-    (WindowBlock(160, _HM), WindowBlock(640, _HM), FeatureBlock(160, HANDCRAFTED)), _HM,
+    "passt_2lvl_handcrafted", _SWA, (WindowBlock(160, _HM), WindowBlock(640, _HM), FeatureBlock(160, HANDCRAFTED)), _HM,
     "PaSST M+H at 160 ms and 640 ms plus the handcrafted set pooled over 160 ms",
     scene_features=HANDCRAFTED,
 ))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from hear_gear_embed.config import PasstConfig
 from hear_gear_embed.model import PaSST, random_passt
+from hear_gear_embed.model.config import PasstConfig
 
 CACHE_ENV = "HGE_TEST_CHECKPOINTS"
 """Environment variable naming a folder where random checkpoints are written once and reused (emptied by CI at the start)."""

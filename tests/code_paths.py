@@ -7,7 +7,7 @@ block and the scene read, how each frame feature is pooled, and whether network 
 features meet in one embedding. :func:`representatives` picks few published variants whose paths,
 together, include every path of every published variant.
 
-The full-size contract tests (``tests/test_hear_contract.py``) and the validator agreement of the harness
+The full-size contract tests (``tests/hear/test_api.py``) and the validator agreement of the harness
 (``tests/harness/run_harness.py``) run on the representatives; the real ``hear-validator`` still runs on
 every published variant. A new variant with a new combination becomes a representative by itself.
 """
@@ -15,7 +15,7 @@ every published variant. A new variant with a new combination becomes a represen
 from __future__ import annotations
 
 from hear_gear_embed import get_variant, list_variants
-from hear_gear_embed.config import FeatureBlock, VariantConfig
+from hear_gear_embed.embedding.config import FeatureBlock, VariantConfig
 
 
 def code_paths(variant: VariantConfig) -> frozenset[str]:

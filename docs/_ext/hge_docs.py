@@ -3,7 +3,10 @@
 Writes into ``docs/_generated/`` (ignored by git) when the builder starts:
 
 * ``include/variants.md``: the variant catalogue, from the registry (included by ``variants.md``);
-* ``include/checkpoints.md``: the official checkpoints, from ``CHECKPOINTS`` (included by ``weights.md``);
+* ``include/checkpoints.md``: the official checkpoints and their checksums, from the records of ``PRETRAINED``
+  (included by ``weights.md``);
+* ``include/descriptors.md``: the frame features, from the descriptor table ``DESCRIPTORS`` (included by
+  ``features.md``);
 * ``include/ci_stages.md``: the CI stages, their budgets and what each proves, from ``.ci/stages.toml`` (included
   by ``development.md``);
 * ``include/toplevel.md``: the names of ``hear_gear_embed.__all__``, each linked to where it is documented
@@ -18,30 +21,42 @@ references to re-exported names are pointed at that one description (:func:`reso
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import functools
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
-import tomllib
 from docutils.nodes import Element
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
+from sphinx.domains.python import PythonDomain
 from sphinx.environment import BuildEnvironment
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util.typing import ExtensionMetadata
 
 import hear_gear_embed as hge
-from hear_gear_embed.config import CqtConfig, FeatureBlock, VariantConfig, WindowBlock
+from hear_gear_embed.embedding.config import FeatureBlock, VariantConfig, WindowBlock
+from hear_gear_embed.features.catalogue import DESCRIPTORS, SOURCES
+from hear_gear_embed.features.config import FeatureConfig
+from hear_gear_embed.frontends.config import CqtConfig
+from hear_gear_embed.model.weights import PRETRAINED
 
 PACKAGE = "hear_gear_embed"
-API_ORDER = ("config", "registry", "frontends", "features", "model", "embedding", "hear", "evaluation", "io", "cli")
-"""Reading order of the API pages; children of the package not named here follow alphabetically."""
-SKIPPED_MODULES = {f"{PACKAGE}.__main__"}
-"""Modules not documented: ``__main__`` runs the command line when imported."""
+API_ORDER = ("util", "frontends", "model", "features", "embedding", "registry", "hear", "evaluation", "io", "cli")
+"""Reading order of the API pages, the order of the import rule (each imports only those before it);
+children of the package not named here follow alphabetically."""
+SKIPPED_MODULES = {f"{PACKAGE}.__main__", f"{PACKAGE}._version"}
+"""Modules not documented: ``__main__`` runs the command line when imported; ``_version`` only holds
+``__version__``, listed with the top-level names."""
 
 
 def _write(path: Path, text: str) -> None:
@@ -105,8 +120,8 @@ def _hops(cfg: VariantConfig) -> list[str]:
 
 
 def _weights_label(cfg: VariantConfig) -> str:
-    if cfg.checkpoint is not None:
-        return f"`{cfg.checkpoint.name}`"
+    if cfg.weights is not None:
+        return f"`{cfg.weights.name}`"
     return "bring your own" if cfg.needs_network else "none (weight-free)"
 
 
@@ -164,11 +179,11 @@ def _variant_section(cfg: VariantConfig) -> list[str]:
             f"- **Network**: PaSST, width {net.embed_dim}, {net.depth} blocks, {net.num_heads} heads, patch stride "
             f"{net.freq_stride} x {net.time_stride}, {net.max_frames} frames of time encoding"
         )
-    if cfg.checkpoint is not None:
-        ckpt = cfg.checkpoint
+    if cfg.weights is not None:
+        ckpt = cfg.weights
         lines.append(f"- **Checkpoint**: `{ckpt.name}`, {ckpt.description}: <{ckpt.url}>")
     elif cfg.needs_network:
-        lines.append("- **Checkpoint**: none published; pass your own file to `load_model(path)`")
+        lines.append("- **Checkpoint**: no official weights; pass your own file to `load_model(path)`")
     else:
         lines.append("- **Checkpoint**: none; the variant needs no weights and works offline")
     if cfg.reference:
@@ -177,21 +192,65 @@ def _variant_section(cfg: VariantConfig) -> list[str]:
 
 
 def checkpoints_markdown() -> str:
-    """Table of the official checkpoints: name, file, URL, the frontend and geometry they were trained with."""
+    """Table of the official checkpoints: name, file, URL, the frontend and geometry they were trained with, the
+    published variants that load them and their SHA-256 (with who attests it, listed below the table)."""
     users: dict[str, list[str]] = {}
     for name in hge.list_variants():
         cfg = hge.get_variant(name)
-        if cfg.checkpoint is not None:
-            users.setdefault(cfg.checkpoint.name, []).append(f"`{name}`")
+        if cfg.weights is not None:
+            users.setdefault(cfg.weights.name, []).append(f"`{name}`")
     lines = [
-        "| checkpoint | file name in the cache | URL | STFT hop | time encoding | published variants | description |",
-        "|---|---|---|---|---|---|---|",
+        "| checkpoint | file name in the cache | URL | STFT hop | time encoding | published variants | sha256 | description |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, (ckpt, mel, net) in hge.CHECKPOINTS.items():
+    sources: list[str] = []
+    for name, record in PRETRAINED.items():
+        if record.sha256 is None:
+            checksum = "none published"
+        else:
+            sources.append(f"- `{name}`: {record.sha256_source}.")
+            checksum = f"`{record.sha256}`"
         lines.append(
-            f"| `{name}` | `{ckpt.filename}` | <{ckpt.url}> | {_ms(mel.hop_ms)} | {net.max_frames} frames "
-            f"| {', '.join(users.get(name, [])) or '-'} | {ckpt.description} |"
+            f"| `{name}` | `{record.filename}` | <{record.url}> | {_ms(record.frontend.hop_ms)} | {record.net.max_frames} "
+            f"frames | {', '.join(users.get(name, [])) or '-'} | {checksum} | {record.description} |"
         )
+    if sources:
+        lines += ["", "Who attests each published checksum:", "", *sources]
+    return "\n".join(lines) + "\n"
+
+
+def _unit(unit: str, unit_size: float) -> str:
+    return unit if unit_size == 1 else f"{unit} (raw value / {unit_size:g})"
+
+
+def _with_defaults(text: str, config: FeatureConfig) -> str:
+    """``text`` with each ``FeatureConfig`` field it names marked up and followed by its default value."""
+    for f in dataclasses.fields(config):
+        text = re.sub(rf"\b{f.name}\b", f"`{f.name}` (default {getattr(config, f.name)!r})", text)
+    return text
+
+
+def descriptors_markdown() -> str:
+    """Table of the descriptor table: name, source and its frames, values per frame (default ``FeatureConfig``),
+    unit, what it measures, and the published variants that use it."""
+    config = FeatureConfig()
+    users: dict[str, list[str]] = {}
+    for name in hge.list_variants():
+        for feature in hge.get_variant(name).feature_names:
+            users.setdefault(feature, []).append(f"`{name}`")
+    lines = [
+        "| name | source: frames | values per frame | unit in embeddings | what it measures | published variants |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, d in DESCRIPTORS.items():
+        source = SOURCES[d.source]
+        hop = source.hop(config)
+        frames = f"`{d.source}`: {source.span(config)} samples every {hop} ({_ms(1000.0 * hop / config.sample_rate)})"
+        summary = _with_defaults(d.summary[0].upper() + d.summary[1:], config)
+        if d.context:
+            summary += f" (needs {d.context} earlier frame{'s' if d.context > 1 else ''})"
+        lines.append(f"| `{name}` | {frames} | {d.dim(config)} | {_unit(d.unit, d.unit_size)} | {summary} "
+                     f"| {', '.join(users.get(name, [])) or 'none'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -207,28 +266,40 @@ def ci_stages_markdown(stages_file: Path) -> str:
 
 
 def _api_modules() -> Iterator[str]:
-    """Every module of the package except the HEAR shims of single variants and :data:`SKIPPED_MODULES`."""
-    shims = {_hear_module(name) for name in hge.list_variants(include_unpublished=True)}
+    """Every module of the package on disk, except :data:`SKIPPED_MODULES`.
+
+    ``pkgutil.walk_packages`` lists files; the HEAR modules of single variants, ``hear_gear_embed.hear.<name>``,
+    are made on import by the finder of :mod:`hear_gear_embed.hear` and have no file, so they never appear here
+    (:doc:`/variants` lists them).
+    """
     for info in pkgutil.walk_packages(hge.__path__, f"{PACKAGE}."):
-        if info.name not in shims and info.name not in SKIPPED_MODULES:
+        if info.name not in SKIPPED_MODULES:
             yield info.name
 
 
 _DIRECTIVES = {"py:class": "autoclass", "py:exc": "autoexception", "py:func": "autofunction", "py:data": "autodata"}
 
 
+def _is_data(obj: object) -> bool:
+    """Whether ``obj`` is documented as data: neither a class nor a function (typing aliases such as
+    ``Literal[...]`` are callable, and forward ``__qualname__`` to ``typing``, but are data)."""
+    return not (inspect.isclass(obj) or inspect.isroutine(obj))
+
+
 def _role(obj: object) -> str:
     if inspect.isclass(obj):
         return "py:exc" if issubclass(obj, BaseException) else "py:class"
-    return "py:func" if callable(obj) else "py:data"
+    return "py:data" if _is_data(obj) else "py:func"
 
 
 def _defining_module(name: str, obj: object, modules: list[str]) -> str | None:
     """The module that documents ``obj``: its ``__module__`` if the object lives there, else (data) the module
     whose source gives ``name`` a docstring and holds the same object."""
-    owner, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-    if isinstance(owner, str) and isinstance(qualname, str):
-        return owner if getattr(importlib.import_module(owner), qualname, None) is obj else None
+    if not _is_data(obj):
+        owner, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        if isinstance(owner, str) and isinstance(qualname, str):
+            return owner if getattr(importlib.import_module(owner), qualname, None) is obj else None
+        return None
     for modname in modules:
         module: ModuleType = importlib.import_module(modname)
         if getattr(module, name, None) is obj and ("", name) in ModuleAnalyzer.for_module(modname).find_attr_docs():
@@ -237,11 +308,14 @@ def _defining_module(name: str, obj: object, modules: list[str]) -> str | None:
 
 
 def _summary(obj: object, name: str, owner: str | None) -> str:
-    """First paragraph of the object's docstring (of its attribute docstring for a constant), on one line."""
-    if not isinstance(getattr(obj, "__qualname__", None), str) and owner is not None:
+    """First paragraph of the object's docstring (of its attribute docstring for data), on one line; data
+    without a docstring anywhere is summarised by its value."""
+    if not _is_data(obj):
+        doc = inspect.getdoc(obj) or ""
+    elif owner is not None:
         doc = "\n".join(ModuleAnalyzer.for_module(owner).find_attr_docs().get(("", name), []))
     else:
-        doc = inspect.getdoc(obj) or ""
+        return f"value: ``{obj!r}``"
     return " ".join(doc.strip().split("\n\n")[0].split())
 
 
@@ -259,7 +333,7 @@ def toplevel_markdown(modules: list[str]) -> str:
             target = f"{PACKAGE}.{name}"
             local.append(name)
         else:
-            target = f"{owner}.{getattr(obj, '__qualname__', name)}"
+            target = f"{owner}.{name if _is_data(obj) else getattr(obj, '__qualname__', name)}"
         lines += [f"   * - :{_role(obj).split(':')[1]}:`{name} <{target}>`", f"     - {_summary(obj, name, owner)}"]
     for name in local:
         directive = _DIRECTIVES[_role(getattr(hge, name))]
@@ -269,7 +343,7 @@ def toplevel_markdown(modules: list[str]) -> str:
 
 LONG_VALUE = 300
 """Documented constants whose ``repr`` is longer than this are shown without their value (it would be one
-unreadable line, e.g. ``CHECKPOINTS``; the pages that need their content render it as a table)."""
+unreadable line, e.g. ``PRETRAINED`` or ``DESCRIPTORS``; the pages that need their content render it as a table)."""
 
 
 def _automodule(modname: str) -> list[str]:
@@ -305,6 +379,7 @@ def generate(app: Sphinx) -> None:
     modules = list(_api_modules())
     _write(out / "include" / "variants.md", variants_markdown())
     _write(out / "include" / "checkpoints.md", checkpoints_markdown())
+    _write(out / "include" / "descriptors.md", descriptors_markdown())
     _write(out / "include" / "ci_stages.md", ci_stages_markdown(Path(app.srcdir).parent / ".ci" / "stages.toml"))
     _write(out / "include" / "toplevel.md", toplevel_markdown(modules))
     rank = {child: i for i, child in enumerate(API_ORDER)}
@@ -359,25 +434,73 @@ def _lookup(dotted: str, scopes: list[str]) -> object | None:
     return None
 
 
+@functools.cache
+def _type_checking_imports(modname: str) -> dict[str, str]:
+    """Names that ``modname`` imports only for type checkers (in ``if TYPE_CHECKING:``), as absolute dotted
+    paths: annotations name them, but the running module does not have them."""
+    try:
+        spec = importlib.util.find_spec(modname)
+    except (ImportError, ValueError):
+        return {}
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return {}
+    package = modname if spec.submodule_search_locations else modname.rpartition(".")[0]
+    names: dict[str, str] = {}
+    for stmt in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
+        if not (isinstance(stmt, ast.If) and ast.unparse(stmt.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")):
+            continue
+        for imp in stmt.body:
+            if isinstance(imp, ast.ImportFrom):
+                base = importlib.util.resolve_name("." * imp.level + (imp.module or ""), package) if imp.level else imp.module
+                names.update({alias.asname or alias.name: f"{base}.{alias.name}" for alias in imp.names})
+            elif isinstance(imp, ast.Import):
+                names.update({alias.asname or alias.name.split(".")[0]: alias.name if alias.asname else
+                              alias.name.split(".")[0] for alias in imp.names})
+    return names
+
+
+def _documented_data(domain: PythonDomain, target: str, obj: object) -> str | None:
+    """The full name under which the very object ``obj`` (data, e.g. a constant re-exported by a package) is
+    documented, if it is documented under the last component of ``target``."""
+    name = target.rsplit(".", 1)[-1]
+    for fullname, entry in domain.objects.items():
+        if entry.objtype == "data" and fullname.rsplit(".", 1)[-1] == name and _lookup(fullname, []) is obj:
+            return fullname
+    return None
+
+
 def resolve_by_import(app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: Element) -> Element | None:
     """Resolve a Python cross-reference the way the name resolves in the code.
 
     Docstrings name objects as their module sees them (``list_variants`` in ``hear_gear_embed``, a name it
     re-exports), while each object is documented once, under its defining module: the reference is pointed
-    there. Names that resolve to objects outside this package (torch, numpy, the standard library, for which
+    there. Data (constants) has no defining module at run time: a reference to it is pointed at wherever that
+    same object is documented. Names a module imports only for type checking resolve as the type checker sees
+    them. Names that resolve to objects outside this package (torch, numpy, the standard library, for which
     no inventory is available offline) are shown as plain text. What does not resolve at all stays a warning.
     """
     if node.get("refdomain") != "py":
         return None
     module, cls = node.get("py:module") or "", node.get("py:class") or ""
     scopes = [f"{module}.{cls}", module] if cls else [module]
-    obj = _lookup(node["reftarget"].lstrip("~."), [s for s in scopes if s])
+    target = node["reftarget"].lstrip("~.")
+    obj = _lookup(target, [s for s in scopes if s])
+    if obj is None and module:
+        head, _, rest = target.partition(".")
+        absolute = _type_checking_imports(module).get(head)
+        obj = _lookup(".".join(filter(None, [absolute, rest])), []) if absolute else None
+    if obj is None:
+        return None
+    domain = cast(PythonDomain, env.get_domain("py"))
+    if _is_data(obj) and not isinstance(obj, ModuleType):
+        documented = _documented_data(domain, target, obj)
+        if documented is not None:
+            return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], documented, node, contnode)
     owner, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if not isinstance(owner, str) or not isinstance(qualname, str):
         return None
     if owner.split(".")[0] != PACKAGE:
         return contnode
-    domain = env.get_domain("py")
     return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], f"{owner}.{qualname}", node, contnode)
 
 

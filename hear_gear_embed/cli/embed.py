@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..embedding.config import KINDS
 from ..registry import get_variant, list_variants
 
 logger = logging.getLogger(__name__)
@@ -35,15 +36,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "the exit status is then 1; the other files' outputs are kept.",
     )
     parser.add_argument("paths", nargs="+", help="audio files and folders")
-    parser.add_argument("--variant", default="passt_base", choices=list_variants(include_unpublished=True),
-                        help="model variant (default passt_base; `hear-gear list` shows them all)")
+    parser.add_argument("--variant", default="passt_base", metavar="NAME",
+                        help=f"model variant: {', '.join(list_variants())} (default passt_base; `hear-gear list` "
+                        "describes them)")
     parser.add_argument("--model", help="checkpoint file (default: the variant's official weights, downloaded once)")
     parser.add_argument("--random-weights", type=int, metavar="SEED",
                         help="seeded random weights instead of a checkpoint (tests the pipeline; meaningless embeddings)")
     parser.add_argument("--out", default="embeddings", help="output folder (default: embeddings)")
-    kind = parser.add_mutually_exclusive_group()
-    kind.add_argument("--scene", action="store_true", help="scene embeddings only")
-    kind.add_argument("--timestamps", action="store_true", help="timestamp embeddings only")
+    parser.add_argument("--kind", action="append", choices=KINDS, dest="kinds",
+                        help="embedding kind to compute; repeat for both (default: both)")
     parser.add_argument("--overwrite", action="store_true", help="re-embed files whose outputs exist")
     parser.add_argument("--batch-size", type=int,
                         help=f"most files of equal length per batch (default {GPU_BATCH_SIZE} on a GPU, 1 on CPU, where "
@@ -57,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 @contextmanager
-def _progress_bar(enabled: bool) -> Iterator[tuple[Callable[[int], object] | None, Callable[[int], None] | None]]:
+def _progress_bar(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None, Callable[[int], None] | None]]:
     """``(update, set_total)`` callbacks of a tqdm bar on stderr (shown on a terminal only), or
     ``(None, None)`` when disabled. The bar starts when the number of files is known."""
     if not enabled:
@@ -84,13 +85,16 @@ def _progress_bar(enabled: bool) -> Iterator[tuple[Callable[[int], object] | Non
 
 def run(args: argparse.Namespace) -> int:
     """Embed ``args.paths``; exit status 0 when every file is done, 1 when some failed, 2 when nothing could start."""
-    import torch
-
     from ..embedding.embedder import load_embedder, random_embedder
     from ..io import embed_files
-    from ..model.checkpoint import WeightsUnavailableError
+    from ..model.hub import WeightsUnavailableError
 
-    variant = get_variant(args.variant)
+    try:
+        variant = get_variant(args.variant)
+    except KeyError as err:
+        return _usage_error(str(err.args[0]))
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return _usage_error(f"--out {args.out} exists and is not a folder; outputs go into a folder, one .npz per input")
     if args.random_weights is not None and args.model:
         return _usage_error("--model and --random-weights exclude each other")
     if (args.batch_size is not None and args.batch_size < 1) or args.batch_seconds <= 0:
@@ -99,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
         if args.random_weights is not None:
             logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing",
                            args.random_weights)
-            device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            model = random_embedder(variant, args.random_weights, device=device,
+            model = random_embedder(variant, args.random_weights, device=args.device,
                                     memory_budget_mb=args.memory_budget_mb)
         else:
             model = load_embedder(variant, args.model or "", device=args.device, memory_budget_mb=args.memory_budget_mb)
@@ -109,11 +112,11 @@ def run(args: argparse.Namespace) -> int:
                             "lowlevel_mel, lowlevel_cqt, handcrafted)")
     except (ValueError, OSError, RuntimeError) as err:  # bad checkpoint, option or device
         return _usage_error(str(err))
-    kind = "scene" if args.scene else "timestamps" if args.timestamps else "both"
+    kinds = tuple(args.kinds) if args.kinds else KINDS
     batch_size = args.batch_size or (GPU_BATCH_SIZE if model.device.type == "cuda" else 1)
     try:
         with _progress_bar(not args.no_progress) as (update, set_total):
-            report = embed_files(args.paths, model, args.out, kind=kind, overwrite=args.overwrite,
+            report = embed_files(args.paths, model, args.out, kinds=kinds, overwrite=args.overwrite,
                                  batch_size=batch_size, batch_seconds=args.batch_seconds,
                                  progress=update, on_total=set_total)
     except ModuleNotFoundError as err:  # the cli extra is not installed

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..embedding.config import KINDS
+
 _GEAR_EXTRA = {"sklearn", "matplotlib", "mpl_toolkits", "tqdm"}
 
 
@@ -28,8 +30,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_gear.add_argument("--duration", type=float, help="tone duration in seconds (perceptual preset; default 1.0)")
     p_gear.add_argument("--isomap-neighbors", type=int, default=100, help="K of the Isomap graph (default 100)")
     p_gear.add_argument("--knn-neighbors", type=int, default=40, help="K of the k-NN regression (default 40)")
-    p_gear.add_argument("--embedding", default="scene", choices=["scene", "timestamp_mean"],
-                        help="scene embeddings, or timestamp embeddings averaged over time")
+    p_gear.add_argument("--embedding", default="scene", choices=KINDS,
+                        help="scene embeddings, or timestamp embeddings averaged over time (default: scene)")
     p_gear.add_argument("--batch-size", type=int, default=32, help="sounds per HEAR call")
     p_gear.add_argument("--save-embeddings", action="store_true", help="also store the embeddings in gear.npz")
     p_gear.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -73,7 +75,7 @@ def run_gear_command(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:  # bad settings or module; missing weights or unwritable output
         print(f"error: {err}", file=sys.stderr)
         return 2
-    r2 = record["metrics"]["ridge_r2"]  # type: ignore[index]
+    r2 = record["metrics"]["ridge_r2"]
     print(f"{record['module']}: ridge R^2 " + ", ".join(f"{k} {v:.3f}" for k, v in r2.items()) + f"; report: {out / 'report.md'}")
     return 0
 

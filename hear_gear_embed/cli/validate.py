@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.module`` and print the report."""
     from ..evaluation.hear_module import resolve_module_name
-    from ..hear.validate import validate_module
+    from ..evaluation.validate import validate_module
 
     name = resolve_module_name(args.module)
     try:

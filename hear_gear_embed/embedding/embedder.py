@@ -8,14 +8,17 @@ import os
 import torch
 from torch import Tensor, nn
 
-from ..config import FeatureBlock, Level, VariantConfig, WindowBlock, half_window_frames
 from ..features.frames import FrameFeatures
-from ..frontends import build_frontend
-from ..model.checkpoint import check_saved_geometry, load_into, read_checkpoint, resolve_checkpoint, save_checkpoint
-from ..model.passt import PaSST, forward_flops, random_passt
-from .inputs import as_audio_batch
+from ..frontends.build import build_frontend
+from ..model.checkpoint import check_saved_geometry, load_into, read_checkpoint, save_checkpoint
+from ..model.hub import resolve
+from ..model.passt import PaSST, PasstOutput, forward_flops, random_passt
+from ..util.chunking import chunks
+from ..util.device import resolve_device
+from .config import KINDS, FeatureBlock, Kind, Level, VariantConfig, WindowBlock, half_window_frames
+from .inputs import AudioInput, as_audio_batch
 from .pooling import centre_frames, clip_mean_std, window_frames, window_mean_std
-from .windowing import centred_window_chunk, chunks, n_timestamps, timestamps_ms
+from .windowing import centred_window_chunk, n_timestamps, timestamps_ms
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class Embedder(nn.Module):
     :func:`hear_gear_embed.load_model` or :meth:`load_weights`.
 
     Attributes:
-        variant: the :class:`~hear_gear_embed.config.VariantConfig`.
+        variant: the :class:`~hear_gear_embed.embedding.config.VariantConfig`.
         sample_rate: expected sample rate (Hz).
         scene_embedding_size: size of one scene embedding.
         timestamp_embedding_size: size of one timestamp embedding.
@@ -69,7 +72,7 @@ class Embedder(nn.Module):
         if self.net is None:
             raise ValueError(f"variant {self.variant.name} uses no network weights; do not pass a checkpoint")
         state, metadata = read_checkpoint(path)
-        check_saved_geometry(metadata, self.variant.net, str(path))
+        check_saved_geometry(metadata, self.net.config, str(path))
         load_into(self.net, state, str(path))
         self.weights_source = os.fspath(path)
 
@@ -77,7 +80,7 @@ class Embedder(nn.Module):
         """Save the network weights with the variant name and geometry (loadable by :meth:`load_weights`)."""
         if self.net is None:
             raise ValueError(f"variant {self.variant.name} has no network weights to save")
-        save_checkpoint(path, self.net, self.variant.net, self.variant.name)
+        save_checkpoint(path, self.net, self.net.config, self.variant.name)
 
     @property
     def device(self) -> torch.device:
@@ -105,7 +108,7 @@ class Embedder(nn.Module):
             total += 4 * (tokens * net.embed_dim * int(6 + 2 * net.mlp_ratio) + net.num_heads * tokens * tokens)
         return total
 
-    def network_flops(self, n_sounds: int, n_samples: int, kind: str) -> int:
+    def network_flops(self, n_sounds: int, n_samples: int, kind: Kind) -> int:
         """Floating-point operations the network performs for one call on ``(n_sounds, n_samples)`` audio.
 
         Sums :func:`~hear_gear_embed.model.passt.forward_flops` over every forward pass that
@@ -113,8 +116,8 @@ class Embedder(nn.Module):
         (``kind="scene"``) runs, with each pass's actual sequence length and block count. The frontend
         and pooling are not counted. Zero for variants without a network.
         """
-        if kind not in ("timestamp", "scene"):
-            raise ValueError(f"kind must be 'timestamp' or 'scene', got {kind!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if n_sounds < 1 or n_samples < 1:
             raise ValueError(f"need at least one sound and one sample, got ({n_sounds}, {n_samples})")
         if self.net is None:
@@ -136,7 +139,7 @@ class Embedder(nn.Module):
                 continue
             blocks = self.net.blocks_run(variant.mid_layer, "M" in levels, "H" in levels)
             frames = variant.frontend.n_frames(window)
-            total += count * forward_flops(variant.net, frames, blocks, "H" in levels)
+            total += count * forward_flops(self.net.config, frames, blocks, "H" in levels)
         return total
 
     def window_features(self, windows: Tensor, levels: tuple[Level, ...], pool_low: bool) -> Tensor:
@@ -152,7 +155,7 @@ class Embedder(nn.Module):
             ``(k, sum of level sizes)`` float32.
         """
         spec = self.frontend(windows)
-        out = None
+        out: PasstOutput | None = None
         if "M" in levels or "H" in levels:
             if self.net is None:
                 raise RuntimeError(f"variant {self.variant.name} has no network for levels {levels}")
@@ -161,10 +164,9 @@ class Embedder(nn.Module):
         for level in levels:
             if level == "L":
                 parts.append(spec.mean(-1) if pool_low else spec.flatten(1))
-            elif level == "M":
-                parts.append(out.mid)
             else:
-                parts.append(out.logits)
+                assert out is not None  # the network ran above for "M" and "H"
+                parts.append(out.mid if level == "M" else out.logits)
         return torch.cat(parts, dim=1)
 
     def _windowed_features(
@@ -178,7 +180,7 @@ class Embedder(nn.Module):
             out[start:stop] = self.window_features(centred_window_chunk(audio, window, hop, start, stop), levels, pool_low)
 
     @torch.inference_mode()
-    def timestamp_embeddings(self, audio: object) -> tuple[Tensor, Tensor]:
+    def timestamp_embeddings(self, audio: AudioInput) -> tuple[Tensor, Tensor]:
         """Timestamp embeddings of a batch of sounds.
 
         Args:
@@ -234,7 +236,7 @@ class Embedder(nn.Module):
         return torch.cat(parts, dim=-1)
 
     @torch.inference_mode()
-    def scene_embeddings(self, audio: object) -> Tensor:
+    def scene_embeddings(self, audio: AudioInput) -> Tensor:
         """Scene embeddings of a batch of sounds.
 
         Levels: clips up to ``scene_window_ms`` get one forward pass each (clips shorter than the
@@ -301,14 +303,16 @@ def load_embedder(
         model_file_path: a checkpoint file; ``""`` resolves the variant's official checkpoint
             (cache, then download). A variant without network weights refuses a non-empty path
             rather than ignoring it.
-        device: ``None`` picks CUDA when available, else CPU.
+        device: ``None`` picks CUDA when available, else CPU (:func:`~hear_gear_embed.util.device.resolve_device`).
         download: allow downloading a missing official checkpoint.
         memory_budget_mb: working-memory bound per chunk of windows.
 
     Raises:
         WeightsUnavailableError: official weights neither cached nor downloadable.
         CheckpointError: the file does not fit the network.
+        DeviceUnavailableError: ``device`` names a device this machine does not have.
     """
+    target = resolve_device(device)
     path = os.fspath(model_file_path)
     net = None
     if variant.needs_network and variant.net is not None:
@@ -318,27 +322,27 @@ def load_embedder(
     embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=net)
     if embedder.net is not None:
         if not path:
-            if variant.checkpoint is None:
-                raise ValueError(f"variant {variant.name} has no official checkpoint; pass model_file_path")
-            path = os.fspath(resolve_checkpoint(variant.checkpoint, download=download))
+            if variant.weights is None:
+                raise ValueError(f"variant {variant.name} has no official weights; pass model_file_path")
+            path = os.fspath(resolve(variant.weights, download_missing=download))
         embedder.load_weights(path)
         logger.info("loaded %s weights from %s", variant.name, path)
     elif path:
         raise ValueError(f"variant {variant.name} uses no network weights, but model_file_path={path!r} was given")
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return embedder.to(device).eval()
+    return embedder.to(target).eval()
 
 
 def random_embedder(
-    variant: VariantConfig, seed: int = 0, *, device: str | torch.device = "cpu", memory_budget_mb: float | None = None
+    variant: VariantConfig, seed: int = 0, *, device: str | torch.device | None = None, memory_budget_mb: float | None = None
 ) -> Embedder:
-    """An :class:`Embedder` for ``variant`` with seeded random network weights (:func:`random_passt`), in eval mode.
+    """An :class:`Embedder` for ``variant`` with seeded random network weights (:func:`random_passt`), in eval mode,
+    on ``device`` (``None``: CUDA when available, else CPU, as :func:`load_embedder`).
 
     For pipeline tests and benchmarks: the embeddings mean nothing. Weight-free variants are unaffected.
     """
+    target = resolve_device(device)
     net = random_passt(variant.net, seed) if variant.needs_network and variant.net is not None else None
     embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=net)
     if net is not None:
         embedder.weights_source = f"random (seed {seed})"
-    return embedder.to(device).eval()
+    return embedder.to(target).eval()

@@ -8,6 +8,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+AudioInput = Tensor | np.ndarray
+"""Audio accepted at every public edge: a torch tensor or a NumPy array, ``(n_sounds, n_samples)`` floating point."""
+
 
 def as_audio_batch(audio: object, device: torch.device | None = None) -> Tensor:
     """Check and convert audio to a float32 ``(n_sounds, n_samples)`` tensor on ``device``.

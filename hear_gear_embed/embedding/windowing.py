@@ -12,8 +12,6 @@ memory is bounded by the chunk size, whatever the clip's length.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -68,10 +66,3 @@ def centred_window_chunk(audio: Tensor, window: int, hop: int, start: int, stop:
     index = torch.where(index >= n_samples, 2 * (n_samples - 1) - index, index).clamp(0, n_samples - 1)
     windows = audio[(rows // per_sound).unsqueeze(1), index]
     return windows.masked_fill_(~inside, 0.0)
-
-
-def chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
-    """``(start, stop)`` ranges covering ``range(total)`` in steps of ``size``."""
-    size = max(1, size)
-    for start in range(0, total, size):
-        yield start, min(start + size, total)

@@ -28,13 +28,12 @@ Dispersed embeddings have a high Gini index and low top-2 ratio, F-test and Cali
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
-ArrayLike = Union[Tensor, np.ndarray]
+ArrayLike = Tensor | np.ndarray
 
 
 def _as_batch(emb: ArrayLike, name: str = "emb") -> Tensor:

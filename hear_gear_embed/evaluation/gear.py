@@ -20,9 +20,11 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
 
+from ..embedding.config import KINDS, Kind
 from .analysis import (
     graph_components,
     isomap_coordinates,
@@ -32,7 +34,7 @@ from .analysis import (
     ridge_r2,
 )
 from .dispersion import dispersion_metrics
-from .hear_module import EMBEDDING_KINDS, embed_grid, load_hear_module
+from .hear_module import embed_grid, load_hear_module
 from .plots import plot_compare_isomap, plot_compare_log_ratios, plot_isomap, plot_isomap_parameter, plot_log_ratios
 from .synth import PARAMETERS, ToneGrid, make_grid
 
@@ -91,6 +93,50 @@ class GearAnalysis:
     metrics: dict[str, object]
 
 
+class EmbeddingInfo(TypedDict):
+    """What a GEAR run embedded: the embedding kind and its size."""
+
+    kind: Kind
+    dim: int
+
+
+class GearTiming(TypedDict):
+    """Seconds spent embedding and analysing."""
+
+    embed: float
+    analyse: float
+
+
+class GearRecord(TypedDict):
+    """The content of ``metrics.json`` of one run. The nested parts are JSON objects: ``grid`` from
+    :meth:`~.synth.ToneGrid.describe`, ``settings`` the :class:`GearSettings`, ``metrics`` those of
+    :class:`GearAnalysis`."""
+
+    module: str
+    model_path: str
+    embedding: EmbeddingInfo
+    grid: dict[str, Any]
+    settings: dict[str, Any]
+    metrics: dict[str, Any]
+    timing_s: GearTiming
+    versions: dict[str, str]
+
+
+class ComparisonRow(TypedDict):
+    """One run in ``comparison.json``; the per-parameter values are keyed by parameter name."""
+
+    run: str
+    module: str
+    preset: str
+    sample_rate: int
+    dim: int
+    median_abs_log_ratio_in_sample: dict[str, float]
+    median_abs_log_ratio_loo: dict[str, float]
+    ridge_r2: dict[str, float]
+    trustworthiness: float
+    dispersion: dict[str, float]
+
+
 def ridge_targets(params: np.ndarray) -> np.ndarray:
     """``(N, 3)`` targets of the ridge read-out from parameters ``(N, 3)`` (f1 in Hz): see :data:`RIDGE_TARGETS`."""
     params = np.asarray(params, dtype=np.float64)
@@ -98,7 +144,7 @@ def ridge_targets(params: np.ndarray) -> np.ndarray:
 
 
 def _per_parameter(values: np.ndarray) -> dict[str, float]:
-    return {name: float(v) for name, v in zip(PARAMETERS, values)}
+    return {name: float(v) for name, v in zip(PARAMETERS, values, strict=True)}
 
 
 def analyse(emb: np.ndarray, params: np.ndarray, settings: GearSettings = PAPER_SETTINGS) -> GearAnalysis:
@@ -140,7 +186,7 @@ def _versions() -> dict[str, str]:
     import sklearn
     import torch
 
-    from .. import __version__
+    from .._version import __version__
 
     return {"hear_gear_embed": __version__, "torch": torch.__version__, "scikit-learn": sklearn.__version__}
 
@@ -153,11 +199,11 @@ def run_gear(
     grid_overrides: dict[str, object] | None = None,
     grid: ToneGrid | None = None,
     settings: GearSettings = PAPER_SETTINGS,
-    kind: str = "scene",
+    kind: Kind = "scene",
     batch_size: int = 32,
     progress: bool = True,
     save_embeddings: bool = False,
-) -> dict[str, object]:
+) -> GearRecord:
     """Run GEAR on a HEAR module and write its outputs (see the module docstring) to ``out_dir``.
 
     Args:
@@ -169,7 +215,7 @@ def run_gear(
             defaults to ``settings.seed``.
         grid: a custom dataset (full control); its sample rate must be the model's.
         settings: analysis settings.
-        kind: ``"scene"`` or ``"timestamp_mean"`` embeddings.
+        kind: ``"scene"`` embeddings, or ``"timestamp"`` embeddings averaged over time.
         batch_size: sounds per HEAR call.
         progress: show a progress bar while embedding.
         save_embeddings: also store the embeddings in ``gear.npz``.
@@ -177,8 +223,8 @@ def run_gear(
     Returns:
         The content of ``metrics.json``.
     """
-    if kind not in EMBEDDING_KINDS:
-        raise ValueError(f"kind must be one of {EMBEDDING_KINDS}, got {kind!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     out = Path(out_dir)
     hear = load_hear_module(module, model_path)
     if grid is None:
@@ -200,12 +246,13 @@ def run_gear(
     }
     if save_embeddings:
         arrays["embeddings"] = emb
-    np.savez_compressed(out / "gear.npz", **arrays)
+    # numpy's stub lets **kwds fill its keyword `allow_pickle: bool`; no array here has that name
+    np.savez_compressed(out / "gear.npz", **arrays)  # type: ignore[arg-type]
     plot_isomap(result.coords, params, out / "isomap.png", title=label)
     for j, name in enumerate(PARAMETERS):
         plot_isomap_parameter(result.coords, params[:, j], name, out / f"isomap_{name}.png", title=f"{label}: {name}")
     plot_log_ratios(result.log_ratios_in_sample, result.log_ratios_loo, out / "knn_log_ratios.png", title=label)
-    record: dict[str, object] = {
+    record: GearRecord = {
         "module": hear.name,
         "model_path": model_path,
         "embedding": {"kind": kind, "dim": int(emb.shape[1])},
@@ -227,7 +274,7 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def render_report(record: dict[str, object]) -> str:
+def render_report(record: GearRecord) -> str:
     """``report.md`` of one run from its ``metrics.json`` record."""
     grid = record["grid"]
     metrics = record["metrics"]
@@ -238,18 +285,18 @@ def render_report(record: dict[str, object]) -> str:
         f"# GEAR report: `{record['module']}`",
         "",
         f"- checkpoint: {record['model_path'] or 'the module default'}",
-        f"- embedding: {record['embedding']['kind']}, {record['embedding']['dim']} dimensions",  # type: ignore[index]
+        f"- embedding: {record['embedding']['kind']}, {record['embedding']['dim']} dimensions",
         f"- dataset: preset `{grid['name']}`, {grid['n_sounds']} tones of {grid['n_samples']} samples "
         f"({grid['duration_ms']:.1f} ms) at {grid['sample_rate']} Hz; f1 {grid['f1_low_hz']:.1f} to "
         f"{grid['f1_high_hz']:.1f} Hz ({grid['f1_scale']} scale), alpha {grid['alpha_low']:g} to "
         f"{grid['alpha_high']:g} ({grid['n_alpha']} values), r {grid['r_low']:g} to {grid['r_high']:g} "
         f"({grid['n_r']} values), at most {grid['max_harmonics']} harmonics, seed {grid['seed']}",
-        f"- time: embedding {record['timing_s']['embed']:.1f} s, analysis {record['timing_s']['analyse']:.1f} s",  # type: ignore[index]
+        f"- time: embedding {record['timing_s']['embed']:.1f} s, analysis {record['timing_s']['analyse']:.1f} s",
         "",
         "## Parameter read-out",
         "",
         f"| parameter | median abs log-ratio, k-NN K={knn['k']} in-sample (paper) | leave-one-out | "
-        f"ridge R^2 ({record['settings']['ridge_folds']}-fold) | ridge target |",  # type: ignore[index]
+        f"ridge R^2 ({record['settings']['ridge_folds']}-fold) | ridge target |",
         "|---|---|---|---|---|",
     ]
     for name in PARAMETERS:
@@ -294,7 +341,7 @@ def render_report(record: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def _load_run(folder: Path) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+def _load_run(folder: Path) -> tuple[GearRecord, dict[str, np.ndarray]]:
     metrics_file, arrays_file = folder / "metrics.json", folder / "gear.npz"
     for f in (metrics_file, arrays_file):
         if not f.is_file():
@@ -335,20 +382,20 @@ def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, ob
     if len(set(labels)) != len(labels):
         raise ValueError(f"run folders must have distinct names (they label the runs), got {labels}")
     runs = [_load_run(p) for p in paths]
-    keys = [_dataset_key(run[0]["grid"]) for run in runs]  # type: ignore[arg-type]
+    keys = [_dataset_key(run[0]["grid"]) for run in runs]
     same_data = all(k == keys[0] for k in keys)
     if not same_data:
         logger.warning("the runs use different datasets; their metrics are not directly comparable")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for label, (record, _) in zip(labels, runs):
+    rows: list[ComparisonRow] = []
+    for label, (record, _) in zip(labels, runs, strict=True):
         m = record["metrics"]
         assert isinstance(m, dict)
         rows.append({
-            "run": label, "module": record["module"], "preset": record["grid"]["name"],  # type: ignore[index]
-            "sample_rate": record["grid"]["sample_rate"],  # type: ignore[index]
-            "dim": record["embedding"]["dim"],  # type: ignore[index]
+            "run": label, "module": record["module"], "preset": record["grid"]["name"],
+            "sample_rate": record["grid"]["sample_rate"],
+            "dim": record["embedding"]["dim"],
             "median_abs_log_ratio_in_sample": m["knn"]["median_abs_log_ratio"]["in_sample"],
             "median_abs_log_ratio_loo": m["knn"]["median_abs_log_ratio"]["leave_one_out"],
             "ridge_r2": m["ridge_r2"], "trustworthiness": m["isomap"]["trustworthiness"],
@@ -356,16 +403,18 @@ def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, ob
         })
     summary: dict[str, object] = {"same_dataset": same_data, "runs": rows}
     (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot_compare_isomap([(label, a["coords"], a["params"]) for label, (_, a) in zip(labels, runs)], out / "compare_isomap.png")
+    plot_compare_isomap(
+        [(label, a["coords"], a["params"]) for label, (_, a) in zip(labels, runs, strict=True)], out / "compare_isomap.png"
+    )
     plot_compare_log_ratios(
-        [(label, a["log_ratios_in_sample"], a["log_ratios_loo"]) for label, (_, a) in zip(labels, runs)],
+        [(label, a["log_ratios_in_sample"], a["log_ratios_loo"]) for label, (_, a) in zip(labels, runs, strict=True)],
         out / "compare_log_ratios.png",
     )
     (out / "comparison.md").write_text(_render_comparison(rows, same_data))
     return summary
 
 
-def _render_comparison(rows: list[dict[str, object]], same_data: bool) -> str:
+def _render_comparison(rows: list[ComparisonRow], same_data: bool) -> str:
     head = "| run | module | preset | rate (Hz) | dim | " + " | ".join(
         [f"LOO k-NN abs log-ratio {p}" for p in PARAMETERS] + [f"ridge R^2 {p}" for p in PARAMETERS]
     ) + " | trustworthiness | Gini | top-2 ratio | K-means F | Calinski-Harabasz |"
@@ -376,9 +425,9 @@ def _render_comparison(rows: list[dict[str, object]], same_data: bool) -> str:
     for r in rows:
         loo, r2, disp = r["median_abs_log_ratio_loo"], r["ridge_r2"], r["dispersion"]
         cells = [str(r["run"]), f"`{r['module']}`", str(r["preset"]), str(r["sample_rate"]), str(r["dim"])]
-        cells += [_fmt(loo[p]) for p in PARAMETERS] + [_fmt(r2[p]) for p in PARAMETERS]  # type: ignore[index]
+        cells += [_fmt(loo[p]) for p in PARAMETERS] + [_fmt(r2[p]) for p in PARAMETERS]
         cells += [_fmt(r["trustworthiness"])] + [
-            _fmt(disp[k]) for k in ("gini_index", "top2_ratio", "kmeans_f_test", "calinski_harabasz")  # type: ignore[index]
+            _fmt(disp[k]) for k in ("gini_index", "top2_ratio", "kmeans_f_test", "calinski_harabasz")
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [

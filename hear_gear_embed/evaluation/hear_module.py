@@ -17,13 +17,12 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from ..registry import list_variants
+from ..embedding.config import KINDS, Kind
+from ..registry import is_variant
 from .synth import ToneGrid
 
 logger = logging.getLogger(__name__)
 
-EMBEDDING_KINDS = ("scene", "timestamp_mean")
-"""``scene``: ``get_scene_embeddings``; ``timestamp_mean``: ``get_timestamp_embeddings`` averaged over time."""
 
 _API = ("load_model", "get_scene_embeddings", "get_timestamp_embeddings")
 
@@ -39,7 +38,7 @@ class HearModel:
 
     @property
     def sample_rate(self) -> int:
-        return int(self.model.sample_rate)  # type: ignore[arg-type]
+        return _int_attribute(self.model, "sample_rate")
 
     @property
     def device(self) -> torch.device:
@@ -49,9 +48,15 @@ class HearModel:
         return torch.device("cpu")
 
 
+def _int_attribute(model: torch.nn.Module, name: str) -> int:
+    """``int(model.<name>)`` for a HEAR attribute of a model from any package (torch's stubs type every module
+    attribute as ``Tensor | Module``, which plain attributes such as ``sample_rate`` are not)."""
+    return int(getattr(model, name))
+
+
 def resolve_module_name(name: str) -> str:
-    """The import name of ``name``: a published variant maps to ``hear_gear_embed.hear.<variant>``."""
-    if name in list_variants():
+    """The import name of ``name``: a registered variant maps to ``hear_gear_embed.hear.<variant>``."""
+    if is_variant(name):
         return f"hear_gear_embed.hear.{name}"
     return name
 
@@ -84,7 +89,7 @@ def load_hear_module(name: str, model_path: str = "") -> HearModel:
 def _check_output(values: object, expected: tuple[int, ...], what: str, name: str) -> torch.Tensor:
     if not isinstance(values, torch.Tensor):
         raise ValueError(f"{name}.{what} returned {type(values).__name__}, not a torch.Tensor")
-    if values.ndim != len(expected) or any(e >= 0 and s != e for s, e in zip(values.shape, expected)):
+    if values.ndim != len(expected) or any(e >= 0 and s != e for s, e in zip(values.shape, expected, strict=True)):
         raise ValueError(f"{name}.{what} returned shape {tuple(values.shape)}, expected {expected} (-1: any)")
     if not bool(torch.isfinite(values).all()):
         raise ValueError(f"{name}.{what} returned NaN or Inf")
@@ -92,14 +97,15 @@ def _check_output(values: object, expected: tuple[int, ...], what: str, name: st
 
 
 def embed_grid(
-    hear: HearModel, grid: ToneGrid, kind: str = "scene", batch_size: int = 32, progress: bool = True
+    hear: HearModel, grid: ToneGrid, kind: Kind = "scene", batch_size: int = 32, progress: bool = True
 ) -> np.ndarray:
     """Embed every sound of ``grid`` with ``hear``, ``batch_size`` sounds per call.
 
     Args:
         hear: from :func:`load_hear_module`.
         grid: the dataset; its ``sample_rate`` must equal the model's.
-        kind: one of :data:`EMBEDDING_KINDS`.
+        kind: ``"scene"`` (``get_scene_embeddings``) or ``"timestamp"`` (``get_timestamp_embeddings``
+            averaged over time: GEAR needs one vector per sound).
         batch_size: sounds per call of the HEAR function.
         progress: show a progress bar (tqdm, on stderr).
 
@@ -108,8 +114,8 @@ def embed_grid(
     """
     from tqdm.auto import tqdm
 
-    if kind not in EMBEDDING_KINDS:
-        raise ValueError(f"kind must be one of {EMBEDDING_KINDS}, got {kind!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if grid.sample_rate != hear.sample_rate:
@@ -121,12 +127,12 @@ def embed_grid(
             stop = min(start + batch_size, grid.n_sounds)
             audio = torch.from_numpy(grid.audio(start, stop)).to(device)
             if kind == "scene":
-                size = int(hear.model.scene_embedding_size)  # type: ignore[arg-type]
+                size = _int_attribute(hear.model, "scene_embedding_size")
                 emb = _check_output(
                     hear.module.get_scene_embeddings(audio, hear.model), (stop - start, size), "get_scene_embeddings", hear.name
                 )
             else:
-                size = int(hear.model.timestamp_embedding_size)  # type: ignore[arg-type]
+                size = _int_attribute(hear.model, "timestamp_embedding_size")
                 frames, _ = hear.module.get_timestamp_embeddings(audio, hear.model)
                 frames = _check_output(frames, (stop - start, -1, size), "get_timestamp_embeddings", hear.name)
                 if frames.shape[1] == 0:

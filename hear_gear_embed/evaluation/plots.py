@@ -9,24 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from .synth import PARAMETERS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+    from matplotlib.gridspec import SubplotSpec
 
 LABELS = {"f1": "f1 (Hz)", "alpha": "alpha (Fourier decay)", "r": "r (odd/even ratio)"}
 CMAP = "RdBu_r"
 _SCATTER = {"s": 4, "linewidths": 0, "alpha": 0.9, "cmap": CMAP}
 
 
-def _figure(width: float, height: float):  # noqa: ANN202 - matplotlib types stay internal
+def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
     from mpl_toolkits.mplot3d import Axes3D  # noqa: F401 - registers the "3d" projection
 
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
-def _norm(name: str, values: np.ndarray):  # noqa: ANN202
+def _norm(name: str, values: np.ndarray) -> Normalize:
     from matplotlib.colors import LogNorm, Normalize
 
     low, high = float(np.min(values)), float(np.max(values))
@@ -35,7 +43,7 @@ def _norm(name: str, values: np.ndarray):  # noqa: ANN202
     return LogNorm(low, high) if name == "f1" and low > 0 else Normalize(low, high)
 
 
-def _scatter3d(fig, spec, coords: np.ndarray, values: np.ndarray, name: str, title: str) -> None:  # noqa: ANN001
+def _scatter3d(fig: Figure, spec: SubplotSpec, coords: np.ndarray, values: np.ndarray, name: str, title: str) -> None:
     ax = fig.add_subplot(spec, projection="3d")
     points = ax.scatter(coords[:, 0], coords[:, 1], coords[:, 2], c=values, norm=_norm(name, values), **_SCATTER)
     ax.set_title(title, fontsize=9)
@@ -45,7 +53,7 @@ def _scatter3d(fig, spec, coords: np.ndarray, values: np.ndarray, name: str, tit
     fig.colorbar(points, ax=ax, shrink=0.6, pad=0.02, label=LABELS.get(name, name))
 
 
-def _save(fig, path: Path) -> Path:  # noqa: ANN001
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
@@ -63,14 +71,15 @@ def plot_isomap_parameter(coords: np.ndarray, values: np.ndarray, name: str, pat
     return _save(fig, path)
 
 
-def _violins(ax, groups: Sequence[np.ndarray], labels: Sequence[str], colours: Sequence[str]) -> None:  # noqa: ANN001
+def _violins(ax: Axes, groups: Sequence[np.ndarray], labels: Sequence[str], colours: Sequence[str]) -> None:
     positions = np.arange(len(groups))[::-1]
-    for pos, values, colour in zip(positions, groups, colours):
+    for pos, values, colour in zip(positions, groups, colours, strict=True):
         finite = values[np.isfinite(values)]
         if len(finite) < 2:
             continue
         parts = ax.violinplot([finite], positions=[pos], orientation="horizontal", showmedians=True, widths=0.85)
-        for body in parts["bodies"]:
+        # matplotlib types the result as dict[str, Collection]; "bodies" is in fact a list of PolyCollection
+        for body in cast("list[PolyCollection]", parts["bodies"]):
             body.set_facecolor(colour)
             body.set_alpha(0.55)
         for key in ("cbars", "cmins", "cmaxes", "cmedians"):
@@ -84,7 +93,7 @@ def plot_log_ratios(in_sample: np.ndarray, leave_one_out: np.ndarray, path: Path
     """Distributions of k-NN log-ratios per parameter, in-sample (paper) and leave-one-out; ``(N, 3)`` each."""
     fig = _figure(12, 2.8)
     axes = fig.subplots(1, len(PARAMETERS))
-    for j, (ax, name) in enumerate(zip(axes, PARAMETERS)):
+    for j, (ax, name) in enumerate(zip(axes, PARAMETERS, strict=True)):
         _violins(ax, [in_sample[:, j], leave_one_out[:, j]], ["in-sample", "leave-one-out"], ["tab:red", "tab:blue"])
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("log(estimate / true)")
@@ -109,7 +118,7 @@ def plot_compare_log_ratios(runs: Sequence[tuple[str, np.ndarray, np.ndarray]], 
 
     fig = _figure(13, 1.0 + 0.9 * len(runs))
     axes = fig.subplots(1, len(PARAMETERS), sharey=True)
-    for j, (ax, name) in enumerate(zip(axes, PARAMETERS)):
+    for j, (ax, name) in enumerate(zip(axes, PARAMETERS, strict=True)):
         groups, labels, colours = [], [], []
         for label, in_sample, loo in runs:
             groups += [in_sample[:, j], loo[:, j]]

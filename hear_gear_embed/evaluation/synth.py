@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -254,12 +255,12 @@ class ToneGrid:
         }
 
 
-def paper_grid(sample_rate: int, seed: int = 0, **overrides: object) -> ToneGrid:
+def paper_grid(sample_rate: int, seed: int = 0, **overrides: Any) -> ToneGrid:
     """The GEAR paper's dataset: T = 1024 samples, f1 in 12..24 cycles per T, 50 x 50 (alpha, r), P = 32."""
     return replace(ToneGrid(sample_rate=sample_rate, n_samples=1024, seed=seed, name="paper"), **overrides)
 
 
-def perceptual_grid(sample_rate: int, seed: int = 0, duration_s: float = 1.0, **overrides: object) -> ToneGrid:
+def perceptual_grid(sample_rate: int, seed: int = 0, duration_s: float = 1.0, **overrides: Any) -> ToneGrid:
     """Perceptual variant: ``duration_s`` tones with f1 uniform in MIDI 36..84 (65.4 to 1046.5 Hz)."""
     n_samples = int(round(duration_s * sample_rate))
     base = ToneGrid(
@@ -272,7 +273,7 @@ def perceptual_grid(sample_rate: int, seed: int = 0, duration_s: float = 1.0, **
 PRESETS: dict[str, Callable[..., ToneGrid]] = {"paper": paper_grid, "perceptual": perceptual_grid}
 
 
-def make_grid(preset: str, sample_rate: int, **overrides: object) -> ToneGrid:
+def make_grid(preset: str, sample_rate: int, **overrides: Any) -> ToneGrid:
     """The named preset (``"paper"`` or ``"perceptual"``) at ``sample_rate``, with field overrides."""
     if preset not in PRESETS:
         raise ValueError(f"unknown GEAR preset {preset!r}; choose one of {sorted(PRESETS)}")

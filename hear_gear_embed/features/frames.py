@@ -1,34 +1,77 @@
-"""Frame features of whole clips: log-mel, log-CQT and the handcrafted descriptors, computed in chunks.
+"""Frame features of whole clips, computed in memory-bounded chunks as the descriptor table says.
 
-Each feature is a ``(batch, d, n_frames)`` tensor at its own hop (:meth:`FeatureConfig.hop`), in the
-embedding units of :class:`~hear_gear_embed.config.FeatureConfig`. Long clips are processed in
-chunks of frames, each chunk taking just the padded samples its frames need, so the result equals
-the one-pass computation and the working memory is bounded by a budget.
+Each feature is a ``(batch, dim, n_frames)`` tensor at its source's hop, in the embedding unit of its
+record in :data:`~.catalogue.DESCRIPTORS`. Long clips are processed in chunks of frames, each chunk
+taking just the padded samples its frames (and the earlier frames a descriptor needs as context)
+read, so the result equals the one-pass computation and the working memory is bounded by a budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import cached_property
 
 import torch
 from torch import Tensor, nn
 
-from ..config import FeatureConfig
-from ..embedding.windowing import chunks
 from ..frontends.cqt import CqtFrontend
 from ..frontends.mel import MelFrontend
-from .cepstral import dct_ortho, mfcc, slaney_mel_banks
-from .pitch import chroma, chroma_matrix, spectral_peaks
-from .spectral import spectral_bandwidth, spectral_centroid, spectral_contrast, spectral_flatness, spectral_rolloff
-from .temporal import rms, zero_crossing_rate_padded
+from ..util.chunking import chunks
+from .catalogue import CONSTANTS, SOURCES, get_descriptor
+from .config import FeatureConfig
 
-_CQT = frozenset({"cqt", "chroma", "peaks"})
-_STFT = frozenset({"mfcc", "centroid", "bandwidth", "flatness", "rolloff", "contrast"})
-_FRAMED = _STFT | {"rms", "zcr"}
-"""Features computed on ``n_fft``-sample frames of the waveform (the STFT ones, RMS and zero-crossing rate)."""
 
-RMS_FLOOR = 1e-5
-"""RMS below this (-100 dBFS) is reported as this, so silence has a finite ``log10``."""
+class FrameInputs:
+    """What the kernels of one source see for one chunk of frames: the padded samples and, computed
+    on first use and shared by the kernels, the transforms of those samples.
+
+    Attributes:
+        padded: ``(batch, span + (n_frames - 1) * hop)`` samples of the padded clip for these frames.
+        config: the feature parameters.
+    """
+
+    def __init__(self, padded: Tensor, owner: FrameFeatures) -> None:
+        self.padded = padded
+        self.config = owner.config
+        self._owner = owner
+
+    def constant(self, name: str) -> Tensor:
+        """The buffer ``name`` of :data:`~.catalogue.CONSTANTS`."""
+        value = getattr(self._owner, f"const_{name}")
+        assert isinstance(value, Tensor)
+        return value
+
+    @property
+    def frequencies(self) -> Tensor:
+        """``(n_fft // 2 + 1,)`` centre frequencies of the STFT bins in Hz."""
+        return self._owner.freqs
+
+    @cached_property
+    def frames(self) -> Tensor:
+        """``(batch, n_frames, n_fft)`` frames of the waveform."""
+        return self.padded.unfold(-1, self.config.n_fft, self.config.hop_length)
+
+    @cached_property
+    def magnitude(self) -> Tensor:
+        """``(batch, n_fft // 2 + 1, n_frames)`` STFT magnitude (periodic Hann window)."""
+        cfg = self.config
+        spec = torch.stft(self.padded, cfg.n_fft, hop_length=cfg.hop_length, window=self._owner.window, center=False,
+                          return_complex=True)
+        return spec.abs()
+
+    @cached_property
+    def cqt_magnitude(self) -> Tensor:
+        """``(batch, n_bins, n_frames)`` constant-Q magnitude."""
+        return self._owner.cqt_frontend().magnitude_from_padded(self.padded)
+
+    @property
+    def log_cqt(self) -> Tensor:
+        """``(batch, n_bins, n_frames)`` normalised log-power CQT."""
+        return self._owner.cqt_frontend().compress(self.cqt_magnitude)
+
+    @property
+    def log_mel(self) -> Tensor:
+        """``(batch, n_mels, n_frames)`` PaSST's normalised log-mel."""
+        return self._owner.mel_frontend().from_padded(self.padded)
 
 
 class FrameFeatures(nn.Module):
@@ -36,40 +79,43 @@ class FrameFeatures(nn.Module):
 
     Args:
         config: feature parameters.
-        names: features to compute (from :data:`~hear_gear_embed.config.FEATURES`).
+        names: features to compute (from :data:`~.catalogue.FEATURES`).
     """
+
+    # buffers (registered in __init__), declared for the type checker
+    window: Tensor
+    freqs: Tensor
 
     def __init__(self, config: FeatureConfig, names: tuple[str, ...]) -> None:
         super().__init__()
-        for name in names:
-            config.dim(name)
+        descriptors = [get_descriptor(name) for name in names]
         self.config = config
         self.names = tuple(names)
-        wanted = set(names)
-        self.mel = MelFrontend(config.mel) if "mel" in wanted else None
-        self.cqt = CqtFrontend(config.cqt) if wanted & _CQT else None
-        n_fft = config.n_fft
-        self.register_buffer("window", torch.hann_window(n_fft, periodic=True), persistent=False)
-        freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float32) * (config.sample_rate / n_fft)
+        sources = {d.source for d in descriptors}
+        self.mel = MelFrontend(config.mel) if "mel" in sources else None
+        self.cqt = CqtFrontend(config.cqt) if "cqt" in sources else None
+        self.register_buffer("window", torch.hann_window(config.n_fft, periodic=True), persistent=False)
+        freqs = torch.arange(config.n_fft // 2 + 1, dtype=torch.float32) * (config.sample_rate / config.n_fft)
         self.register_buffer("freqs", freqs, persistent=False)
-        if "mfcc" in wanted:
-            banks = slaney_mel_banks(config.mfcc_mels, n_fft, config.sample_rate)
-            self.register_buffer("mfcc_banks", banks, persistent=False)
-            self.register_buffer("dct", dct_ortho(config.n_mfcc, config.mfcc_mels), persistent=False)
-        if "chroma" in wanted:
-            self.register_buffer("chroma_matrix", chroma_matrix(torch.tensor(config.cqt.frequencies)), persistent=False)
+        for constant in dict.fromkeys(c for d in descriptors for c in d.constants):
+            self.register_buffer(f"const_{constant}", CONSTANTS[constant](config), persistent=False)
+
+    def mel_frontend(self) -> MelFrontend:
+        """The log-mel frontend (present when a ``"mel"``-source feature was asked for)."""
+        if self.mel is None:
+            raise RuntimeError("no mel-source feature was configured")
+        return self.mel
+
+    def cqt_frontend(self) -> CqtFrontend:
+        """The CQT frontend (present when a ``"cqt"``-source feature was asked for)."""
+        if self.cqt is None:
+            raise RuntimeError("no cqt-source feature was configured")
+        return self.cqt
 
     def bytes_per_frame(self, n_sounds: int) -> int:
         """Estimated float32 working memory (bytes) per frame position of a batch of ``n_sounds``."""
-        cfg = self.config
-        per = 0
-        if self.mel is not None:
-            per += 4 * (cfg.mel.hop_length + 4 * (cfg.mel.n_fft // 2 + 1) + cfg.mel.n_mels)
-        if set(self.names) & _FRAMED:
-            per += 4 * (cfg.hop_length + 10 * (cfg.n_fft // 2 + 1) + 2 * cfg.n_fft + cfg.mfcc_mels)
-        if self.cqt is not None:
-            per += 4 * (cfg.cqt.hop_length + 8 * cfg.cqt.n_bins)
-        return n_sounds * per
+        sources = {get_descriptor(name).source for name in self.names}
+        return n_sounds * sum(SOURCES[s].bytes_per_frame(self.config) for s in sources)
 
     def forward(self, audio: Tensor, budget_bytes: int = 512 * 2**20, names: tuple[str, ...] | None = None) -> dict[str, Tensor]:
         """Frame features of ``audio`` ``(batch, n_samples)`` float32.
@@ -88,84 +134,46 @@ class FrameFeatures(nn.Module):
         missing = sorted(set(names) - set(self.names))
         if missing:
             raise ValueError(f"features {missing} were not configured; this module computes {list(self.names)}")
-        n_samples = audio.shape[-1]
         per_chunk = max(1, budget_bytes // max(1, self.bytes_per_frame(audio.shape[0])))
-        wanted = set(names)
+        by_source: dict[str, list[str]] = {}
+        for name in names:
+            by_source.setdefault(get_descriptor(name).source, []).append(name)
         out: dict[str, Tensor] = {}
-        if "mel" in wanted and self.mel is not None:
-            out.update(self._mel(self.mel, audio, per_chunk))
-        if wanted & (_STFT | {"rms"}):
-            out.update(self._framewise(nn.functional.pad(audio, (self.config.n_fft // 2,) * 2), self.config.hop_length,
-                                       self.config.n_fft, 1 + n_samples // self.config.hop_length, per_chunk,
-                                       lambda chunk: self._stft(chunk, wanted)))
-        if "zcr" in wanted:
-            edge = nn.functional.pad(audio.unsqueeze(1), (self.config.n_fft // 2,) * 2, mode="replicate").squeeze(1)
-            out.update(self._framewise(edge, self.config.hop_length, self.config.n_fft,
-                                       1 + n_samples // self.config.hop_length, per_chunk, self._zcr))
-        if wanted & _CQT and self.cqt is not None:
-            cqt, cfg = self.cqt, self.config.cqt
-            out.update(self._framewise(cqt.padded(audio), cfg.hop_length, cfg.kernel_width,
-                                       cfg.n_frames(n_samples), per_chunk, lambda chunk: self._cqt(cqt, chunk, wanted)))
+        for source, wanted in by_source.items():
+            out.update(self._source_features(source, audio, tuple(wanted), per_chunk))
         return {name: out[name] for name in names}
 
-    @staticmethod
-    def _framewise(
-        padded: Tensor, hop: int, span: int, n_frames: int, per_chunk: int, fn: Callable[[Tensor], dict[str, Tensor]]
-    ) -> dict[str, Tensor]:
-        """Run ``fn`` on the padded samples of each chunk of frames (frame ``j`` spans
-        ``padded[:, j * hop: j * hop + span]``) and stitch the outputs along frames."""
+    def _padded(self, source: str, audio: Tensor) -> Tensor:
+        """The whole clip padded as ``source`` frames it (frame ``j`` reads ``[j * hop, j * hop + span)``)."""
+        half = self.config.n_fft // 2
+        if source == "mel":
+            mel = self.mel_frontend()
+            if audio.shape[-1] < mel.config.min_samples:
+                audio = nn.functional.pad(audio, (0, mel.config.min_samples - audio.shape[-1]))
+            return mel.padded(audio)
+        if source == "cqt":
+            return self.cqt_frontend().padded(audio)
+        if source == "edge_frames":
+            return nn.functional.pad(audio.unsqueeze(1), (half, half), mode="replicate").squeeze(1)
+        return nn.functional.pad(audio, (half, half))
+
+    def _source_features(self, source: str, audio: Tensor, names: tuple[str, ...], per_chunk: int) -> dict[str, Tensor]:
+        """The features ``names`` of one source, chunk by chunk of frames, stitched along frames."""
+        spec = SOURCES[source]
+        hop, span = spec.hop(self.config), spec.span(self.config)
+        n_frames = spec.n_frames(self.config, audio.shape[-1])
+        descriptors = [get_descriptor(name) for name in names]
+        context = max(d.context for d in descriptors)
+        padded = self._padded(source, audio)
         results: dict[str, Tensor] = {}
         for start, stop in chunks(n_frames, per_chunk):
-            for name, value in fn(padded[:, start * hop: (stop - 1) * hop + span]).items():
-                if name not in results:
-                    results[name] = value.new_empty(value.shape[:-1] + (n_frames,))
-                results[name][..., start:stop] = value
+            first = max(0, start - context)
+            inputs = FrameInputs(padded[:, first * hop: (stop - 1) * hop + span], self)
+            for d in descriptors:
+                value = d.kernel(inputs)[..., start - first:]
+                if d.unit_size != 1.0:
+                    value = value / d.unit_size
+                if d.name not in results:
+                    results[d.name] = value.new_empty(value.shape[:-1] + (n_frames,))
+                results[d.name][..., start:stop] = value
         return results
-
-    def _mel(self, mel: MelFrontend, audio: Tensor, per_chunk: int) -> dict[str, Tensor]:
-        cfg = self.config.mel
-        n_frames = self.config.n_frames("mel", audio.shape[-1])
-        if audio.shape[-1] < cfg.min_samples:
-            audio = nn.functional.pad(audio, (0, cfg.min_samples - audio.shape[-1]))
-        return self._framewise(mel.padded(audio), cfg.hop_length, cfg.n_fft, n_frames, per_chunk,
-                               lambda chunk: {"mel": mel.from_padded(chunk)})
-
-    def _stft(self, chunk: Tensor, wanted: set[str]) -> dict[str, Tensor]:
-        """STFT descriptors and RMS of one chunk of zero-padded audio (the STFT only when a descriptor needs it)."""
-        cfg = self.config
-        out: dict[str, Tensor] = {}
-        if "rms" in wanted:
-            out["rms"] = torch.log10(rms(chunk.unfold(-1, cfg.n_fft, cfg.hop_length)).clamp(min=RMS_FLOOR))
-        if not wanted & _STFT:
-            return out
-        spec = torch.stft(chunk, cfg.n_fft, hop_length=cfg.hop_length, window=self.window, center=False,
-                          return_complex=True)
-        mag = spec.abs()
-        if "mfcc" in wanted:
-            out["mfcc"] = mfcc(mag.square(), self.mfcc_banks, cfg.n_mfcc, self.dct) / 10.0
-        if "centroid" in wanted:
-            out["centroid"] = spectral_centroid(mag, self.freqs) / 1000.0
-        if "bandwidth" in wanted:
-            out["bandwidth"] = spectral_bandwidth(mag, self.freqs) / 1000.0
-        if "flatness" in wanted:
-            out["flatness"] = spectral_flatness(mag)
-        if "rolloff" in wanted:
-            out["rolloff"] = spectral_rolloff(mag, self.freqs, cfg.rolloff_percent) / 1000.0
-        if "contrast" in wanted:
-            out["contrast"] = spectral_contrast(mag, self.freqs, cfg.sample_rate, cfg.contrast_bands, cfg.contrast_fmin,
-                                                cfg.contrast_quantile) / 10.0
-        return out
-
-    def _zcr(self, chunk: Tensor) -> dict[str, Tensor]:
-        return {"zcr": zero_crossing_rate_padded(chunk, self.config.n_fft, self.config.hop_length)}
-
-    def _cqt(self, cqt: CqtFrontend, chunk: Tensor, wanted: set[str]) -> dict[str, Tensor]:
-        mag = cqt.magnitude_from_padded(chunk)
-        out: dict[str, Tensor] = {}
-        if "cqt" in wanted:
-            out["cqt"] = cqt.compress(mag)
-        if "chroma" in wanted:
-            out["chroma"] = chroma(mag, self.chroma_matrix)
-        if "peaks" in wanted:
-            out["peaks"] = spectral_peaks(mag, self.config.peak_range_db)
-        return out

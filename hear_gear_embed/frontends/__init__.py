@@ -1,13 +1,24 @@
-"""Audio frontends (waveform -> time-frequency representation): Kaldi log-mel and constant-Q."""
+"""Audio frontends (waveform -> time-frequency representation): Kaldi log-mel and constant-Q.
 
-from ..config import CqtConfig, Frontend
-from .cqt import CqtFrontend
-from .mel import MelFrontend, kaldi_mel_banks, kaldi_mel_scale
+:mod:`.config` holds their configurations (pure data); the torch modules are imported on first use.
+"""
 
+from typing import TYPE_CHECKING
 
-def build_frontend(config: Frontend) -> MelFrontend | CqtFrontend:
-    """The frontend module for a :class:`~hear_gear_embed.config.MelConfig` or :class:`~hear_gear_embed.config.CqtConfig`."""
-    return CqtFrontend(config) if isinstance(config, CqtConfig) else MelFrontend(config)
+from ..util.lazy import lazy_exports
+from .config import C1_HZ, CqtConfig, Frontend, MelConfig
 
+if TYPE_CHECKING:
+    from .build import build_frontend
+    from .cqt import CqtFrontend
+    from .mel import MelFrontend, kaldi_mel_banks, kaldi_mel_scale
 
-__all__ = ["CqtFrontend", "MelFrontend", "build_frontend", "kaldi_mel_banks", "kaldi_mel_scale"]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "build_frontend": ".build", "CqtFrontend": ".cqt", "MelFrontend": ".mel", "kaldi_mel_banks": ".mel",
+    "kaldi_mel_scale": ".mel",
+})
+
+__all__ = [
+    "C1_HZ", "CqtConfig", "CqtFrontend", "Frontend", "MelConfig", "MelFrontend", "build_frontend", "kaldi_mel_banks",
+    "kaldi_mel_scale",
+]

@@ -31,7 +31,7 @@ import torch
 from nnAudio.features.cqt import CQT1992v2
 from torch import Tensor, nn
 
-from ..config import CqtConfig
+from .config import CqtConfig
 
 
 class CqtFrontend(nn.Module):
@@ -41,6 +41,8 @@ class CqtFrontend(nn.Module):
     ``(batch, n_bins, n_frames)`` with ``n_frames = 1 + n_samples // hop_length``, the value
     ``(ln(|C| ** 2 + log_offset) + norm_shift) / norm_scale``.
     """
+
+    scale: Tensor  # buffer (registered in __init__), declared for the type checker
 
     def __init__(self, config: CqtConfig) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..config import MelConfig
+from .config import MelConfig
 
 
 def kaldi_mel_scale(freq_hz: Tensor | float) -> Tensor:
@@ -64,6 +64,10 @@ class MelFrontend(nn.Module):
     Input ``(batch, n_samples)`` float32 at ``config.sample_rate``; output
     ``(batch, n_mels, n_frames)`` with ``n_frames = 1 + (n_samples - 1) // hop_length``.
     """
+
+    # buffers (registered in __init__), declared for the type checker
+    window: Tensor
+    mel_banks: Tensor
 
     def __init__(self, config: MelConfig) -> None:
         super().__init__()

@@ -1,7 +1,7 @@
 """The HEAR 2021 API over the registry: ``load_model``, ``get_scene_embeddings``, ``get_timestamp_embeddings``.
 
-Each published variant is importable as ``hear_gear_embed.hear.<name>``, a two-line module built by
-:func:`hear_functions`.
+Every registered variant is importable as ``hear_gear_embed.hear.<name>``: a module holding the three
+functions of :func:`hear_functions`, made on import by the finder of :mod:`hear_gear_embed.hear`.
 """
 
 from __future__ import annotations
@@ -9,13 +9,22 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from ..embedding.embedder import Embedder, load_embedder
+from ..embedding.inputs import AudioInput
 from ..registry import get_variant
 
 
-def load_model(model_file_path: str = "", variant: str = "passt_base", **options: object) -> Embedder:
+def load_model(
+    model_file_path: str = "",
+    *,
+    variant: str = "passt_base",
+    device: str | torch.device | None = None,
+    download: bool = True,
+    memory_budget_mb: float | None = None,
+) -> Embedder:
     """Load a variant as a HEAR model (a ``torch.nn.Module`` in eval mode).
 
     Args:
@@ -24,17 +33,21 @@ def load_model(model_file_path: str = "", variant: str = "passt_base", **options
             this package); ``""`` uses the variant's official checkpoint from the cache
             (``$HEAR_GEAR_EMBED_HOME``, else torch hub's ``checkpoints``), downloading it if needed.
         variant: registry name.
-        **options: ``device`` (default CUDA when available), ``download`` (default True) and
-            ``memory_budget_mb`` (working memory per chunk of windows).
+        device: where the model runs; ``None`` picks CUDA when available, else the CPU.
+        download: allow downloading missing official weights.
+        memory_budget_mb: working memory per chunk of windows in MiB (``None``: 512 on CPU, 4096 on CUDA).
 
     Returns:
         The model, with ``sample_rate``, ``scene_embedding_size`` and ``timestamp_embedding_size``.
+
+    Raises:
+        KeyError: unknown variant.
+        WeightsUnavailableError: official weights neither cached nor downloadable.
+        CheckpointError: the file is not a checkpoint, or does not fit the network.
+        DeviceUnavailableError: ``device`` names a device this machine does not have.
     """
-    allowed = {"device", "download", "memory_budget_mb"}
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise TypeError(f"unknown load_model options {unknown}; allowed: {sorted(allowed)}")
-    return load_embedder(get_variant(variant), model_file_path, **options)  # type: ignore[arg-type]
+    return load_embedder(get_variant(variant), model_file_path, device=device, download=download,
+                         memory_budget_mb=memory_budget_mb)
 
 
 def _check_model(model: object) -> Embedder:
@@ -43,26 +56,37 @@ def _check_model(model: object) -> Embedder:
     return model
 
 
-def get_scene_embeddings(audio: Tensor, model: Embedder) -> Tensor:
+def get_scene_embeddings(audio: AudioInput, model: Embedder) -> Tensor:
     """Scene embeddings ``(n_sounds, model.scene_embedding_size)`` float32 of ``audio``
     ``(n_sounds, n_samples)`` float32 in [-1, 1] at ``model.sample_rate`` (NumPy arrays accepted)."""
     return _check_model(model).scene_embeddings(audio)
 
 
-def get_timestamp_embeddings(audio: Tensor, model: Embedder) -> tuple[Tensor, Tensor]:
+def get_timestamp_embeddings(audio: AudioInput, model: Embedder) -> tuple[Tensor, Tensor]:
     """Timestamp embeddings ``(n_sounds, n_timestamps, model.timestamp_embedding_size)`` float32 and
     centred timestamps ``(n_sounds, n_timestamps)`` in milliseconds, every ``timestamp_hop_ms``."""
     return _check_model(model).timestamp_embeddings(audio)
 
 
-def hear_functions(variant: str) -> tuple[Callable[..., Embedder], Callable[..., Tensor], Callable[..., tuple[Tensor, Tensor]]]:
+LoadModel = Callable[..., Embedder]
+
+
+def hear_functions(variant: str) -> tuple[LoadModel, Callable[[AudioInput, Embedder], Tensor],
+                                          Callable[[AudioInput, Embedder], tuple[Tensor, Tensor]]]:
     """The three HEAR functions for ``variant``: ``load_model`` bound to it, and the two embedding functions."""
     config = get_variant(variant)
 
-    def load(model_file_path: str = "", **options: object) -> Embedder:
-        return load_model(model_file_path, variant=config.name, **options)
+    def load(
+        model_file_path: str = "",
+        *,
+        device: str | torch.device | None = None,
+        download: bool = True,
+        memory_budget_mb: float | None = None,
+    ) -> Embedder:
+        return load_model(model_file_path, variant=config.name, device=device, download=download,
+                          memory_budget_mb=memory_budget_mb)
 
-    shared = inspect.cleandoc(load_model.__doc__ or "").replace("    variant: registry name.\n", "")  # bound here
+    shared = inspect.cleandoc(load_model.__doc__ or "").replace("    variant: registry name.\n", "")
     load.__doc__ = f"HEAR ``load_model`` for variant ``{config.name}``: {config.description}.\n\n{shared}"
     load.__name__ = load.__qualname__ = "load_model"
     return load, get_scene_embeddings, get_timestamp_embeddings

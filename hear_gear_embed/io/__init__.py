@@ -15,11 +15,10 @@ from .audio import (
     require_backends,
     resample,
 )
-from .corpus import KINDS, REPORT_NAME, CorpusReport, FileResult, Job, embed_files, plan_jobs, weights_identity
+from .corpus import REPORT_NAME, CorpusReport, FileResult, Job, embed_files, plan_jobs, weights_identity
 
 __all__ = [
     "AUDIO_EXTENSIONS",
-    "KINDS",
     "REPORT_NAME",
     "AudioInfo",
     "AudioReadError",

@@ -3,9 +3,9 @@ with a per-file report in which one bad file never costs the others their result
 
 Output file layout (all arrays ``float32`` unless said otherwise; strings are 0-d unicode arrays)::
 
-    scene                  (scene_embedding_size,)                  unless kind == "timestamps"
-    timestamp_embeddings   (n_timestamps, timestamp_embedding_size) unless kind == "scene"
-    timestamps_ms          (n_timestamps,) centre of each window, ms
+    scene                  (scene_embedding_size,)                  when "scene" is among the kinds
+    timestamp_embeddings   (n_timestamps, timestamp_embedding_size) when "timestamp" is among the kinds
+    timestamps_ms          (n_timestamps,) centre of each window, ms, with timestamp_embeddings
     variant                variant name
     weights                checkpoint path, "random (seed N)" or "none"
     weights_sha256         SHA-256 of the checkpoint file ("" when there is none)
@@ -34,14 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
+from ..embedding.config import KINDS, Kind
 from ..embedding.embedder import Embedder
 from .audio import AUDIO_EXTENSIONS, AudioInfo, AudioReadError, Clip, find_audio_files, probe, read_audio, require_backends
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("both", "scene", "timestamps")
-"""What to embed: scene and timestamp embeddings, or one of them."""
+_OUTPUT_KEYS: dict[str, tuple[str, ...]] = {"scene": ("scene",), "timestamp": ("timestamp_embeddings",)}
+"""The ``.npz`` arrays each embedding kind is saved as (``timestamps_ms`` goes with ``timestamp_embeddings``)."""
 
 REPORT_NAME = "embed-report.json"
 """Name of the run report written in the output folder."""
@@ -87,7 +88,7 @@ class CorpusReport:
 
     variant: str
     weights: str
-    kind: str
+    kinds: tuple[Kind, ...]
     results: list[FileResult] = field(default_factory=list)
     wall_seconds: float = 0.0
 
@@ -200,7 +201,8 @@ def _save_atomic(path: Path, arrays: dict[str, object]) -> None:
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
+            # numpy's stub lets **kwds fill its keyword `allow_pickle: bool`; no output array has that name
+            np.savez(stream, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -221,15 +223,15 @@ def _batches(infos: Sequence[tuple[Job, AudioInfo]], rate: int, batch_size: int,
     return batches
 
 
-def _embed_clips(embedder: Embedder, clips: list[Clip], kind: str) -> list[dict[str, np.ndarray]]:
+def _embed_clips(embedder: Embedder, clips: list[Clip], kinds: tuple[Kind, ...]) -> list[dict[str, np.ndarray]]:
     """Embeddings of equal-length clips, one dict per clip."""
     audio = np.stack([c.samples for c in clips])
     out: list[dict[str, np.ndarray]] = [{} for _ in clips]
-    if kind != "timestamps":
+    if "scene" in kinds:
         scene = embedder.scene_embeddings(audio).cpu().numpy()
         for i, row in enumerate(scene):
             out[i]["scene"] = row
-    if kind != "scene":
+    if "timestamp" in kinds:
         emb, stamps = embedder.timestamp_embeddings(audio)
         emb_np, stamps_np = emb.cpu().numpy(), stamps.cpu().numpy()
         for i in range(len(clips)):
@@ -252,7 +254,7 @@ def embed_files(
     embedder: Embedder,
     out_dir: str | os.PathLike[str],
     *,
-    kind: str = "both",
+    kinds: tuple[Kind, ...] = KINDS,
     overwrite: bool = False,
     batch_size: int = 16,
     batch_seconds: float = 600.0,
@@ -273,7 +275,7 @@ def embed_files(
         paths: audio files and folders.
         embedder: the model (any variant).
         out_dir: output folder (created).
-        kind: one of :data:`KINDS`.
+        kinds: the embedding kinds to compute (default both, :data:`~hear_gear_embed.embedding.config.KINDS`).
         overwrite: re-embed files whose outputs exist.
         batch_size: most files per batch.
         batch_seconds: most audio per batch, in seconds at the embedder's rate (bounds the memory
@@ -285,8 +287,10 @@ def embed_files(
     Returns:
         The :class:`CorpusReport`, in input order.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"kinds must be a non-empty selection of {KINDS}, got {kinds!r}")
+    kinds = tuple(k for k in KINDS if k in kinds)
     if batch_size < 1 or batch_seconds <= 0:
         raise ValueError(f"batch_size must be >= 1 and batch_seconds > 0, got {batch_size} and {batch_seconds}")
     require_backends()
@@ -294,9 +298,9 @@ def embed_files(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     weights, sha = weights_identity(embedder)
-    report = CorpusReport(embedder.variant.name, weights, kind)
+    report = CorpusReport(embedder.variant.name, weights, kinds)
     identity: dict[str, object] = {"variant": embedder.variant.name, "weights": weights, "weights_sha256": sha}
-    wanted = {"both": ("scene", "timestamp_embeddings"), "scene": ("scene",), "timestamps": ("timestamp_embeddings",)}[kind]
+    wanted = tuple(key for kind in kinds for key in _OUTPUT_KEYS[kind])
     jobs, failures = plan_jobs(paths, out)
     results: dict[Path, FileResult] = {}
     if on_total is not None:
@@ -315,7 +319,7 @@ def embed_files(
             if progress is not None:
                 progress(1)
         for batch in _batches(todo, embedder.sample_rate, batch_size, batch_seconds):
-            _run_batch(embedder, batch, kind, identity, results)
+            _run_batch(embedder, batch, kinds, identity, results)
             if progress is not None:
                 progress(len(batch))
     finally:
@@ -326,7 +330,7 @@ def embed_files(
     return report
 
 
-def _run_batch(embedder: Embedder, batch: list[tuple[Job, AudioInfo]], kind: str, identity: dict[str, object],
+def _run_batch(embedder: Embedder, batch: list[tuple[Job, AudioInfo]], kinds: tuple[Kind, ...], identity: dict[str, object],
                results: dict[Path, FileResult]) -> None:
     """Read, embed and save one batch, filling ``results``; a failed batch is retried file by file."""
     clips: list[tuple[Job, Clip]] = []
@@ -339,25 +343,25 @@ def _run_batch(embedder: Embedder, batch: list[tuple[Job, AudioInfo]], kind: str
     for job, clip in clips:
         by_length.setdefault(clip.samples.shape[0], []).append((job, clip))
     for group in by_length.values():
-        _embed_group(embedder, group, kind, identity, results)
+        _embed_group(embedder, group, kinds, identity, results)
 
 
-def _embed_group(embedder: Embedder, group: list[tuple[Job, Clip]], kind: str, identity: dict[str, object],
+def _embed_group(embedder: Embedder, group: list[tuple[Job, Clip]], kinds: tuple[Kind, ...], identity: dict[str, object],
                  results: dict[Path, FileResult]) -> None:
     """Embed and save clips of equal length; when the batch fails, each clip is tried alone."""
     try:
-        embedded = _embed_clips(embedder, [c for _, c in group], kind)
+        embedded = _embed_clips(embedder, [c for _, c in group], kinds)
     except Exception as err:  # noqa: BLE001 - whatever the cause, the files are retried alone, then reported one by one
         if len(group) > 1:
             logger.warning("a batch of %d files failed (%s); retrying them one by one", len(group), _describe(err))
             for member in group:
-                _embed_group(embedder, [member], kind, identity, results)
+                _embed_group(embedder, [member], kinds, identity, results)
             return
         job, clip = group[0]
         results[job.source] = FileResult(str(job.source), "failed", error=_describe(err, job.source),
                                          seconds=clip.samples.shape[0] / clip.sample_rate)
         return
-    for (job, clip), arrays in zip(group, embedded):
+    for (job, clip), arrays in zip(group, embedded, strict=True):
         _save(job, clip, arrays, identity, results)
 
 

@@ -1,16 +1,27 @@
-"""The PaSST network and its checkpoints; knows nothing of HEAR."""
+"""The PaSST network, its configuration, the official weights' records, their cache and checkpoint files.
 
-from .checkpoint import CheckpointError, WeightsUnavailableError, cache_dir, read_checkpoint, resolve_checkpoint
-from .passt import PaSST, PasstOutput, forward_flops, random_passt
+Knows nothing of HEAR. :mod:`.config` and :mod:`.weights` are pure data; the torch modules are
+imported on first use.
+"""
+
+from typing import TYPE_CHECKING
+
+from ..util.lazy import lazy_exports
+from .config import PasstConfig
+from .weights import PRETRAINED, PretrainedWeights, get_weights
+
+if TYPE_CHECKING:
+    from .checkpoint import CheckpointError, read_checkpoint
+    from .hub import ChecksumMismatchError, WeightsUnavailableError, cache_dir
+    from .passt import PaSST, PasstOutput, forward_flops, random_passt
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "CheckpointError": ".checkpoint", "read_checkpoint": ".checkpoint", "ChecksumMismatchError": ".hub",
+    "WeightsUnavailableError": ".hub", "cache_dir": ".hub", "PaSST": ".passt", "PasstOutput": ".passt",
+    "forward_flops": ".passt", "random_passt": ".passt",
+})
 
 __all__ = [
-    "CheckpointError",
-    "PaSST",
-    "PasstOutput",
-    "WeightsUnavailableError",
-    "cache_dir",
-    "forward_flops",
-    "read_checkpoint",
-    "random_passt",
-    "resolve_checkpoint",
+    "PRETRAINED", "CheckpointError", "ChecksumMismatchError", "PaSST", "PasstConfig", "PasstOutput", "PretrainedWeights",
+    "WeightsUnavailableError", "cache_dir", "forward_flops", "get_weights", "random_passt", "read_checkpoint",
 ]

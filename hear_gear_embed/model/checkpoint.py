@@ -1,4 +1,4 @@
-"""Finding, downloading, reading and strictly loading PaSST checkpoints."""
+"""Reading checkpoint files in every layout users have, loading them strictly, and saving them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import os
 import pickle
-import urllib.error
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,12 +13,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..config import Checkpoint, PasstConfig
+from .config import PasstConfig
 
 logger = logging.getLogger(__name__)
-
-HOME_ENV = "HEAR_GEAR_EMBED_HOME"
-"""Environment variable naming the directory where official checkpoints are cached."""
 
 SAVED_FORMAT = "hear_gear_embed/checkpoint-v1"
 """Value of the ``format`` key in files written by :func:`save_checkpoint`."""
@@ -29,46 +25,6 @@ _ANCHOR = "patch_embed.proj.weight"
 
 class CheckpointError(ValueError):
     """A checkpoint file is unreadable or does not fit the network (names the offending keys)."""
-
-
-class WeightsUnavailableError(FileNotFoundError):
-    """Official weights are not in the cache and could not be downloaded."""
-
-
-def cache_dir() -> Path:
-    """Directory for official checkpoints: ``$HEAR_GEAR_EMBED_HOME``, else torch hub's ``checkpoints``."""
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def resolve_checkpoint(checkpoint: Checkpoint, download: bool = True) -> Path:
-    """Path of ``checkpoint`` in the cache, downloading it (with a progress bar) when missing.
-
-    Raises:
-        WeightsUnavailableError: the file is not cached and the download is off or failed; the
-            message says where to put the file by hand.
-    """
-    target = cache_dir() / checkpoint.filename
-    if target.is_file():
-        return target
-    how_to = (
-        f"Download {checkpoint.url} by other means and save it as {target} "
-        f"(or set ${HOME_ENV} to the folder holding {checkpoint.filename}), "
-        "or pass the file's path to load_model(model_file_path=...)."
-    )
-    if not download:
-        raise WeightsUnavailableError(f"checkpoint {checkpoint.name} is not cached at {target}. {how_to}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("downloading %s to %s", checkpoint.url, target)
-    try:
-        torch.hub.download_url_to_file(checkpoint.url, str(target), progress=True)
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        raise WeightsUnavailableError(
-            f"could not download checkpoint {checkpoint.name} from {checkpoint.url} ({err}). {how_to}"
-        ) from err
-    return target
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], dict[str, object]]:
@@ -83,16 +39,20 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], di
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
     if not path.is_file():
         raise CheckpointError(f"checkpoint path {path} is not a file")
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(
+            f"{path} is not a PyTorch checkpoint: it is neither a zip archive nor a pickle (torch.save writes one of them)"
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if not _looks_like_torch_file(path):
-            raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (neither a zip archive nor a pickle)") from err
+        if "Unsupported global" not in str(err):  # torch's weights-only unpickler met a broken stream, not an object
+            raise CheckpointError(f"{path} is a corrupt or truncated PyTorch checkpoint: the pickle cannot be read") from err
         raise CheckpointError(
             f"{path} holds pickled objects other than tensors and plain containers, which are not loaded "
             "for safety. Re-save only its state dict: torch.save(ckpt['state_dict'], 'weights.pt')."
         ) from err
-    except (RuntimeError, EOFError, OSError) as err:
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError) as err:  # truncated or corrupt archives
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {err}") from err
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a state dict")

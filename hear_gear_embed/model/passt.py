@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import PasstConfig
+from .config import PasstConfig
 
 _BLOCK_EPS = 1e-6
 """LayerNorm epsilon inside the transformer and of the final norm (DeiT convention)."""
@@ -133,7 +133,8 @@ class PaSST(nn.Module):
                 nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Conv2d):
                 nn.init.trunc_normal_(module.weight, std=0.02, a=-0.04, b=0.04, generator=generator)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def tokens(self, spec: Tensor) -> Tensor:
         """Token sequence ``(batch, 2 + freq_patches * time_patches, embed_dim)`` entering block 0.

@@ -3,7 +3,7 @@
 1. ``hear-validator`` on every published variant, with a full-size random checkpoint in the official key
    layout (:mod:`tests.checkpoints`), and on the tiny broken and control modules of
    :mod:`tests.harness.broken_modules`. ``hear-gear validate`` (the in-process validator,
-   :func:`hear_gear_embed.hear.validate.validate_module`) runs on the same broken modules and on one full-size
+   :func:`hear_gear_embed.evaluation.validate.validate_module`) runs on the same broken modules and on one full-size
    variant per code path (:func:`tests.code_paths.representatives`); on each it must give the real
    validator's verdict (pass/fail, and for a pass whether the validator warned), and the broken modules must
    fail.
@@ -35,9 +35,10 @@ from pathlib import Path
 
 import torch
 
-from hear_gear_embed import get_variant, list_variants
+from hear_gear_embed import Kind, get_variant, list_variants
 from hear_gear_embed.embedding import Embedder
-from hear_gear_embed.hear.validate import SCENE_BATCH, SCENE_LENGTH_S, TIMESTAMP_BATCH, TIMESTAMP_LENGTHS_S
+from hear_gear_embed.evaluation.hear_module import resolve_module_name
+from hear_gear_embed.evaluation.validate import SCENE_BATCH, SCENE_LENGTH_S, TIMESTAMP_BATCH, TIMESTAMP_LENGTHS_S
 from hear_gear_embed.model import PaSST
 
 from ..checkpoints import random_official_checkpoint
@@ -48,12 +49,9 @@ from .tasks import make_tasks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-HEAREVAL_MODULES = (
-    "hear_gear_embed.hear.passt_base",
-    "hear_gear_embed.hear.handcrafted",
-    "hear_gear_embed.hear.lowlevel_cqt",
-)
-"""HEAR modules run through heareval end to end on every task: PaSST with random weights (its checkpoint passed
+HEAREVAL_MODULES = tuple(resolve_module_name(get_variant(name).name) for name in ("passt_base", "handcrafted", "lowlevel_cqt"))
+"""HEAR modules run through heareval end to end on every task, named from the registry (``hear_gear_embed.hear.<variant>``,
+made on import by the package's module finder: there is no file per variant): PaSST with random weights (its checkpoint passed
 with ``--model``), and two weight-free variants as they ship. What heareval exercises (loading with a weights file,
 scene and timestamp embeddings of every task type, training and scoring on them) does not depend on which
 blocks a variant concatenates: ``passt_base`` is the PaSST variant that costs least (passt_2lvlmel: 241 s of
@@ -133,7 +131,7 @@ def _flop_model(name: str) -> Embedder | None:
     return Embedder(variant, net=net)
 
 
-def _network_flops(name: str, n_sounds: int, seconds: float, kind: str) -> int:
+def _network_flops(name: str, n_sounds: int, seconds: float, kind: Kind) -> int:
     """FLOPs of variant ``name``'s network for one call on ``n_sounds`` clips of ``seconds`` (0 without a network)."""
     model = _flop_model(name)
     return 0 if model is None else model.network_flops(n_sounds, int(seconds * model.sample_rate), kind)

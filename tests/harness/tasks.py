@@ -40,7 +40,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -259,7 +259,7 @@ class ClickTrain:
             out[m0:m1] += self.amp * math.sqrt(math.e) * -u * np.exp(-0.5 * u * u)
 
 
-Source = Union[HarmonicTone, NoiseBurst, ClickTrain]
+Source = HarmonicTone | NoiseBurst | ClickTrain
 
 
 @dataclass(frozen=True)
@@ -497,7 +497,7 @@ def events(rng: np.random.Generator) -> TaskSpec:
             n_events = int(rng.integers(1, 4))
             labels = [EVENT_LABELS[i % len(EVENT_LABELS)], *(str(x) for x in rng.choice(EVENT_LABELS, n_events - 1))]
             rng.shuffle(labels)
-            evs = tuple(Event(label, s, e) for label, (s, e) in zip(labels, _event_layout(rng, n_events)))
+            evs = tuple(Event(label, s, e) for label, (s, e) in zip(labels, _event_layout(rng, n_events), strict=True))
             sources = tuple(_event_source(rng, ev.label, ev.start_ms, ev.end_ms) for ev in evs)
             clips.append(Clip(f"{split}-{i:03d}.wav", EVENT_CLIP_MS, (*sources, _noise_floor(rng, EVENT_CLIP_MS)), events=evs))
         splits[split] = tuple(clips)

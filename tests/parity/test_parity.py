@@ -19,9 +19,9 @@ import pytest
 import torch
 
 from hear_gear_embed import get_variant, load_embedder
-from hear_gear_embed.config import VariantConfig, WindowBlock
 from hear_gear_embed.embedding import Embedder
-from hear_gear_embed.hear.validate import TIMESTAMP_LENGTHS_S
+from hear_gear_embed.embedding.config import VariantConfig, WindowBlock
+from hear_gear_embed.evaluation.validate import TIMESTAMP_LENGTHS_S
 
 from ..conftest import noise, tone
 from .oracle import REFERENCE_MODULES, build_reference, quiet, reference_module

@@ -1,10 +1,10 @@
 """Tiny HEAR modules (torch only, no weights) on which the in-process validator
-(:mod:`hear_gear_embed.hear.validate`) must agree with the real ``hear-validator``.
+(:mod:`hear_gear_embed.evaluation.validate`) must agree with the real ``hear-validator``.
 
 ``correct`` passes cleanly and ``sparse_timestamps`` passes with warnings; every other module breaks one
 rule that the real validator checks and fails; ``import_fails`` cannot be imported at all. Each module's
 docstring says what it breaks and the expected verdict; :data:`CASES` holds the same for the tests
-(``tests/test_validate.py``) and the harness (``tests/harness/run_harness.py``).
+(``tests/evaluation/test_validate.py``) and the harness (``tests/harness/run_harness.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,0 @@
-"""HEAR 2021 module for variant ``passt_lm2rf_hop5`` (see ``hear_gear_embed.get_variant("passt_lm2rf_hop5")``)."""
-from hear_gear_embed.hear._api import hear_functions
-
-load_model, get_scene_embeddings, get_timestamp_embeddings = hear_functions("passt_lm2rf_hop5")

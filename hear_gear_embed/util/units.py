@@ -1,0 +1,8 @@
+"""Unit conversions shared by every configuration."""
+
+from __future__ import annotations
+
+
+def ms_to_samples(ms: float, sample_rate: int) -> int:
+    """A duration in milliseconds as a whole number of samples at ``sample_rate`` Hz (rounded to nearest)."""
+    return int(round(ms * sample_rate / 1000.0))

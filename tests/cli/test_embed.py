@@ -1,0 +1,316 @@
+"""``hear-gear embed`` end to end: a folder of mixed files (rates, channels, formats, broken files), resuming,
+batching, the embedding kinds, and usage errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from hear_gear_embed import get_variant, load_embedder
+from hear_gear_embed.cli import main
+from hear_gear_embed.embedding import Embedder
+from hear_gear_embed.io import REPORT_NAME, read_audio
+
+
+def tone(freq_hz: float, seconds: float, rate: int, amp: float = 0.4) -> np.ndarray:
+    """``(n,)`` float64 sine with a few harmonics (so that every handcrafted feature has content)."""
+    t = np.arange(int(round(seconds * rate))) / rate
+    return amp * sum(np.sin(2 * np.pi * k * freq_hz * t) / k for k in (1, 2, 3)) / 1.84
+
+
+# name -> (rate, channels, seconds, subtype); 16, 44.1 and 48 kHz, mono and stereo, WAV, FLAC and OGG
+GOOD_FILES = {
+    "a_16k_mono.wav": (16000, 1, 1.3, "PCM_16"),
+    "b_44k_stereo.flac": (44100, 2, 1.0, "PCM_24"),
+    "sub/c_48k_stereo.wav": (48000, 2, 1.0, "FLOAT"),
+    "sub/d_48k_mono.flac": (48000, 1, 0.7, "PCM_16"),
+    "sub/deeper/e_44k_mono.wav": (44100, 1, 2.1, "PCM_16"),
+    "f_16k_stereo.ogg": (16000, 2, 1.0, "VORBIS"),
+}
+BAD_FILES = {"corrupt.wav": "not readable as audio", "empty.flac": "empty file", "zero_frames.wav": "holds no samples"}
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A folder of mixed audio files plus a corrupt, an empty and a zero-frame file."""
+    root = tmp_path / "audio"
+    for i, (name, (rate, channels, seconds, subtype)) in enumerate(GOOD_FILES.items()):
+        x = tone(220.0 * (i + 1), seconds, rate)
+        data = np.stack([x, 0.5 * x], axis=1) if channels == 2 else x
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(root / name, data, rate, subtype=subtype)
+    (root / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(64)))
+    (root / "empty.flac").write_bytes(b"")
+    soundfile.write(root / "zero_frames.wav", np.zeros(0), 32000)
+    (root / "notes.txt").write_text("not audio, not collected from the folder")
+    return root
+
+
+def load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def test_embed_folder_of_mixed_files(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "emb"
+    code = main(["embed", str(corpus), "--variant", "handcrafted", "--out", str(out), "--no-progress"])
+    assert code == 1  # the three bad files
+    captured = capsys.readouterr()
+    for name, reason in BAD_FILES.items():
+        assert f"failed: {corpus / name}: " in captured.err and reason in captured.err
+    assert "6 embedded" in captured.out and "3 failed" in captured.out
+
+    variant = get_variant("handcrafted")
+    model = load_embedder(variant, device="cpu")
+    for name, (rate, channels, _, _) in GOOD_FILES.items():
+        source = corpus / name
+        saved = load(out / (name + ".npz"))
+        frames = soundfile.info(str(source)).frames
+        n_samples = math.ceil(frames * 32000 / rate)
+        n_stamps = n_samples // 1600 + 1
+        assert saved["scene"].shape == (variant.scene_embedding_size,) and saved["scene"].dtype == np.float32
+        assert saved["timestamp_embeddings"].shape == (n_stamps, variant.timestamp_embedding_size)
+        np.testing.assert_array_equal(saved["timestamps_ms"], 50.0 * np.arange(n_stamps, dtype=np.float32))
+        assert str(saved["variant"]) == "handcrafted" and str(saved["weights"]) == "none"
+        assert str(saved["weights_sha256"]) == ""
+        assert int(saved["sample_rate"]) == 32000 and int(saved["source_sample_rate"]) == rate
+        assert int(saved["source_channels"]) == channels and int(saved["source_frames"]) == frames
+        assert Path(str(saved["source"])) == source.resolve()
+        # the stored embeddings are the model's on the mono, resampled clip
+        clip = read_audio(source, 32000).samples[None]
+        np.testing.assert_allclose(saved["scene"], model.scene_embeddings(clip)[0].numpy(), rtol=1e-5, atol=1e-5)
+        emb, _ = model.timestamp_embeddings(clip)
+        np.testing.assert_allclose(saved["timestamp_embeddings"], emb[0].numpy(), rtol=1e-5, atol=1e-5)
+
+    report = json.loads((out / REPORT_NAME).read_text())
+    status = {Path(r["source"]).name: r["status"] for r in report["results"]}
+    assert status == {**{Path(n).name: "embedded" for n in GOOD_FILES}, **{n: "failed" for n in BAD_FILES}}
+    assert report["variant"] == "handcrafted" and report["kinds"] == ["scene", "timestamp"]
+    assert not (out / "notes.txt.npz").exists()
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_resampled_file_embeds_like_the_same_tone_at_the_model_rate(tmp_path: Path) -> None:
+    """A 44.1 kHz file, resampled on reading, gives (nearly) the embedding of the tone synthesised at 32 kHz."""
+    soundfile.write(tmp_path / "t44.wav", tone(330.0, 2.0, 44100), 44100, subtype="FLOAT")
+    soundfile.write(tmp_path / "t32.wav", tone(330.0, 2.0, 32000), 32000, subtype="FLOAT")
+    assert main(["embed", str(tmp_path), "--variant", "lowlevel_mel", "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    a, b = load(tmp_path / "o" / "t44.wav.npz"), load(tmp_path / "o" / "t32.wav.npz")
+    assert a["timestamp_embeddings"].shape == b["timestamp_embeddings"].shape
+    # Timestamps whose 640 ms window stays clear of the clip edges (where the resampler's filter starts
+    # and stops on an abrupt tone) agree to float rounding (measured 2.9e-6 on values of about 1).
+    inner = slice(7, -7)
+    np.testing.assert_allclose(a["timestamp_embeddings"][inner], b["timestamp_embeddings"][inner], atol=2e-5)
+    # The scene's clip mean/std include those edges (measured 0.044).
+    np.testing.assert_allclose(a["scene"], b["scene"], atol=0.1)
+
+
+def test_resume_overwrite_and_changed_sources(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "emb"
+    args = ["embed", str(corpus), "--variant", "handcrafted", "--out", str(out), "--no-progress", "--kind", "scene"]
+    assert main(args) == 1
+    first = {p: p.stat().st_mtime_ns for p in out.rglob("*.npz")}
+    assert all(set(load(p)) >= {"scene"} and "timestamp_embeddings" not in load(p) for p in first)
+    assert json.loads((out / REPORT_NAME).read_text())["kinds"] == ["scene"]
+    capsys.readouterr()
+    assert main(args) == 1  # the bad files are reported again
+    summary = capsys.readouterr().out
+    assert "0 embedded" in summary and "6 already done" in summary
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.npz")} == first
+    report = json.loads((out / REPORT_NAME).read_text())
+    assert sorted(r["status"] for r in report["results"]) == ["failed"] * 3 + ["skipped"] * 6
+
+    # a changed source is embedded again, the others are not
+    changed = corpus / "a_16k_mono.wav"
+    soundfile.write(changed, tone(500.0, 1.0, 16000), 16000)
+    assert main(args) == 1
+    now = {p: p.stat().st_mtime_ns for p in out.rglob("*.npz")}
+    assert [p.name for p in first if now[p] != first[p]] == ["a_16k_mono.wav.npz"]
+
+    # asking for timestamps as well: outputs without them are redone
+    assert main([*args[:-2], "--kind", "scene", "--kind", "timestamp"]) == 1
+    assert all("timestamp_embeddings" in load(p) for p in out.rglob("*.npz"))
+
+    assert main([*args, "--overwrite"]) == 1
+    assert all(p.stat().st_mtime_ns != first[p] for p in first)
+
+
+def test_outputs_of_another_variant_are_neither_skipped_nor_replaced(corpus: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "emb"
+    source = corpus / "sub" / "d_48k_mono.flac"
+    assert main(["embed", str(source), "--variant", "lowlevel_mel", "--out", str(out), "--no-progress"]) == 0
+    before = load(out / "d_48k_mono.flac.npz")
+    capsys.readouterr()
+    assert main(["embed", str(source), "--variant", "lowlevel_cqt", "--out", str(out), "--no-progress"]) == 1
+    assert "exists with variant 'lowlevel_mel'" in capsys.readouterr().err
+    np.testing.assert_array_equal(load(out / "d_48k_mono.flac.npz")["scene"], before["scene"])
+    assert main(["embed", str(source), "--variant", "lowlevel_cqt", "--out", str(out), "--no-progress", "--overwrite"]) == 0
+    assert str(load(out / "d_48k_mono.flac.npz")["variant"]) == "lowlevel_cqt"
+
+
+def test_files_of_equal_length_are_batched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1 s at 16, 44.1 and 48 kHz all resample to 32000 samples: one batch; 0.5 s files: another.
+    for name, rate, seconds in [("a.wav", 16000, 1.0), ("b.wav", 44100, 1.0), ("c.flac", 48000, 1.0),
+                                ("d.wav", 32000, 0.5), ("e.wav", 16000, 0.5)]:
+        soundfile.write(tmp_path / name, tone(440.0, seconds, rate), rate)
+    shapes: list[tuple[int, ...]] = []
+    original = Embedder.scene_embeddings
+
+    def spy(self: Embedder, audio: object) -> torch.Tensor:
+        shapes.append(tuple(np.shape(audio)))
+        return original(self, audio)
+
+    monkeypatch.setattr(Embedder, "scene_embeddings", spy)
+    base = ["embed", str(tmp_path), "--variant", "lowlevel_mel", "--kind", "scene", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "o1"), "--batch-size", "16"]) == 0
+    assert sorted(shapes) == [(2, 16000), (3, 32000)]
+    shapes.clear()
+    assert main([*base, "--out", str(tmp_path / "o2"), "--batch-size", "2"]) == 0
+    assert sorted(shapes) == [(1, 32000), (2, 16000), (2, 32000)]
+    shapes.clear()
+    assert main([*base, "--out", str(tmp_path / "o3"), "--batch-size", "16", "--batch-seconds", "1.5"]) == 0
+    assert sorted(shapes) == [(1, 32000)] * 3 + [(2, 16000)]  # the 1 s files alone
+    shapes.clear()
+    assert main([*base, "--out", str(tmp_path / "o4")]) == 0  # on CPU, one file at a time by default
+    assert sorted(shapes) == [(1, 16000)] * 2 + [(1, 32000)] * 3
+
+
+def test_a_failing_file_in_a_batch_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    for i in range(3):
+        soundfile.write(tmp_path / f"{i}.wav", tone(300.0 * (i + 1), 1.0, 32000), 32000, subtype="FLOAT")
+    poison = np.full(32000, 0.125)
+    soundfile.write(tmp_path / "poison.wav", poison, 32000, subtype="FLOAT")
+    original = Embedder.scene_embeddings
+
+    def fragile(self: Embedder, audio: object) -> torch.Tensor:
+        if np.any(np.all(np.asarray(audio) == np.float32(0.125), axis=1)):
+            raise RuntimeError("simulated failure")
+        return original(self, audio)
+
+    monkeypatch.setattr(Embedder, "scene_embeddings", fragile)
+    out = tmp_path / "o"
+    assert main(["embed", str(tmp_path), "--variant", "handcrafted", "--out", str(out), "--no-progress",
+                 "--batch-size", "4"]) == 1  # one batch of 4 fails; each file is retried alone
+    assert sorted(p.name for p in out.glob("*.npz")) == ["0.wav.npz", "1.wav.npz", "2.wav.npz"]
+    assert f"failed: {tmp_path / 'poison.wav'}: RuntimeError: simulated failure" in capsys.readouterr().err
+
+
+def test_network_variant_with_checkpoint_records_its_identity(tiny_ckpt: Path, tmp_path: Path) -> None:
+    soundfile.write(tmp_path / "x.flac", np.stack([tone(440.0, 1.2, 44100)] * 2, axis=1), 44100)
+    out = tmp_path / "o"
+    assert main(["embed", str(tmp_path / "x.flac"), "--variant", "tiny_test", "--model", str(tiny_ckpt),
+                 "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    saved = load(out / "x.flac.npz")
+    variant = get_variant("tiny_test")
+    assert str(saved["weights"]) == str(tiny_ckpt)
+    assert str(saved["weights_sha256"]) == hashlib.sha256(tiny_ckpt.read_bytes()).hexdigest()
+    assert saved["timestamp_embeddings"].shape == (38400 // 1600 + 1, variant.timestamp_embedding_size)
+    model = load_embedder(variant, tiny_ckpt, device="cpu")
+    expected = model.scene_embeddings(read_audio(tmp_path / "x.flac", 32000).samples[None])[0].numpy()
+    np.testing.assert_allclose(saved["scene"], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_full_size_passt_with_random_weights(tmp_path: Path) -> None:
+    soundfile.write(tmp_path / "x.wav", tone(440.0, 0.5, 48000), 48000)
+    out = tmp_path / "o"
+    assert main(["embed", str(tmp_path / "x.wav"), "--variant", "passt_base", "--random-weights", "0", "--out",
+                 str(out), "--no-progress", "--device", "cpu"]) == 0
+    saved = load(out / "x.wav.npz")
+    assert saved["scene"].shape == (1295,) and saved["timestamp_embeddings"].shape == (11, 1295)
+    assert np.isfinite(saved["timestamp_embeddings"]).all()
+    assert str(saved["weights"]) == "random (seed 0)"
+
+
+def test_missing_weights_stop_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    def offline(url: str, dst: str, progress: bool = True) -> None:
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setenv("HEAR_GEAR_EMBED_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    soundfile.write(tmp_path / "x.wav", tone(440.0, 0.5, 32000), 32000)
+    assert main(["embed", str(tmp_path / "x.wav"), "--variant", "passt_base", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "could not download passt_s_swa_p16_128_ap476 from" in err and "--random-weights" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--variant", "handcrafted", "--model", "w.pt"], "uses no network weights"),
+    (["--variant", "tiny_test", "--model", "w.pt", "--random-weights", "1"], "exclude each other"),
+    (["--variant", "handcrafted", "--batch-size", "0"], "--batch-size"),
+])
+def test_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    assert main(["embed", str(tmp_path), "--out", str(tmp_path / "o"), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "taken").write_text("a file where the output folder should go")
+    soundfile.write(tmp_path / "x.wav", tone(440.0, 0.2, 32000), 32000)
+    assert main(["embed", str(tmp_path / "x.wav"), "--variant", "handcrafted", "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out {tmp_path / 'taken'} exists and is not a folder" in err and "Traceback" not in err
+    assert main(["embed", str(tmp_path / "x.wav"), "--variant", "handcraftd", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "error: unknown variant 'handcraftd'; did you mean handcrafted" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on machines without CUDA")
+def test_missing_cuda_device_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["embed", str(tmp_path), "--variant", "handcrafted", "--device", "cuda", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "error: device 'cuda' was requested but CUDA is not available" in err and "Traceback" not in err
+
+
+def test_missing_paths_and_name_clashes_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        soundfile.write(tmp_path / folder / "x.wav", tone(440.0, 0.5, 32000), 32000)
+    out = tmp_path / "o"
+    code = main(["embed", str(tmp_path / "one" / "x.wav"), str(tmp_path / "two" / "x.wav"), str(tmp_path / "nope"),
+                 "--variant", "handcrafted", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"failed: {tmp_path / 'nope'}: no such file or folder" in err
+    assert f"failed: {tmp_path / 'two' / 'x.wav'}: its output {out / 'x.wav.npz'} would overwrite" in err
+    assert str(load(out / "x.wav.npz")["source"]) == str((tmp_path / "one" / "x.wav").resolve())
+
+
+def test_interrupted_run_keeps_finished_outputs_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    for i in range(3):
+        soundfile.write(tmp_path / f"{i}.wav", tone(300.0 * (i + 1), 0.5, 32000), 32000)
+    calls = []
+    original = Embedder.scene_embeddings
+
+    def interrupted(self: Embedder, audio: object) -> torch.Tensor:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, audio)
+
+    monkeypatch.setattr(Embedder, "scene_embeddings", interrupted)
+    out = tmp_path / "o"
+    args = ["embed", str(tmp_path), "--variant", "handcrafted", "--out", str(out), "--no-progress", "--batch-size", "1"]
+    assert main(args) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert sorted(p.name for p in out.glob("*.npz")) == ["0.wav.npz"] and not list(out.glob(".*tmp"))
+    report = json.loads((out / REPORT_NAME).read_text())
+    assert [r["status"] for r in report["results"]] == ["embedded", "failed", "failed"]
+    assert report["results"][1]["error"] == "not processed (the run stopped early)"
+    monkeypatch.setattr(Embedder, "scene_embeddings", original)
+    assert main(args) == 0
+    statuses = [r["status"] for r in json.loads((out / REPORT_NAME).read_text())["results"]]
+    assert statuses == ["skipped", "embedded", "embedded"]

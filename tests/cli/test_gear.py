@@ -1,0 +1,42 @@
+"""``hear-gear gear`` and ``hear-gear gear-compare``: runs from the command line, the embedding kind, errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from hear_gear_embed.cli import main
+
+FAKE = "tests.gear_fake_module"
+COMMON = ["--preset", "perceptual", "--n-alpha", "5", "--n-r", "5", "--duration", "0.2",
+          "--isomap-neighbors", "10", "--knn-neighbors", "4", "--no-progress"]
+
+
+def test_cli_gear_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gear", FAKE, "--out", str(tmp_path / "a"), *COMMON]) == 0
+    assert main(["gear", "handcrafted", "--out", str(tmp_path / "b"), "--embedding", "timestamp", *COMMON]) == 0
+    assert "ridge R^2" in capsys.readouterr().out
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["embedding"]["kind"] == "scene"
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["embedding"]["kind"] == "timestamp"
+    assert main(["gear-compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0
+    assert (tmp_path / "c" / "comparison.md").is_file()
+    assert main(["gear", "no_such_hear_module", "--out", str(tmp_path / "d")]) == 2
+    assert main(["gear", FAKE, "--duration", "0.5"]) == 2  # --duration needs the perceptual preset
+    assert "error:" in capsys.readouterr().err
+
+
+def test_old_embedding_name_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["gear", FAKE, "--embedding", "timestamp_mean"])
+    assert info.value.code == 2 and "invalid choice: 'timestamp_mean'" in capsys.readouterr().err
+
+
+def test_cli_names_a_missing_gear_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if scikit-learn were not installed
+    assert main(["gear", FAKE, "--out", str(tmp_path), "--n-alpha", "5", "--n-r", "5", "--isomap-neighbors", "5",
+                 "--knn-neighbors", "3", "--no-progress"]) == 2
+    assert "gear extra" in capsys.readouterr().err

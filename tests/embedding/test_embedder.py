@@ -1,0 +1,208 @@
+"""The embedder (:mod:`hear_gear_embed.embedding.embedder`): levels, windowing and scene logic on the tiny test
+geometry (fast), frame-feature blocks of the weight-free variants, FLOP counts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from hear_gear_embed import WindowBlock, get_variant, load_embedder
+from hear_gear_embed.embedding import Embedder
+from hear_gear_embed.embedding.pooling import centre_frames, clip_mean_std, window_frames, window_mean_std
+from hear_gear_embed.embedding.windowing import pad_reflect_then_zero
+from hear_gear_embed.features import FeatureConfig
+from hear_gear_embed.features.frames import FrameFeatures
+
+from ..conftest import counted_flops, noise, tone
+
+RATE = 32000
+
+
+def test_sizes_are_derived(tiny: Embedder) -> None:
+    # (H 10 + M 64) at 160 ms, M 64 at 640 ms, L 128 x 6 frames at 60 ms; scene H + M + mean mel.
+    assert tiny.timestamp_embedding_size == 10 + 64 + 64 + 128 * 6
+    assert tiny.scene_embedding_size == 10 + 64 + 128
+
+
+def test_timestamp_shapes_and_grid(tiny: Embedder) -> None:
+    emb, ts = tiny.timestamp_embeddings(noise(2, 1.07))
+    assert emb.shape == (2, 22, tiny.timestamp_embedding_size) and emb.dtype == torch.float32
+    assert ts.shape == (2, 22) and ts.dtype == torch.float32
+    np.testing.assert_allclose(np.diff(ts.numpy()), 50.0)
+    assert torch.isfinite(emb).all()
+
+
+def test_blocks_equal_direct_window_features(tiny: Embedder) -> None:
+    audio = noise(1, 0.5, seed=3)
+    emb, _ = tiny.timestamp_embeddings(audio)
+    i = 4  # timestamp 200 ms
+    offset = 0
+    for block in tiny.variant.timestamp_blocks:
+        w = tiny.variant.window_samples(block.window_ms)
+        padded = pad_reflect_then_zero(audio, w // 2, w - w // 2)
+        window = padded[:, i * 1600: i * 1600 + w]
+        with torch.inference_mode():
+            direct = tiny.window_features(window, block.levels, pool_low=False)
+        torch.testing.assert_close(emb[:, i, offset: offset + direct.shape[1]], direct, atol=1e-5, rtol=1e-5)
+        offset += direct.shape[1]
+    assert offset == tiny.timestamp_embedding_size
+
+
+def test_low_level_is_band_major_mel_frames(tiny: Embedder) -> None:
+    audio = noise(1, 0.3, seed=4)
+    emb, _ = tiny.timestamp_embeddings(audio)
+    low = emb[0, 2, -768:].reshape(128, 6)
+    window = pad_reflect_then_zero(audio, 960, 960)[:, 2 * 1600: 2 * 1600 + 1920]
+    torch.testing.assert_close(low, tiny.frontend(window)[0])
+
+
+def test_batch_invariance(tiny: Embedder) -> None:
+    batch = noise(3, 1.3, seed=5)
+    emb_b, _ = tiny.timestamp_embeddings(batch)
+    scene_b = tiny.scene_embeddings(batch)
+    for i in range(3):
+        emb_1, _ = tiny.timestamp_embeddings(batch[i: i + 1])
+        torch.testing.assert_close(emb_1[0], emb_b[i], atol=1e-5, rtol=0)
+        torch.testing.assert_close(tiny.scene_embeddings(batch[i: i + 1])[0], scene_b[i], atol=1e-5, rtol=0)
+
+
+def test_memory_budget_does_not_change_results(tiny_ckpt) -> None:
+    variant = get_variant("tiny_test")
+    small = load_embedder(variant, tiny_ckpt, device="cpu", memory_budget_mb=0.5)
+    large = load_embedder(variant, tiny_ckpt, device="cpu", memory_budget_mb=4096)
+    audio = noise(2, 1.5, seed=6)
+    assert small._budget_bytes() // small.bytes_per_window(5120, ("H", "M")) < 5
+    torch.testing.assert_close(small.timestamp_embeddings(audio)[0], large.timestamp_embeddings(audio)[0], atol=1e-5, rtol=0)
+    long = noise(1, 12.0, seed=7)
+    torch.testing.assert_close(small.scene_embeddings(long), large.scene_embeddings(long), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("n_samples", [1, 2, 100, 1919, 4800, 5120])
+def test_short_clips(tiny: Embedder, n_samples: int) -> None:
+    audio = noise(2, n_samples / RATE, seed=8)
+    emb, ts = tiny.timestamp_embeddings(audio)
+    assert emb.shape == (2, n_samples // 1600 + 1, tiny.timestamp_embedding_size)
+    assert float(ts.max()) <= 1000 * n_samples / RATE
+    assert torch.isfinite(emb).all()
+    scene = tiny.scene_embeddings(audio)
+    assert scene.shape == (2, tiny.scene_embedding_size) and torch.isfinite(scene).all()
+
+
+def test_short_scene_is_zero_padded_to_one_patch(tiny: Embedder) -> None:
+    audio = noise(1, 0.05, seed=9)
+    padded = torch.nn.functional.pad(audio, (0, tiny.variant.min_net_samples - audio.shape[1]))
+    torch.testing.assert_close(tiny.scene_embeddings(audio), tiny.scene_embeddings(padded))
+
+
+def test_scene_single_forward_up_to_the_window(tiny: Embedder) -> None:
+    audio = noise(2, 10.0, seed=10)
+    with torch.inference_mode():
+        direct = tiny.window_features(audio, tiny.variant.scene_levels, pool_low=True)
+    torch.testing.assert_close(tiny.scene_embeddings(audio), direct)
+
+
+def test_long_scene_is_mean_over_centred_windows(tiny: Embedder) -> None:
+    audio = noise(1, 12.5, seed=11)
+    window, hop = 320000, 80000
+    padded = pad_reflect_then_zero(audio, window // 2, window // 2)
+    with torch.inference_mode():
+        parts = [
+            tiny.window_features(padded[:, i * hop: i * hop + window], tiny.variant.scene_levels, pool_low=True)
+            for i in range(audio.shape[1] // hop + 1)
+        ]
+    assert len(parts) == 6
+    torch.testing.assert_close(tiny.scene_embeddings(audio), torch.stack(parts).mean(0), atol=1e-5, rtol=1e-5)
+
+
+def test_level_order_follows_the_config(tiny_ckpt) -> None:
+    base = get_variant("tiny_test")
+    swapped = dataclasses.replace(
+        base, name="tiny_swapped", timestamp_blocks=(WindowBlock(160, ("M", "H")),), scene_levels=("L", "M", "H")
+    )
+    a = load_embedder(base, tiny_ckpt, device="cpu")
+    b = load_embedder(swapped, tiny_ckpt, device="cpu")
+    audio = noise(1, 0.6, seed=12)
+    ea, _ = a.timestamp_embeddings(audio)
+    eb, _ = b.timestamp_embeddings(audio)
+    torch.testing.assert_close(eb[..., :64], ea[..., 10:74])
+    torch.testing.assert_close(eb[..., 64:74], ea[..., :10])
+    sa, sb = a.scene_embeddings(audio), b.scene_embeddings(audio)
+    torch.testing.assert_close(sb[:, :128], sa[:, 74:])
+    torch.testing.assert_close(sb[:, 128:192], sa[:, 10:74])
+
+
+def test_mid_layer_option(tiny_ckpt) -> None:
+    base = get_variant("tiny_test")
+    early = dataclasses.replace(base, name="tiny_early", mid_layer=0)
+    audio = noise(1, 0.5, seed=13)
+    e0 = load_embedder(early, tiny_ckpt, device="cpu").scene_embeddings(audio)
+    e1 = load_embedder(base, tiny_ckpt, device="cpu").scene_embeddings(audio)
+    torch.testing.assert_close(e0[:, :10], e1[:, :10])  # logits always use every block
+    assert not torch.allclose(e0[:, 10:74], e1[:, 10:74])
+
+
+def test_tone_changes_the_low_level(tiny: Embedder) -> None:
+    low = tiny.timestamp_embeddings(torch.stack([tone(500.0, 0.5), tone(4000.0, 0.5)]))[0][..., -768:]
+    bands = low.reshape(2, -1, 128, 6).mean(dim=(1, 3)).argmax(-1)
+    assert int(bands[0]) < int(bands[1])
+
+
+def test_weight_free_paths_and_missing_checkpoint(tiny_ckpt) -> None:
+    with pytest.raises(ValueError, match="has no official weights; pass model_file_path"):
+        load_embedder(get_variant("tiny_test"))
+    assert isinstance(load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu"), Embedder)
+
+
+def test_memory_budget_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="memory_budget_mb must be positive"):
+        Embedder(get_variant("tiny_test"), memory_budget_mb=0)
+
+
+@pytest.mark.parametrize(("kind", "seconds"), [("timestamp", 1.07), ("scene", 0.05), ("scene", 4.0), ("scene", 12.5)])
+def test_network_flops_counts_every_forward(tiny: Embedder, kind: str, seconds: float) -> None:
+    audio = noise(2, seconds, seed=12)
+    call = tiny.timestamp_embeddings if kind == "timestamp" else tiny.scene_embeddings
+    counted = counted_flops(call, audio)["PaSST"]
+    assert tiny.network_flops(*audio.shape, kind) == counted > 0
+
+
+def test_network_flops_of_weight_free_variants_and_bad_kind(tiny: Embedder) -> None:
+    assert Embedder(get_variant("lowlevel_mel")).network_flops(1, 32000, "timestamp") == 0
+    with pytest.raises(ValueError, match="kind"):
+        tiny.network_flops(1, 32000, "frames")
+
+
+def test_random_embedder_is_seeded() -> None:
+    from hear_gear_embed.embedding import random_embedder
+
+    variant = get_variant("tiny_test")
+    audio = noise(1, 0.5, seed=14)
+    first, again, other = (random_embedder(variant, seed).scene_embeddings(audio) for seed in (3, 3, 4))
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    assert not torch.allclose(first, other)
+    assert random_embedder(get_variant("lowlevel_mel")).net is None
+
+
+def test_feature_block_equals_direct_pooling() -> None:
+    model = load_embedder(get_variant("lowlevel_cqt"), device="cpu")
+    audio = noise(2, 1.3, seed=6)
+    emb, _ = model.timestamp_embeddings(audio)
+    cqt = FrameFeatures(FeatureConfig(), ("cqt",))(audio)["cqt"]
+    centres = centre_frames(emb.shape[1], 1600, 320, cqt.shape[-1], torch.device("cpu"))
+    expected = torch.cat([window_frames(cqt, centres, 3), window_mean_std(cqt, centres, 32)], dim=-1)
+    torch.testing.assert_close(emb, expected)
+    torch.testing.assert_close(model.scene_embeddings(audio), clip_mean_std(cqt))
+    alone, _ = model.timestamp_embeddings(audio[1:])
+    torch.testing.assert_close(alone[0], emb[1], atol=1e-5, rtol=0)
+
+
+def test_weight_free_variants_refuse_a_checkpoint() -> None:
+    with pytest.raises(ValueError, match="uses no network weights"):
+        load_embedder(get_variant("handcrafted"), "some.pt")
+    model = load_embedder(get_variant("handcrafted"), device="cpu")
+    assert model.net is None
+    with pytest.raises(ValueError, match="no network weights to save"):
+        model.save_weights("x.pt")

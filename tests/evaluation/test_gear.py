@@ -1,0 +1,112 @@
+"""GEAR runs (:mod:`hear_gear_embed.evaluation.gear`) end to end: a foreign HEAR module and this package's variants,
+figures, metrics, reports and comparisons; the analysis of an ideal embedding."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hear_gear_embed.evaluation.gear import GearSettings, analyse, compare_runs, ridge_targets, run_gear
+from tests import gear_fake_module
+
+FAKE = "tests.gear_fake_module"
+SMALL = GearSettings(isomap_neighbors=12, knn_neighbors=5, trust_neighbors=5, ridge_folds=3, n_clusters=3)
+GRID = {"n_alpha": 6, "n_r": 6, "duration_s": 0.25}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _well_behaved_fake():
+    gear_fake_module.BEHAVIOUR["mode"] = "ok"
+    yield
+    gear_fake_module.BEHAVIOUR["mode"] = "ok"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("gear")
+    out = {"fake": root / "fake", "lowlevel_mel": root / "lowlevel_mel"}
+    run_gear(FAKE, out["fake"], preset="perceptual", grid_overrides=GRID, settings=SMALL, progress=False)
+    run_gear("lowlevel_mel", out["lowlevel_mel"], preset="perceptual", grid_overrides=GRID, settings=SMALL,
+             kind="timestamp", progress=False, save_embeddings=True)
+    return out
+
+
+def test_a_run_writes_figures_metrics_and_report(runs: dict[str, Path]) -> None:
+    folder = runs["fake"]
+    for name in ("isomap.png", "isomap_f1.png", "isomap_alpha.png", "isomap_r.png", "knn_log_ratios.png"):
+        assert (folder / name).read_bytes()[:8] == PNG, name
+    record = json.loads((folder / "metrics.json").read_text())
+    assert record["module"] == FAKE and record["embedding"] == {"kind": "scene", "dim": 24}
+    assert record["grid"]["name"] == "perceptual" and record["grid"]["n_sounds"] == 36
+    assert record["grid"]["sample_rate"] == 16000 and record["grid"]["n_samples"] == 4000
+    metrics = record["metrics"]
+    assert set(metrics) == {"knn", "ridge_r2", "ridge_targets", "isomap", "dispersion"}
+    assert metrics["ridge_r2"]["f1"] > 0.5  # band energies encode pitch linearly enough
+    assert 0 <= metrics["dispersion"]["gini_index"] <= 1
+    report = (folder / "report.md").read_text()
+    assert "ridge R^2 (3-fold)" in report and "![Isomap" in report and "Gini index" in report
+    with np.load(folder / "gear.npz") as data:
+        assert data["params"].shape == data["coords"].shape == data["log_ratios_loo"].shape == (36, 3)
+        assert "embeddings" not in data.files
+
+
+def test_own_variant_with_timestamp_embeddings(runs: dict[str, Path]) -> None:
+    record = json.loads((runs["lowlevel_mel"] / "metrics.json").read_text())
+    assert record["module"] == "hear_gear_embed.hear.lowlevel_mel"
+    assert record["embedding"] == {"kind": "timestamp", "dim": 1152}
+    with np.load(runs["lowlevel_mel"] / "gear.npz") as data:
+        assert data["embeddings"].shape == (36, 1152)
+
+
+def test_compare_runs(runs: dict[str, Path], tmp_path: Path) -> None:
+    summary = compare_runs([runs["fake"], runs["lowlevel_mel"]], tmp_path / "cmp")
+    assert [r["run"] for r in summary["runs"]] == ["fake", "lowlevel_mel"]
+    assert [r["sample_rate"] for r in summary["runs"]] == [16000, 32000]
+    assert summary["same_dataset"] is True  # the same sounds, each synthesised at its model's rate
+    table = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert "different datasets" not in table and "| fake |" in table and "| lowlevel_mel |" in table
+    for name in ("compare_isomap.png", "compare_log_ratios.png"):
+        assert (tmp_path / "cmp" / name).read_bytes()[:8] == PNG
+    other = tmp_path / "other"
+    run_gear(FAKE, other, preset="perceptual", grid_overrides={**GRID, "seed": 5}, settings=SMALL, progress=False)
+    assert compare_runs([runs["fake"], other], tmp_path / "cmp3")["same_dataset"] is False
+    assert "different datasets" in (tmp_path / "cmp3" / "comparison.md").read_text()
+    with pytest.raises(ValueError, match="not a GEAR run folder"):
+        compare_runs([tmp_path], tmp_path / "cmp2")
+
+
+def test_passt_variant_with_a_checkpoint_file(official_ckpt: Callable[[str], Path], tmp_path: Path) -> None:
+    # Random full-size weights: the numbers mean nothing, the test checks the path through PaSST.
+    record = run_gear("passt_2lvl", tmp_path, model_path=str(official_ckpt("passt_2lvl")), preset="paper",
+                      grid_overrides={"n_alpha": 5, "n_r": 5}, settings=SMALL, progress=False)
+    assert record["embedding"] == {"kind": "scene", "dim": 1295}
+    assert record["model_path"] == str(official_ckpt("passt_2lvl"))
+    assert record["grid"]["sample_rate"] == 32000 and record["grid"]["n_samples"] == 1024
+
+
+def test_settings_are_checked_before_any_embedding(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="knn_neighbors"):
+        GearSettings(isomap_neighbors=10, knn_neighbors=50).check(50)
+    with pytest.raises(ValueError, match="isomap_neighbors"):
+        run_gear(FAKE, tmp_path, grid_overrides={"n_alpha": 3, "n_r": 3}, progress=False)
+    with pytest.raises(ValueError, match="kind must be one of \\('scene', 'timestamp'\\)"):
+        run_gear(FAKE, tmp_path, grid_overrides=GRID, settings=SMALL, kind="timestamp_mean", progress=False)
+
+
+def test_analyse_an_ideal_embedding() -> None:
+    rng = np.random.default_rng(4)
+    params = np.column_stack([rng.uniform(100, 800, 300), rng.uniform(0.1, 2, 300), rng.uniform(0.1, 1, 300)])
+    emb = ridge_targets(params) / np.array([1.0, 2.0, 1.0])  # each parameter along its own axis, in octaves
+    settings = GearSettings(isomap_neighbors=15, knn_neighbors=5, trust_neighbors=5, n_clusters=4)
+    result = analyse(emb, params, settings)
+    assert result.coords.shape == (300, 3) and result.log_ratios_loo.shape == (300, 3)
+    assert all(v > 0.999 for v in result.metrics["ridge_r2"].values())
+    loo = result.metrics["knn"]["median_abs_log_ratio"]["leave_one_out"]
+    assert max(loo.values()) < 0.2
+    assert result.metrics["isomap"]["trustworthiness"] > 0.95
+    assert 0 < result.metrics["dispersion"]["gini_index"] < 2 / 3

@@ -1,0 +1,164 @@
+"""The PaSST network (:mod:`hear_gear_embed.model.passt`): official key layout, encodings, attention, mid layers, FLOPs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hear_gear_embed import get_variant
+from hear_gear_embed.model import PaSST, PasstConfig, random_passt
+
+from ..conftest import counted_flops
+
+TINY = get_variant("tiny_test").net
+
+
+def official_layout(
+    depth: int = 12, dim: int = 768, classes: int = 527, freq: int = 12, time: int = 99
+) -> dict[str, tuple[int, ...]]:
+    """Keys and shapes of the authors' PaSST-S release files (see passt-facts.md)."""
+    shapes: dict[str, tuple[int, ...]] = {
+        "cls_token": (1, 1, dim),
+        "dist_token": (1, 1, dim),
+        "new_pos_embed": (1, 2, dim),
+        "freq_new_pos_embed": (1, dim, freq, 1),
+        "time_new_pos_embed": (1, dim, 1, time),
+        "patch_embed.proj.weight": (dim, 1, 16, 16),
+        "patch_embed.proj.bias": (dim,),
+        "norm.weight": (dim,),
+        "norm.bias": (dim,),
+        "head.0.weight": (dim,),
+        "head.0.bias": (dim,),
+        "head.1.weight": (classes, dim),
+        "head.1.bias": (classes,),
+        "head_dist.weight": (classes, dim),
+        "head_dist.bias": (classes,),
+    }
+    for i in range(depth):
+        p = f"blocks.{i}."
+        shapes.update({
+            p + "norm1.weight": (dim,), p + "norm1.bias": (dim,),
+            p + "attn.qkv.weight": (3 * dim, dim), p + "attn.qkv.bias": (3 * dim,),
+            p + "attn.proj.weight": (dim, dim), p + "attn.proj.bias": (dim,),
+            p + "norm2.weight": (dim,), p + "norm2.bias": (dim,),
+            p + "mlp.fc1.weight": (4 * dim, dim), p + "mlp.fc1.bias": (4 * dim,),
+            p + "mlp.fc2.weight": (dim, 4 * dim), p + "mlp.fc2.bias": (dim,),
+        })
+    return shapes
+
+
+@pytest.mark.parametrize(
+    ("variant", "time"),
+    [("passt_base", 99), ("passt_lm2rf_hop5", 200)],
+)
+def test_state_dict_is_the_official_layout(variant: str, time: int) -> None:
+    with torch.device("meta"):  # shapes only: no need to initialise 86 M parameters
+        net = PaSST(get_variant(variant).net)
+    got = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    assert got == official_layout(time=time)
+    assert sum(p.numel() for p in net.parameters()) == pytest.approx(86.2e6, rel=0.01)
+
+
+def test_stride16_geometry() -> None:
+    with torch.device("meta"):
+        net = PaSST(PasstConfig(freq_stride=16, time_stride=16))
+    assert tuple(net.freq_new_pos_embed.shape) == (1, 768, 8, 1)
+    assert tuple(net.time_new_pos_embed.shape) == (1, 768, 1, 62)
+
+
+def test_time_encoding_cropped_and_bounded() -> None:
+    net = random_passt(TINY)
+    with torch.no_grad():
+        short = net(torch.randn(2, 128, 16))
+        full = net(torch.randn(1, 128, TINY.max_input_frames))
+    assert short.mid.shape == (2, 64) and short.logits.shape == (2, 10)
+    assert full.mid.shape == (1, 64)
+    with pytest.raises(ValueError, match="time positional encoding covers only 99"):
+        net(torch.randn(1, 128, TINY.max_input_frames + 1))
+    with pytest.raises(ValueError, match="at least 16 frames"):
+        net(torch.randn(1, 128, 15))
+    with pytest.raises(ValueError, match="expects 128 mel bands"):
+        net(torch.randn(1, 64, 100))
+
+
+def test_tokens_follow_the_reference_recipe() -> None:
+    net = random_passt(TINY)
+    spec = torch.randn(2, 128, 40)
+    with torch.no_grad():
+        tokens = net.tokens(spec)
+        patches = net.patch_embed.proj(spec[:, None])
+        grid = patches + net.time_new_pos_embed[..., : patches.shape[-1]] + net.freq_new_pos_embed
+        expected_patches = grid.flatten(2).transpose(1, 2)
+    assert tokens.shape == (2, 2 + 12 * 3, 64)
+    torch.testing.assert_close(tokens[:, 2:], expected_patches)
+    torch.testing.assert_close(tokens[:, 0], (net.cls_token + net.new_pos_embed[:, :1])[0].expand(2, -1))
+    torch.testing.assert_close(tokens[:, 1], (net.dist_token + net.new_pos_embed[:, 1:])[0].expand(2, -1))
+
+
+def test_sdpa_attention_matches_explicit_softmax() -> None:
+    net = random_passt(TINY)
+    attn = net.blocks[0].attn
+    x = torch.randn(3, 20, 64)
+    with torch.no_grad():
+        b, n, c = x.shape
+        qkv = attn.qkv(x).reshape(b, n, 3, 4, c // 4).permute(2, 0, 3, 1, 4)
+        weights = ((qkv[0] @ qkv[1].transpose(-2, -1)) * (c // 4) ** -0.5).softmax(-1)
+        expected = attn.proj((weights @ qkv[2]).transpose(1, 2).reshape(b, n, c))
+        torch.testing.assert_close(attn(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_outputs_match_a_manual_forward() -> None:
+    net = random_passt(TINY)
+    spec = torch.randn(2, 128, 30)
+    with torch.no_grad():
+        x = net.tokens(spec)
+        for block in net.blocks:
+            x = block(x)
+        x = net.norm(x)
+        mid = (x[:, 0] + x[:, 1]) / 2
+        out = net(spec)
+    torch.testing.assert_close(out.mid, mid)
+    torch.testing.assert_close(out.logits, net.head(mid))
+    assert net.head[0].eps == 1e-5 and net.norm.eps == 1e-6 and net.blocks[0].norm1.eps == 1e-6
+
+
+def test_mid_layer_reads_an_earlier_block() -> None:
+    net = random_passt(TINY)
+    spec = torch.randn(2, 128, 30)
+    with torch.no_grad():
+        last = net(spec, mid_layer=-1)
+        same = net(spec, mid_layer=1, want_logits=False)
+        first = net(spec, mid_layer=0, want_logits=False)
+        x = net.blocks[0](net.tokens(spec))
+        x = net.norm(x)
+    torch.testing.assert_close(last.mid, same.mid)
+    assert same.logits is None
+    torch.testing.assert_close(first.mid, (x[:, 0] + x[:, 1]) / 2)
+    assert not torch.allclose(first.mid, last.mid)
+
+
+@pytest.mark.parametrize(
+    ("frames", "mid_layer", "want_mid", "want_logits"),
+    [(16, -1, True, True), (40, -1, True, False), (64, 0, True, False), (29, 0, True, True), (16, -1, False, True)],
+)
+def test_flop_model_equals_torch_flop_counter(frames: int, mid_layer: int, want_mid: bool, want_logits: bool) -> None:
+    from hear_gear_embed.model import forward_flops
+
+    net = random_passt(TINY)
+    counted = counted_flops(net, torch.randn(3, TINY.n_mels, frames), mid_layer, want_mid, want_logits)["Global"]
+    blocks = net.blocks_run(mid_layer, want_mid, want_logits)
+    assert blocks == (TINY.depth if want_logits else mid_layer % TINY.depth + 1)
+    assert 3 * forward_flops(TINY, frames, blocks, want_logits) == counted
+
+
+def test_flop_model_at_full_size() -> None:
+    from hear_gear_embed.model import forward_flops
+
+    # One 160 ms window of PaSST-S (16 frames, 12 patches + CLS + DIST = 14 tokens): about 2.4 GFLOP.
+    config = PasstConfig()
+    flops = forward_flops(config, 16, config.depth, True)
+    per_token_block = 2 * 768 * (4 * 768 + 2 * 3072)
+    assert flops == 12 * 256 * 768 * 2 + 12 * (14 * per_token_block + 4 * 14 * 14 * 768) + 2 * 768 * 527
+    assert 2.3e9 < flops < 2.5e9
+    with pytest.raises(ValueError, match="blocks"):
+        forward_flops(config, 16, 13, True)
