@@ -212,6 +212,16 @@ def _peaks(x: FrameInputs) -> Tensor:
     return spectral_peaks(x.cqt_magnitude, x.config.peak_range_db)
 
 
+def _flux(x: FrameInputs) -> Tensor:
+    import torch
+
+    from .cepstral import power_to_db
+
+    mel_db = power_to_db(torch.matmul(x.constant("mel_banks"), x.magnitude.square()))
+    rise = (mel_db[..., 1:] - mel_db[..., :-1]).clamp(min=0.0).mean(dim=-2, keepdim=True)
+    return torch.nn.functional.pad(rise, (1, 0))
+
+
 DESCRIPTORS: dict[str, Descriptor] = {
     d.name: d
     for d in (
@@ -238,6 +248,9 @@ DESCRIPTORS: dict[str, Descriptor] = {
         Descriptor("zcr", "edge_frames", _zcr, "zero-crossing rate", "crossings per sample"),
         Descriptor("peaks", "cqt", _peaks, "binary CQT peaks within peak_range_db of the frame maximum", "0 or 1",
                    dim=lambda c: c.cqt.n_bins),
+        Descriptor("flux", "frames", _flux, "spectral flux (onset strength): mean rise of the Slaney log-mel "
+                   "since the previous frame, 0 for the first frame of a clip", "10 dB", unit_size=10.0,
+                   constants=("mel_banks",), context=1),
     )
 }
 """Every frame feature by name, in the order listings show them."""
