@@ -79,6 +79,17 @@ def list_variants(include_unpublished: bool = False) -> list[str]:
     return [n for n, v in _VARIANTS.items() if v.published or include_unpublished]
 
 
+def variants_by_weights() -> dict[str, list[str]]:
+    """Published variants by the name of the official weights they load, in registry order (weights that no
+    published variant loads are absent)."""
+    users: dict[str, list[str]] = {}
+    for name in list_variants():
+        weights = _VARIANTS[name].weights
+        if weights is not None:
+            users.setdefault(weights.name, []).append(name)
+    return users
+
+
 def passt_variant(
     name: str,
     weights: str,

@@ -52,6 +52,14 @@ def test_published_and_unpublished_variants() -> None:
     assert is_variant("tiny_test") and not is_variant("passt")
 
 
+
+def test_variants_by_weights() -> None:
+    assert registry.variants_by_weights() == {
+        "passt_s_swa_p16_128_ap476": ["passt_base", "passt_2lvl", "passt_2lvlmel", "passt_2lvl_cqt", "passt_2lvl_handcrafted"],
+        "passt_s_swa_f128_stfthop160_p16_s10_ap473": ["passt_lm2rf_hop5"],
+    }
+
+
 def test_unknown_name_suggests_the_closest() -> None:
     with pytest.raises(KeyError, match="unknown variant 'passt_bas'; did you mean passt_base"):
         get_variant("passt_bas")

@@ -49,6 +49,7 @@ from hear_gear_embed.features.catalogue import DESCRIPTORS, SOURCES
 from hear_gear_embed.features.config import FeatureConfig
 from hear_gear_embed.frontends.config import CqtConfig
 from hear_gear_embed.model.weights import PRETRAINED
+from hear_gear_embed.registry import variants_by_weights
 
 PACKAGE = "hear_gear_embed"
 API_ORDER = ("util", "frontends", "model", "features", "embedding", "registry", "hear", "evaluation", "io", "cli")
@@ -194,11 +195,7 @@ def _variant_section(cfg: VariantConfig) -> list[str]:
 def checkpoints_markdown() -> str:
     """Table of the official checkpoints: name, file, URL, the frontend and geometry they were trained with, the
     published variants that load them and their SHA-256 (with who attests it, listed below the table)."""
-    users: dict[str, list[str]] = {}
-    for name in hge.list_variants():
-        cfg = hge.get_variant(name)
-        if cfg.weights is not None:
-            users.setdefault(cfg.weights.name, []).append(f"`{name}`")
+    users = {weights: [f"`{name}`" for name in names] for weights, names in variants_by_weights().items()}
     lines = [
         "| checkpoint | file name in the cache | URL | STFT hop | time encoding | published variants | sha256 | description |",
         "|---|---|---|---|---|---|---|---|",

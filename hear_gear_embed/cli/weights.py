@@ -8,7 +8,7 @@ import sys
 from typing import TypedDict
 
 from ..model.weights import PRETRAINED, PretrainedWeights, get_weights
-from ..registry import get_variant, list_variants
+from ..registry import get_variant, variants_by_weights
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,19 +52,19 @@ class _WeightsRow(TypedDict):
     cached: bool
 
 
-def _used_by() -> dict[str, list[str]]:
-    users: dict[str, list[str]] = {}
-    for name in list_variants():
-        weights = get_variant(name).weights
-        if weights is not None:
-            users.setdefault(weights.name, []).append(name)
-    return users
+def _selected(names: list[str]) -> list[PretrainedWeights] | None:
+    """Checkpoints named directly or through a variant (default: those of the published variants); ``None``
+    after reporting an unknown name on stderr."""
+    try:
+        return _lookup(names)
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return None
 
 
-def _selected(names: list[str]) -> list[PretrainedWeights]:
-    """Checkpoints named directly or through a variant; default: those of the published variants."""
+def _lookup(names: list[str]) -> list[PretrainedWeights]:
     if not names:
-        return [PRETRAINED[name] for name in _used_by()]
+        return [PRETRAINED[name] for name in variants_by_weights()]
     chosen: dict[str, PretrainedWeights] = {}
     for name in names:
         if name in PRETRAINED:
@@ -84,7 +84,7 @@ def run_list(args: argparse.Namespace) -> int:
     """Print the records and whether each file is cached."""
     from ..model.hub import cached_path
 
-    users = _used_by()
+    users = variants_by_weights()
     rows: list[_WeightsRow] = [
         {"name": w.name, "url": w.url, "description": w.description, "sha256": w.sha256, "sha256_source": w.sha256_source,
          "licence": w.licence, "stft_hop": w.frontend.hop_length, "max_frames": w.net.max_frames,
@@ -107,10 +107,8 @@ def run_download(args: argparse.Namespace) -> int:
     """Download the selected checkpoints; exit status 1 when one failed, 2 on an unknown name."""
     from ..model.hub import ChecksumMismatchError, WeightsUnavailableError, download
 
-    try:
-        selected = _selected(args.names)
-    except KeyError as err:
-        print(f"error: {err.args[0]}", file=sys.stderr)
+    selected = _selected(args.names)
+    if selected is None:
         return 2
     failed = 0
     for weights in selected:
@@ -128,10 +126,8 @@ def run_verify(args: argparse.Namespace) -> int:
     """Check the cached files; exit status 1 when one is missing or mismatches, 2 on an unknown name."""
     from ..model.hub import verify
 
-    try:
-        selected = _selected(args.names)
-    except KeyError as err:
-        print(f"error: {err.args[0]}", file=sys.stderr)
+    selected = _selected(args.names)
+    if selected is None:
         return 2
     results = [verify(w) for w in selected]
     for result in results:

@@ -21,7 +21,6 @@ Output file layout (all arrays ``float32`` unless said otherwise; strings are 0-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -37,6 +36,7 @@ import numpy as np
 from .._version import __version__
 from ..embedding.config import KINDS, Kind
 from ..embedding.embedder import Embedder
+from ..model.hub import sha256_of
 from .audio import AUDIO_EXTENSIONS, AudioInfo, AudioReadError, Clip, find_audio_files, probe, read_audio, require_backends
 
 logger = logging.getLogger(__name__)
@@ -160,11 +160,7 @@ def weights_identity(embedder: Embedder) -> tuple[str, str]:
     source = embedder.weights_source
     if embedder.net is None or not Path(source).is_file():
         return source, ""
-    digest = hashlib.sha256()
-    with open(source, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return source, digest.hexdigest()
+    return source, sha256_of(source)
 
 
 def _is_up_to_date(job: Job, identity: dict[str, object], wanted: tuple[str, ...]) -> bool:
