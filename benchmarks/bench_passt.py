@@ -2,53 +2,73 @@
 
 What is measured, on one machine in one run, with the same seeded random weights on both sides
 (the reference's own network state dict is saved and loaded strictly into ours, as in the parity
-tests; speed does not depend on the weight values):
+tests; speed does not depend on the weight values), for ours in every precision of ``--precision``
+(``fp32`` by default; ``fp32`` is always timed too when a reduced precision is asked, so every ratio
+comes from one run) and for the reference in fp32, once per case:
 
 1. **Throughput** for each variant and case (``timestamp:1x10`` = timestamp embeddings of 1 clip of
    10 s, ``scene:8x10`` = scene embeddings of 8 clips of 10 s, ...): wall-clock seconds of one
    ``timestamp_embeddings`` / ``scene_embeddings`` call (``time.perf_counter``, after one warm-up call
-   on 1 s of audio per variant and side; the median of ``--repeats`` calls, or one call when a call
+   on 1 s of audio per variant, side and precision; the median of ``--repeats`` calls, or one call when a call
    takes longer than ``--single-above`` seconds), as audio-seconds per second for ours and for the
    reference, and their ratio. The reference is hear21passt 0.0.26's module function for the variant
    (``base``, ``base2levelmel``; ``passt_lm2rf_hop5`` has no module there and is timed against the
    ``hop160base2lvlmel`` wrapper's own methods computing the same windows, the oracle of the parity
-   tests). Both outputs are compared: ``max |ours - ref| / max |ref|`` must stay below 1e-4.
-2. **Achieved GFLOP/s** of the network: the FLOPs of every forward pass of the call, counted with the
-   actual sequence lengths (:meth:`hear_gear_embed.embedding.Embedder.network_flops`, equal to
-   torch's ``FlopCounterMode``), divided by our wall-clock time (which also includes the frontend and
-   pooling). It is compared with the ``torch.matmul`` peak at width 768 measured in the same run, at
-   its start and at its end: the best median over the four matrix shapes of the network's linear
-   layers ((rows x 768) @ (768 x 768 | 2304 | 3072) and (rows x 3072) @ (3072 x 768), rows = 2816,
-   about one chunk of 160 ms windows). The higher of the two peaks is used, so the ratio is not
-   flattered by a slow moment.
-3. **Peak memory** of timestamp embeddings of one long clip (``--memory-minutes``) per
+   tests). Our fp32 output is compared with the reference's: ``max |ours - ref| / max |ref|`` must
+   stay below 1e-4. Each reduced precision's row also gives its speed-up over our fp32 call.
+2. **Error of reduced precision** (``bf16``, ``fp16``): each reduced-precision output against our fp32
+   output of the same call on the same audio: ``max |a - b| / max |b|``, and the minimum over the
+   embedding rows (one per sound and timestamp, or per sound for scenes) of the cosine similarity;
+   that minimum must stay at or above 0.999.
+3. **Achieved GFLOP/s** of the network: the FLOPs of every forward pass of the call, counted with the
+   actual sequence lengths (:meth:`hear_gear_embed.embedding.Embedder.network_flops`: the FLOPs our
+   network performs; the reference also computes queries, projection and MLP of every token in the
+   last block, so its figure counts the same useful work), divided by the wall-clock time (which also
+   includes the frontend and pooling). It is compared with the ``torch.matmul`` peak at width 768 of
+   the same precision (the reference's with the fp32 one), measured in the same run, at its start and
+   at its end: the best median over the four matrix shapes of the network's linear layers
+   ((rows x 768) @ (768 x 768 | 2304 | 3072) and (rows x 3072) @ (3072 x 768), rows = 2816, about one
+   chunk of 160 ms windows), operands in that precision's dtype. The higher of the two peaks is used,
+   so the ratio is not flattered by a slow moment.
+4. **Peak memory** (fp32) of timestamp embeddings of one long clip (``--memory-minutes``) per
    ``--memory-variants`` entry, each in a fresh subprocess: peak RSS on CPU (``VmHWM``, reset to the
    current RSS just before the call, so the peak is the call's; read from ``/proc``), or
    ``torch.cuda.max_memory_allocated`` on GPU, next to the memory held before the call (interpreter,
    weights and the input audio) and the size of the output. Growth with length beyond the output
    shows up by comparing the lengths.
 
-The load average before and after is recorded: other processes on the machine distort the timings.
-Thread count: torch's default (the number of cores) unless ``--threads`` sets it; it is recorded.
+A precision the device refuses (:class:`~hear_gear_embed.util.precision.PrecisionUnsupportedError`:
+fp16 on a CPU, bf16 on a CPU without bf16 units) is recorded with the refusal's message and skipped.
+A parity error above 1e-4 or a cosine below 0.999 fails the run (an ``AssertionError`` naming every
+failing case) once everything has run and been saved.
+
+The load average before and after is recorded, as are the CPU model and its bf16 flags
+(:func:`~hear_gear_embed.util.precision.cpu_bf16_units`): other processes on the machine distort the
+timings. Thread count: torch's default (the number of cores) unless ``--threads`` sets it; it is
+recorded.
 
 Usage::
 
     python benchmarks/bench_passt.py                     # everything (about 2 h on 2 CPU cores)
     python benchmarks/bench_passt.py --variants passt_base --cases timestamp:1x10 --memory-minutes
+    python benchmarks/bench_passt.py --variants passt_base --cases timestamp:1x10 --precision fp32 bf16
     python benchmarks/bench_passt.py --no-reference      # ours only (no hear21passt needed)
 
 Needs ``hear21passt==0.0.26`` (with ``torchaudio`` installed without dependencies; ``nox -s bench``
 sets this up) unless ``--no-reference``. Writes JSON (``--out``, default
-``benchmarks/results/passt-<hostname>.json``) after every case, and a Markdown table next to it.
+``benchmarks/results/passt-<hostname>.json``) after every case, and a Markdown table next to it. The
+JSON has one ``cases`` row per variant, case and precision (``precision``; the reduced ones with
+``speedup_vs_fp32``, ``error_vs_fp32`` and ``min_cosine_vs_fp32``; ``parity_error`` on the fp32 row);
+``matmul_gflops_by_precision`` and ``peak_gflops_by_precision`` per precision timed, with fp32's also
+under ``matmul_gflops`` and ``peak_gflops`` as in files written before ``--precision``; ``precisions``
+(``requested``, ``timed``, ``refused`` with each reason); ``failures``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import resource
 import socket
 import statistics
@@ -65,9 +85,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import environment  # noqa: E402
 from hear_gear_embed import get_variant, load_embedder  # noqa: E402
 from hear_gear_embed.embedding import Embedder, random_embedder  # noqa: E402
 from hear_gear_embed.util.device import resolve_device  # noqa: E402
+from hear_gear_embed.util.precision import (  # noqa: E402
+    PRECISIONS,
+    Precision,
+    PrecisionUnsupportedError,
+    compute_dtype,
+    dtype_of,
+)
 
 RATE = 32000
 WIDTH = 768
@@ -75,6 +103,8 @@ PEAK_ROWS = 2816
 DEFAULT_VARIANTS = ("passt_base", "passt_2lvlmel", "passt_lm2rf_hop5")
 DEFAULT_CASES = ("timestamp:1x10", "timestamp:8x10", "timestamp:1x120", "scene:8x10", "scene:1x60")
 PARITY_TOLERANCE = 1e-4
+COSINE_TOLERANCE = 0.999
+"""Lowest row cosine similarity of a reduced precision's embeddings against our fp32 ones."""
 
 
 def parse_case(text: str) -> tuple[str, int, float]:
@@ -125,46 +155,22 @@ def timed(fn: Callable[[], object], repeats: int, single_above: float, device: t
     return statistics.median(times), len(times), out
 
 
-def matmul_peak(device: torch.device, repeats: int) -> dict[str, float]:
-    """GFLOP/s of ``torch.matmul`` at width 768 for the network's four linear shapes, and the best."""
+def matmul_peak(device: torch.device, repeats: int, dtype: torch.dtype = torch.float32) -> dict[str, float]:
+    """GFLOP/s of ``torch.matmul`` at width 768 in ``dtype`` for the network's four linear shapes, and the best."""
     shapes = {"768x768": (WIDTH, WIDTH), "768x2304": (WIDTH, 3 * WIDTH), "768x3072": (WIDTH, 4 * WIDTH),
               "3072x768": (4 * WIDTH, WIDTH)}
     generator = torch.Generator().manual_seed(0)
     result: dict[str, float] = {}
     with torch.inference_mode():
         for name, (inner, outer) in shapes.items():
-            a = torch.randn(PEAK_ROWS, inner, generator=generator).to(device)
-            b = torch.randn(inner, outer, generator=generator).to(device)
+            a = torch.randn(PEAK_ROWS, inner, generator=generator).to(device, dtype)
+            b = torch.randn(inner, outer, generator=generator).to(device, dtype)
             for _ in range(3):
                 torch.matmul(a, b)
             seconds, _, _ = timed(lambda a=a, b=b: torch.matmul(a, b), repeats, float("inf"), device)
             result[name] = 2 * PEAK_ROWS * inner * outer / seconds / 1e9
     result["peak"] = max(result.values())
     return result
-
-
-def environment(device: torch.device) -> dict[str, object]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, object] = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "device": str(device),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
 
 
 class Reference:
@@ -196,50 +202,99 @@ class Reference:
 
 
 def relative_error(ours: torch.Tensor, ref: torch.Tensor) -> float:
+    """``max |ours - ref| / max |ref|`` over the whole tensors, in float64."""
     return float((ours.double().cpu() - ref.double().cpu()).abs().max() / ref.double().cpu().abs().max())
 
 
-def build_pair(variant: str, seed: int, with_reference: bool, device: torch.device) -> tuple[Embedder, Reference | None]:
+def min_row_cosine(ours: torch.Tensor, ref: torch.Tensor) -> float:
+    """The lowest cosine similarity between matching embedding rows (vectors along the last axis), in float64."""
+    a = ours.double().cpu().reshape(-1, ours.shape[-1])
+    b = ref.double().cpu().reshape(-1, ref.shape[-1])
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=1).min())
+
+
+def usable_precisions(requested: list[Precision], device: torch.device) -> tuple[list[Precision], dict[str, str]]:
+    """The precisions to time on ``device`` (fp32 first, as the baseline, then the requested reduced ones it
+    accepts) and the requested ones it refuses, with the refusal's message."""
+    usable: list[Precision] = ["fp32"]
+    refused: dict[str, str] = {}
+    for name in PRECISIONS[1:]:
+        if name not in requested:
+            continue
+        try:
+            compute_dtype(name, device)
+        except PrecisionUnsupportedError as error:
+            refused[name] = str(error)
+        else:
+            usable.append(name)
+    return usable, refused
+
+
+def build_models(
+    variant: str, seed: int, with_reference: bool, device: torch.device, precisions: list[Precision],
+) -> tuple[dict[Precision, Embedder], Reference | None]:
+    """Ours in each precision (one model each: reduced precision rounds the weights) and the reference, same weights."""
     config = get_variant(variant)
     if not with_reference:
-        return random_embedder(config, seed, device=device), None
+        return {p: random_embedder(config, seed, device=device, precision=p) for p in precisions}, None
     reference = Reference(variant, seed)
     reference.wrapper.to(device)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{variant}.pt"
         torch.save(reference.wrapper.net.state_dict(), path)
-        ours = load_embedder(config, path, device=device)
-    return ours, reference
+        models = {p: load_embedder(config, path, device=device, precision=p) for p in precisions}
+    return models, reference
 
 
 def run_case(
-    ours: Embedder, reference: Reference | None, case: tuple[str, int, float], args: argparse.Namespace,
-    peak: float, device: torch.device,
-) -> dict[str, object]:
+    models: dict[Precision, Embedder], reference: Reference | None, case: tuple[str, int, float],
+    args: argparse.Namespace, peaks: dict[str, float], device: torch.device,
+) -> list[dict[str, object]]:
+    """One row per precision of ``models`` (fp32 first), timed one after the other on the same audio, then the
+    reference once; ``peaks`` are the matmul GFLOP/s per precision."""
     kind, n_sounds, seconds = case
     audio = test_audio(n_sounds, seconds).to(device)
-    call = ours.timestamp_embeddings if kind == "timestamp" else ours.scene_embeddings
-    ours_s, ours_n, ours_out = timed(lambda: call(audio), args.repeats, args.single_above, device)
-    if kind == "timestamp":
-        ours_out = ours_out[0]
-    flops = ours.network_flops(n_sounds, audio.shape[1], kind)
     audio_s = n_sounds * seconds
-    row: dict[str, object] = {
-        "variant": ours.variant.name, "kind": kind, "n_sounds": n_sounds, "seconds": seconds,
-        "ours_s": ours_s, "ours_calls": ours_n, "ours_audio_s_per_s": audio_s / ours_s,
-        "network_gflop": flops / 1e9, "ours_gflops": flops / ours_s / 1e9, "ours_fraction_of_peak": flops / ours_s / 1e9 / peak,
-    }
+    flops = models["fp32"].network_flops(n_sounds, audio.shape[1], kind)
+    outputs: dict[str, torch.Tensor] = {}
+    seconds_of: dict[str, float] = {}
+    rows: list[dict[str, object]] = []
+    for precision, model in models.items():
+        call = model.timestamp_embeddings if kind == "timestamp" else model.scene_embeddings
+        ours_s, ours_n, out = timed(lambda call=call: call(audio), args.repeats, args.single_above, device)
+        outputs[precision] = out[0] if kind == "timestamp" else out
+        seconds_of[precision] = ours_s
+        row: dict[str, object] = {
+            "variant": model.variant.name, "kind": kind, "n_sounds": n_sounds, "seconds": seconds,
+            "precision": precision, "ours_s": ours_s, "ours_calls": ours_n, "ours_audio_s_per_s": audio_s / ours_s,
+            "network_gflop": flops / 1e9, "ours_gflops": flops / ours_s / 1e9,
+            "ours_fraction_of_peak": flops / ours_s / 1e9 / peaks[precision],
+            "speedup_vs_fp32": seconds_of["fp32"] / ours_s,
+        }
+        if precision != "fp32":
+            row["error_vs_fp32"] = relative_error(outputs[precision], outputs["fp32"])
+            row["min_cosine_vs_fp32"] = min_row_cosine(outputs[precision], outputs["fp32"])
+        rows.append(row)
     if reference is not None:
         ref_s, ref_n, ref_out = timed(lambda: reference.run(kind, audio), args.repeats, args.single_above, device)
-        error = relative_error(*reference.comparable(kind, ours_out, ref_out))
-        row.update({
-            "ref_s": ref_s, "ref_calls": ref_n, "ref_audio_s_per_s": audio_s / ref_s, "speedup": ref_s / ours_s,
-            "ref_gflops": flops / ref_s / 1e9, "ref_fraction_of_peak": flops / ref_s / 1e9 / peak,
-            "parity_error": error,
-        })
-        if error > PARITY_TOLERANCE:
-            raise AssertionError(f"{ours.variant.name} {kind} {n_sounds}x{seconds}: parity error {error:.2e} > 1e-4")
-    return row
+        for row in rows:
+            row.update({
+                "ref_s": ref_s, "ref_calls": ref_n, "ref_audio_s_per_s": audio_s / ref_s,
+                "speedup": ref_s / seconds_of[str(row["precision"])],
+                "ref_gflops": flops / ref_s / 1e9, "ref_fraction_of_peak": flops / ref_s / 1e9 / peaks["fp32"],
+            })
+        rows[0]["parity_error"] = relative_error(*reference.comparable(kind, outputs["fp32"], ref_out))
+    return rows
+
+
+def failure(row: dict[str, object]) -> str | None:
+    """Why ``row`` fails the run (parity error above 1e-4, or cosine below 0.999; NaN fails too), or ``None``."""
+    case = f"{row['variant']} {row['kind']} {row['n_sounds']}x{row['seconds']:g} {row['precision']}"
+    if "parity_error" in row and not row["parity_error"] <= PARITY_TOLERANCE:
+        return f"{case}: parity error against hear21passt {row['parity_error']:.2e} > {PARITY_TOLERANCE:g}"
+    if "min_cosine_vs_fp32" in row and not row["min_cosine_vs_fp32"] >= COSINE_TOLERANCE:
+        return f"{case}: minimum cosine against our fp32 {row['min_cosine_vs_fp32']:.6f} < {COSINE_TOLERANCE:g}"
+    return None
 
 
 def memory_child(variant: str, minutes: float, device: torch.device) -> dict[str, object]:
@@ -315,39 +370,53 @@ def measure_memory(variant: str, minutes: float, device: torch.device, threads: 
 
 def markdown(results: dict[str, object]) -> str:
     env = results["environment"]
-    peaks = results["matmul_gflops"]
+    peaks = results["matmul_gflops_by_precision"]
+    units = env["cpu_bf16_units"]
+    measured = ", ".join(
+        f"{name} {value['start']['peak']:.1f} / {value.get('end', {}).get('peak', float('nan')):.1f}"
+        for name, value in peaks.items()
+    )
     lines = [
         f"Measured {env['date']} on {env['cpu']} ({env['cores']} cores, {env['threads']} torch threads, "
-        f"{env['device']}), torch {env['torch']}. torch.matmul peak at width 768: "
-        f"{peaks['start']['peak']:.1f} GFLOP/s at the start, {peaks.get('end', {}).get('peak', float('nan')):.1f} at the "
-        f"end; ratios use {results['peak_gflops']:.1f}.",
+        f"{env['device']}; bf16 units: {', '.join(units) if units else 'none' if units is not None else 'unknown'}), "
+        f"torch {env['torch']}. torch.matmul peak at width 768, GFLOP/s at the start / end of the run: {measured}; "
+        "each row's % uses the higher of its precision's two (hear21passt's: fp32's).",
+    ]
+    for name, reason in results["precisions"]["refused"].items():
+        lines.append(f"\n{name} not run, refused on {env['device']}: {reason}")
+    lines += [
         "",
-        "| variant | call | audio | ours (audio-s/s) | hear21passt (audio-s/s) | speed-up | network GFLOP | ours GFLOP/s "
-        "(% of matmul peak) | hear21passt GFLOP/s (% of peak) | parity error |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| variant | call | audio | precision | ours (audio-s/s) | hear21passt (audio-s/s) | speed-up vs hear21passt "
+        "| speed-up vs our fp32 | network GFLOP | ours GFLOP/s (% of its precision's matmul peak) "
+        "| hear21passt GFLOP/s (% of fp32 peak) | parity error vs hear21passt | vs our fp32: max error, min cosine |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results["cases"]:
         ref = "ref_s" in row
-        lines.append(
-            f"| `{row['variant']}` | {row['kind']} | {row['n_sounds']} x {row['seconds']:g} s "
-            f"| {row['ours_audio_s_per_s']:.2f} | {row['ref_audio_s_per_s']:.2f} | {row['speedup']:.2f}x "
-            if ref else
-            f"| `{row['variant']}` | {row['kind']} | {row['n_sounds']} x {row['seconds']:g} s "
-            f"| {row['ours_audio_s_per_s']:.2f} | not run | | "
-        )
-        lines[-1] += (
-            f"| {row['network_gflop']:.0f} | {row['ours_gflops']:.0f} ({100 * row['ours_fraction_of_peak']:.0f}%) | "
-            + (f"{row['ref_gflops']:.0f} ({100 * row['ref_fraction_of_peak']:.0f}%) | {row['parity_error']:.1e} |"
-               if ref else " | |")
-        )
+        cells = [
+            f"`{row['variant']}`", row["kind"], f"{row['n_sounds']} x {row['seconds']:g} s", row["precision"],
+            f"{row['ours_audio_s_per_s']:.2f}",
+            f"{row['ref_audio_s_per_s']:.2f}" if ref else "not run",
+            f"{row['speedup']:.2f}x" if ref else "",
+            f"{row['speedup_vs_fp32']:.2f}x" if row["precision"] != "fp32" else "",
+            f"{row['network_gflop']:.0f}",
+            f"{row['ours_gflops']:.0f} ({100 * row['ours_fraction_of_peak']:.0f}%)",
+            f"{row['ref_gflops']:.0f} ({100 * row['ref_fraction_of_peak']:.0f}%)" if ref else "",
+            f"{row['parity_error']:.1e}" if "parity_error" in row else "",
+            f"{row['error_vs_fp32']:.1e}, {row['min_cosine_vs_fp32']:.6f}" if "error_vs_fp32" in row else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     if results.get("memory"):
-        lines += ["", "| variant | clip | peak memory (MiB) | held before the call (MiB) | input (MiB) | output (MiB) | time (s) |",
+        lines += ["", "Memory, fp32:", "",
+                  "| variant | clip | peak memory (MiB) | held before the call (MiB) | input (MiB) | output (MiB) | time (s) |",
                   "|---|---|---|---|---|---|---|"]
         for row in results["memory"]:
             lines.append(
                 f"| `{row['variant']}` | {row['minutes']:g} min | {row['peak_mib']:.0f} | {row['before_call_mib']:.0f} "
                 f"| {row['input_mib']:.0f} | {row['output_mib']:.0f} | {row['seconds']:.0f} |"
             )
+    if results.get("failures"):
+        lines += ["", "**Failed:**", ""] + [f"- {reason}" for reason in results["failures"]]
     return "\n".join(lines) + "\n"
 
 
@@ -355,6 +424,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="*", default=list(DEFAULT_VARIANTS))
     parser.add_argument("--cases", nargs="*", type=parse_case, default=[parse_case(c) for c in DEFAULT_CASES])
+    parser.add_argument("--precision", nargs="*", choices=PRECISIONS, default=["fp32"],
+                        help="precisions to time ours in (fp32 is always timed, as the baseline)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--single-above", type=float, default=30.0, help="time one call only when it takes longer (s)")
     parser.add_argument("--peak-repeats", type=int, default=10)
@@ -378,42 +449,63 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     out = args.out or ROOT / "benchmarks" / "results" / f"passt-{socket.gethostname()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    results: dict[str, object] = {"environment": environment(device), "load_before": os.getloadavg(),
-                                  "matmul_gflops": {"start": matmul_peak(device, args.peak_repeats)}, "cases": [], "memory": []}
-    results["peak_gflops"] = results["matmul_gflops"]["start"]["peak"]
+    precisions, refused = usable_precisions(args.precision, device)
+    matmul: dict[str, dict[str, dict[str, float]]] = {
+        p: {"start": matmul_peak(device, args.peak_repeats, dtype_of(p))} for p in precisions
+    }
+    peaks: dict[str, float] = {p: matmul[p]["start"]["peak"] for p in precisions}
+    failures: list[str] = []
+    results: dict[str, object] = {
+        "environment": environment(device), "load_before": os.getloadavg(),
+        "precisions": {"requested": args.precision, "timed": precisions, "refused": refused},
+        # fp32 also under the keys of the files written before --precision existed.
+        "matmul_gflops": matmul["fp32"], "peak_gflops": peaks["fp32"],
+        "matmul_gflops_by_precision": matmul, "peak_gflops_by_precision": peaks,
+        "cases": [], "memory": [], "failures": failures,
+    }
+    for name, reason in refused.items():
+        print(f"{name} refused on {device}: {reason}", flush=True)
 
     def save() -> None:
         out.write_text(json.dumps(results, indent=2))
         out.with_suffix(".md").write_text(markdown(results))
 
     for variant in args.variants:
-        ours, reference = build_pair(variant, args.seed, not args.no_reference, device)
+        models, reference = build_models(variant, args.seed, not args.no_reference, device, precisions)
         warm = test_audio(1, 1.0).to(device)
         for kind in sorted({case[0] for case in args.cases}):
-            (ours.timestamp_embeddings if kind == "timestamp" else ours.scene_embeddings)(warm)
+            for model in models.values():
+                (model.timestamp_embeddings if kind == "timestamp" else model.scene_embeddings)(warm)
             if reference is not None:
                 reference.run(kind, warm)
         for case in args.cases:
-            row = run_case(ours, reference, case, args, results["peak_gflops"], device)
-            results["cases"].append(row)
-            print(json.dumps(row), flush=True)
+            for row in run_case(models, reference, case, args, peaks, device):
+                results["cases"].append(row)
+                why = failure(row)
+                if why is not None:
+                    failures.append(why)
+                print(json.dumps(row), flush=True)
             save()
-        del ours, reference
+        del models, reference
     for variant in args.memory_variants:
         for minutes in args.memory_minutes:
             row = measure_memory(variant, minutes, device, torch.get_num_threads())
             results["memory"].append(row)
             print(json.dumps(row), flush=True)
             save()
-    results["matmul_gflops"]["end"] = matmul_peak(device, args.peak_repeats)
-    results["peak_gflops"] = max(results["matmul_gflops"]["start"]["peak"], results["matmul_gflops"]["end"]["peak"])
+    for p in precisions:
+        matmul[p]["end"] = matmul_peak(device, args.peak_repeats, dtype_of(p))
+        peaks[p] = max(matmul[p]["start"]["peak"], matmul[p]["end"]["peak"])
+    results["peak_gflops"] = peaks["fp32"]
     for row in results["cases"]:
-        row["ours_fraction_of_peak"] = row["ours_gflops"] / results["peak_gflops"]
+        row["ours_fraction_of_peak"] = row["ours_gflops"] / peaks[row["precision"]]
         if "ref_gflops" in row:
-            row["ref_fraction_of_peak"] = row["ref_gflops"] / results["peak_gflops"]
+            row["ref_fraction_of_peak"] = row["ref_gflops"] / peaks["fp32"]
     results["load_after"] = os.getloadavg()
     save()
     print(markdown(results))
+    if failures:
+        raise AssertionError(f"{len(failures)} case(s) failed (results saved to {out}):\n" + "\n".join(failures))
     return results
 
 

@@ -83,3 +83,13 @@ def noise(n_sounds: int, seconds: float, seed: int = 0, sample_rate: int = 32000
     """Seeded uniform white noise ``(n_sounds, n_samples)`` in [-amp, amp]."""
     g = torch.Generator().manual_seed(seed)
     return (torch.rand(n_sounds, int(round(seconds * sample_rate)), generator=g) * 2 - 1) * amp
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked ``cuda`` where torch sees no CUDA device (``benchmarks/gpu_check.sh`` runs them on a GPU)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (benchmarks/gpu_check.sh runs it on a GPU machine)")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)

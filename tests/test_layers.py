@@ -18,7 +18,8 @@ LAYERS = {
 """Layer of each top-level module or subpackage: a module may import from its own unit or lower layers only."""
 
 PURE = ["frontends/config.py", "model/config.py", "model/weights.py", "features/catalogue.py", "features/config.py",
-        "embedding/config.py", "registry.py", "util/units.py", "util/names.py", "util/chunking.py", "util/lazy.py"]
+        "embedding/config.py", "registry.py", "util/units.py", "util/names.py", "util/chunking.py", "util/lazy.py",
+        "util/precision.py"]
 """Configuration and registry modules: read by ``hear-gear list`` and ``--help``, which must not import torch."""
 
 

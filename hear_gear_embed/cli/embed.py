@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..embedding.config import KINDS
 from ..registry import get_variant, list_variants
+from ..util.precision import PRECISIONS
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="most seconds of audio per batch (default 600; bounds memory on long files)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: CUDA when available)")
     parser.add_argument("--memory-budget-mb", type=float, help="working memory per chunk of windows (MiB)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="format of the network's matrix products (default fp32): bf16 on GPUs and on CPUs with "
+                        "bf16 units (AVX512-BF16, AMX), fp16 on GPUs; outputs are float32, and a run never mixes "
+                        "precisions in one output folder (docs/fidelity.md has the error of each)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -104,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
             logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing",
                            args.random_weights)
             model = random_embedder(variant, args.random_weights, device=args.device,
-                                    memory_budget_mb=args.memory_budget_mb)
+                                    memory_budget_mb=args.memory_budget_mb, precision=args.precision)
         else:
-            model = load_embedder(variant, args.model or "", device=args.device, memory_budget_mb=args.memory_budget_mb)
+            model = load_embedder(variant, args.model or "", device=args.device, memory_budget_mb=args.memory_budget_mb,
+                                  precision=args.precision)
     except WeightsUnavailableError as err:
         return _usage_error(f"{err}\n(offline, `--random-weights 0` runs the pipeline, or pick a weight-free variant: "
                             "lowlevel_mel, lowlevel_cqt, handcrafted)")

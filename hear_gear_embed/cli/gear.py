@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..embedding.config import KINDS
+from ..util.precision import PRECISIONS
 
 _GEAR_EXTRA = {"sklearn", "matplotlib", "mpl_toolkits", "tqdm"}
 
@@ -33,6 +34,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_gear.add_argument("--embedding", default="scene", choices=KINDS,
                         help="scene embeddings, or timestamp embeddings averaged over time (default: scene)")
     p_gear.add_argument("--batch-size", type=int, default=32, help="sounds per HEAR call")
+    p_gear.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="format of the network's matrix products, passed to load_model (default: fp32; bf16 on "
+                        "GPUs and CPUs with bf16 units, fp16 on GPUs)")
     p_gear.add_argument("--save-embeddings", action="store_true", help="also store the embeddings in gear.npz")
     p_gear.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_gear.set_defaults(func=run_gear_command)
@@ -69,10 +73,11 @@ def run_gear_command(args: argparse.Namespace) -> int:
         record = run_gear(
             args.module, out, args.model or "", args.preset, overrides, settings=settings, kind=args.embedding,
             batch_size=args.batch_size, progress=not args.no_progress, save_embeddings=args.save_embeddings,
+            precision=args.precision,
         )
     except ModuleNotFoundError as err:
         return _missing_gear_extra(err)
-    except (ValueError, OSError) as err:  # bad settings or module; missing weights or unwritable output
+    except (ValueError, OSError) as err:  # bad settings, module or precision; missing weights or unwritable output
         print(f"error: {err}", file=sys.stderr)
         return 2
     r2 = record["metrics"]["ridge_r2"]

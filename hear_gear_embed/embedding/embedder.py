@@ -15,6 +15,7 @@ from ..model.hub import resolve
 from ..model.passt import PaSST, PasstOutput, forward_flops, random_passt
 from ..util.chunking import chunks
 from ..util.device import resolve_device
+from ..util.precision import Precision, check_precision_name, compute_dtype, precision_of
 from .config import KINDS, FeatureBlock, Kind, Level, VariantConfig, WindowBlock, half_window_frames
 from .inputs import AudioInput, as_audio_batch
 from .pooling import centre_frames, clip_mean_std, window_frames, window_mean_std
@@ -43,6 +44,8 @@ class Embedder(nn.Module):
         weights_source: where the network weights come from: the checkpoint path given to
             :meth:`load_weights`, ``"random (seed N)"``, ``"random (unseeded)"``, ``"network passed in"``,
             or ``"none"`` for a weight-free variant. Recorded with the embeddings of ``hear-gear embed``.
+        precision: the format of the network's matrix products (:meth:`set_precision`); outputs are
+            float32 whatever it is.
     """
 
     def __init__(self, variant: VariantConfig, memory_budget_mb: float | None = None, net: PaSST | None = None) -> None:
@@ -61,6 +64,31 @@ class Embedder(nn.Module):
             raise ValueError(f"the network geometry {net.config} does not match variant {variant.name}")
         self.net = (net or PaSST(variant.net)) if variant.needs_network and variant.net is not None else None
         self.weights_source = "none" if self.net is None else ("network passed in" if net is not None else "random (unseeded)")
+        self.precision: Precision = "fp32" if self.net is None else precision_of(self.net.compute_dtype)
+
+    def set_precision(self, precision: str) -> None:
+        """Compute the network's matrix products in ``precision`` on the module's current device (call it
+        after moving the module); the frontend, frame features, patch convolution, normalisations and
+        outputs stay float32 (:meth:`~hear_gear_embed.model.passt.PaSST.set_compute_dtype`).
+
+        Going back to ``"fp32"`` from a reduced precision is refused: the weights were rounded; load them again.
+        A variant without a network computes in float32 whatever is asked.
+
+        Raises:
+            ValueError: unknown precision, or back to fp32 from rounded weights.
+            PrecisionUnsupportedError: the device cannot compute ``precision`` fast (see
+                :func:`~hear_gear_embed.util.precision.compute_dtype`).
+        """
+        name = check_precision_name(precision)
+        if self.net is None:
+            if name != "fp32":
+                logger.info("variant %s has no network: it computes in fp32 whatever the precision", self.variant.name)
+            return
+        dtype = compute_dtype(name, self.device)
+        if dtype == torch.float32 and self.precision != "fp32":
+            raise ValueError(f"the weights were rounded to {self.precision}; load them again for fp32")
+        self.net.set_compute_dtype(dtype)
+        self.precision = name
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Load network weights from ``path`` strictly (see :func:`~hear_gear_embed.model.checkpoint.read_checkpoint`
@@ -80,6 +108,8 @@ class Embedder(nn.Module):
         """Save the network weights with the variant name and geometry (loadable by :meth:`load_weights`)."""
         if self.net is None:
             raise ValueError(f"variant {self.variant.name} has no network weights to save")
+        if self.precision != "fp32":
+            raise ValueError(f"the weights were rounded to {self.precision}; save them from a model loaded in fp32")
         save_checkpoint(path, self.net, self.net.config, self.variant.name)
 
     @property
@@ -160,6 +190,12 @@ class Embedder(nn.Module):
             if self.net is None:
                 raise RuntimeError(f"variant {self.variant.name} has no network for levels {levels}")
             out = self.net(spec, self.variant.mid_layer, want_mid="M" in levels, want_logits="H" in levels)
+            for value in (out.mid, out.logits):
+                if value is not None and not bool(torch.isfinite(value).all()):
+                    raise FloatingPointError(
+                        f"the {self.variant.name} network returned non-finite values in {self.precision} on "
+                        f"{self.device.type} (finite input audio); compute in fp32 (precision='fp32')"
+                    )
         parts = []
         for level in levels:
             if level == "L":
@@ -295,6 +331,7 @@ def load_embedder(
     device: str | torch.device | None = None,
     download: bool = True,
     memory_budget_mb: float | None = None,
+    precision: Precision = "fp32",
 ) -> Embedder:
     """Build an :class:`Embedder` for ``variant`` with its weights, in eval mode, on ``device``.
 
@@ -306,13 +343,19 @@ def load_embedder(
         device: ``None`` picks CUDA when available, else CPU (:func:`~hear_gear_embed.util.device.resolve_device`).
         download: allow downloading a missing official checkpoint.
         memory_budget_mb: working-memory bound per chunk of windows.
+        precision: format of the network's matrix products (:meth:`Embedder.set_precision`).
 
     Raises:
         WeightsUnavailableError: official weights neither cached nor downloadable.
         CheckpointError: the file does not fit the network.
         DeviceUnavailableError: ``device`` names a device this machine does not have.
+        PrecisionUnsupportedError: ``device`` cannot compute ``precision`` fast.
     """
     target = resolve_device(device)
+    if variant.needs_network:
+        compute_dtype(precision, target)  # refuse before loading weights
+    else:
+        check_precision_name(precision)
     path = os.fspath(model_file_path)
     net = None
     if variant.needs_network and variant.net is not None:
@@ -329,14 +372,19 @@ def load_embedder(
         logger.info("loaded %s weights from %s", variant.name, path)
     elif path:
         raise ValueError(f"variant {variant.name} uses no network weights, but model_file_path={path!r} was given")
-    return embedder.to(target).eval()
+    return _placed(embedder, target, precision)
 
 
 def random_embedder(
-    variant: VariantConfig, seed: int = 0, *, device: str | torch.device | None = None, memory_budget_mb: float | None = None
+    variant: VariantConfig,
+    seed: int = 0,
+    *,
+    device: str | torch.device | None = None,
+    memory_budget_mb: float | None = None,
+    precision: Precision = "fp32",
 ) -> Embedder:
     """An :class:`Embedder` for ``variant`` with seeded random network weights (:func:`random_passt`), in eval mode,
-    on ``device`` (``None``: CUDA when available, else CPU, as :func:`load_embedder`).
+    on ``device`` (``None``: CUDA when available, else CPU, as :func:`load_embedder`), computing in ``precision``.
 
     For pipeline tests and benchmarks: the embeddings mean nothing. Weight-free variants are unaffected.
     """
@@ -345,4 +393,11 @@ def random_embedder(
     embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=net)
     if net is not None:
         embedder.weights_source = f"random (seed {seed})"
-    return embedder.to(target).eval()
+    return _placed(embedder, target, precision)
+
+
+def _placed(embedder: Embedder, device: torch.device, precision: Precision) -> Embedder:
+    """``embedder`` in eval mode on ``device``, computing in ``precision`` (checked for that device)."""
+    embedder = embedder.to(device).eval()
+    embedder.set_precision(precision)
+    return embedder

@@ -25,6 +25,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from ..embedding.config import KINDS, Kind
+from ..util.precision import Precision
 from .analysis import (
     graph_components,
     isomap_coordinates,
@@ -114,6 +115,7 @@ class GearRecord(TypedDict):
 
     module: str
     model_path: str
+    precision: Precision
     embedding: EmbeddingInfo
     grid: dict[str, Any]
     settings: dict[str, Any]
@@ -203,6 +205,8 @@ def run_gear(
     batch_size: int = 32,
     progress: bool = True,
     save_embeddings: bool = False,
+    *,
+    precision: Precision = "fp32",
 ) -> GearRecord:
     """Run GEAR on a HEAR module and write its outputs (see the module docstring) to ``out_dir``.
 
@@ -219,14 +223,19 @@ def run_gear(
         batch_size: sounds per HEAR call.
         progress: show a progress bar while embedding.
         save_embeddings: also store the embeddings in ``gear.npz``.
+        precision: the format of the model's matrix products, passed to ``load_model`` unless ``"fp32"``
+            (:func:`~.hear_module.load_hear_module`); recorded in ``metrics.json``.
 
     Returns:
         The content of ``metrics.json``.
+
+    Raises:
+        ValueError: bad settings or module, or a precision the module or its device cannot run.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     out = Path(out_dir)
-    hear = load_hear_module(module, model_path)
+    hear = load_hear_module(module, model_path, precision=precision)
     if grid is None:
         grid = make_grid(preset, hear.sample_rate, **{"seed": settings.seed, **(grid_overrides or {})})
     elif grid_overrides:
@@ -255,6 +264,7 @@ def run_gear(
     record: GearRecord = {
         "module": hear.name,
         "model_path": model_path,
+        "precision": precision,
         "embedding": {"kind": kind, "dim": int(emb.shape[1])},
         "grid": grid.describe(),
         "settings": asdict(settings),
@@ -285,6 +295,7 @@ def render_report(record: GearRecord) -> str:
         f"# GEAR report: `{record['module']}`",
         "",
         f"- checkpoint: {record['model_path'] or 'the module default'}",
+        f"- precision: {record['precision']}",
         f"- embedding: {record['embedding']['kind']}, {record['embedding']['dim']} dimensions",
         f"- dataset: preset `{grid['name']}`, {grid['n_sounds']} tones of {grid['n_samples']} samples "
         f"({grid['duration_ms']:.1f} ms) at {grid['sample_rate']} Hz; f1 {grid['f1_low_hz']:.1f} to "

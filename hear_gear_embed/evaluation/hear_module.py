@@ -10,6 +10,7 @@ and with any importable module that follows the HEAR API (e.g. ``hearbaseline``)
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from dataclasses import dataclass
 from types import ModuleType
@@ -19,6 +20,7 @@ import torch
 
 from ..embedding.config import KINDS, Kind
 from ..registry import is_variant
+from ..util.precision import Precision, check_precision_name
 from .synth import ToneGrid
 
 logger = logging.getLogger(__name__)
@@ -61,13 +63,21 @@ def resolve_module_name(name: str) -> str:
     return name
 
 
-def load_hear_module(name: str, model_path: str = "") -> HearModel:
+def load_hear_module(name: str, model_path: str = "", *, precision: Precision = "fp32") -> HearModel:
     """Import a HEAR module and load its model (``load_model(model_path)``, or ``load_model()`` if empty).
 
+    Args:
+        name: a registry variant or an importable HEAR module.
+        model_path: checkpoint passed to ``load_model``; ``""`` for the module's default.
+        precision: passed to ``load_model`` as ``precision=`` unless ``"fp32"`` (this package's modules take it;
+            other HEAR modules are loaded as they are in fp32).
+
     Raises:
-        ValueError: the module cannot be imported, lacks part of the HEAR API, or its model lacks
-            the HEAR attributes.
+        ValueError: the module cannot be imported, lacks part of the HEAR API, its ``load_model`` takes no
+            ``precision`` (for one other than fp32) or its model lacks the HEAR attributes; unknown precision.
+        PrecisionUnsupportedError: the module's device cannot compute ``precision`` fast (a ``ValueError``).
     """
+    check_precision_name(precision)
     import_name = resolve_module_name(name)
     try:
         module = importlib.import_module(import_name)
@@ -76,7 +86,13 @@ def load_hear_module(name: str, model_path: str = "") -> HearModel:
     missing = [fn for fn in _API if not callable(getattr(module, fn, None))]
     if missing:
         raise ValueError(f"{import_name!r} is not a HEAR module: it lacks {', '.join(missing)}")
-    model = module.load_model(model_path) if model_path else module.load_model()
+    args = (model_path,) if model_path else ()
+    if precision == "fp32":
+        model = module.load_model(*args)
+    elif "precision" in inspect.signature(module.load_model).parameters:
+        model = module.load_model(*args, precision=precision)
+    else:
+        raise ValueError(f"{import_name}.load_model takes no precision argument: it cannot run in {precision}")
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"{import_name}.load_model returned {type(model).__name__}, not a torch.nn.Module")
     absent = [a for a in ("sample_rate", "scene_embedding_size", "timestamp_embedding_size") if not hasattr(model, a)]

@@ -15,6 +15,7 @@ from torch import Tensor
 from ..embedding.embedder import Embedder, load_embedder
 from ..embedding.inputs import AudioInput
 from ..registry import get_variant
+from ..util.precision import Precision
 
 
 def load_model(
@@ -24,6 +25,7 @@ def load_model(
     device: str | torch.device | None = None,
     download: bool = True,
     memory_budget_mb: float | None = None,
+    precision: Precision = "fp32",
 ) -> Embedder:
     """Load a variant as a HEAR model (a ``torch.nn.Module`` in eval mode).
 
@@ -36,6 +38,9 @@ def load_model(
         device: where the model runs; ``None`` picks CUDA when available, else the CPU.
         download: allow downloading missing official weights.
         memory_budget_mb: working memory per chunk of windows in MiB (``None``: 512 on CPU, 4096 on CUDA).
+        precision: format of the network's matrix products: ``"fp32"``, ``"bf16"`` (GPUs, and CPUs with
+            bf16 units), ``"fp16"`` (GPUs); embeddings are float32 in every precision, and the error of
+            each is measured in the documentation's fidelity page.
 
     Returns:
         The model, with ``sample_rate``, ``scene_embedding_size`` and ``timestamp_embedding_size``.
@@ -45,9 +50,10 @@ def load_model(
         WeightsUnavailableError: official weights neither cached nor downloadable.
         CheckpointError: the file is not a checkpoint, or does not fit the network.
         DeviceUnavailableError: ``device`` names a device this machine does not have.
+        PrecisionUnsupportedError: the device cannot compute ``precision`` fast.
     """
     return load_embedder(get_variant(variant), model_file_path, device=device, download=download,
-                         memory_budget_mb=memory_budget_mb)
+                         memory_budget_mb=memory_budget_mb, precision=precision)
 
 
 def _check_model(model: object) -> Embedder:
@@ -82,9 +88,10 @@ def hear_functions(variant: str) -> tuple[LoadModel, Callable[[AudioInput, Embed
         device: str | torch.device | None = None,
         download: bool = True,
         memory_budget_mb: float | None = None,
+        precision: Precision = "fp32",
     ) -> Embedder:
         return load_model(model_file_path, variant=config.name, device=device, download=download,
-                          memory_budget_mb=memory_budget_mb)
+                          memory_budget_mb=memory_budget_mb, precision=precision)
 
     shared = inspect.cleandoc(load_model.__doc__ or "").replace("    variant: registry name.\n", "")
     load.__doc__ = f"HEAR ``load_model`` for variant ``{config.name}``: {config.description}.\n\n{shared}"

@@ -9,6 +9,7 @@ Output file layout (all arrays ``float32`` unless said otherwise; strings are 0-
     variant                variant name
     weights                checkpoint path, "random (seed N)" or "none"
     weights_sha256         SHA-256 of the checkpoint file ("" when there is none)
+    precision              format of the network's matrix products: "fp32", "bf16" or "fp16"
     sample_rate            int64, Hz: the rate the clip was embedded at
     source                 the input file
     source_sample_rate     int64, Hz
@@ -89,6 +90,7 @@ class CorpusReport:
     variant: str
     weights: str
     kinds: tuple[Kind, ...]
+    precision: str = "fp32"
     results: list[FileResult] = field(default_factory=list)
     wall_seconds: float = 0.0
 
@@ -167,7 +169,7 @@ def _is_up_to_date(job: Job, identity: dict[str, object], wanted: tuple[str, ...
     """Whether ``job.output`` holds the wanted arrays for this source file and these weights.
 
     Raises:
-        ValueError: the output exists but was made with another variant or other weights, so that
+        ValueError: the output exists but was made with another variant, other weights or another precision, so that
             neither skipping it nor silently replacing it would be right.
     """
     if not job.output.is_file():
@@ -179,7 +181,10 @@ def _is_up_to_date(job: Job, identity: dict[str, object], wanted: tuple[str, ...
         logger.warning("%s: unreadable earlier output (%s); embedding again", job.output, err)
         return False
     # The same checkpoint file may have moved: its hash identifies it; random weights go by their seed.
-    for key in ("variant", "weights_sha256") if identity["weights_sha256"] else ("variant", "weights"):
+    # Outputs written before precisions existed are fp32.
+    stored.setdefault("precision", np.array("fp32"))
+    keys = ("variant", "weights_sha256") if identity["weights_sha256"] else ("variant", "weights")
+    for key in (*keys, "precision"):
         if key in stored and str(stored[key]) != str(identity[key]):
             raise ValueError(f"{job.output} exists with {key} {str(stored[key])!r}, not {str(identity[key])!r}; "
                              "pass --overwrite to replace it, or choose another output folder")
@@ -294,8 +299,9 @@ def embed_files(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     weights, sha = weights_identity(embedder)
-    report = CorpusReport(embedder.variant.name, weights, kinds)
-    identity: dict[str, object] = {"variant": embedder.variant.name, "weights": weights, "weights_sha256": sha}
+    report = CorpusReport(embedder.variant.name, weights, kinds, embedder.precision)
+    identity: dict[str, object] = {"variant": embedder.variant.name, "weights": weights, "weights_sha256": sha,
+                                   "precision": embedder.precision}
     wanted = tuple(key for kind in kinds for key in _OUTPUT_KEYS[kind])
     jobs, failures = plan_jobs(paths, out)
     results: dict[Path, FileResult] = {}

@@ -19,6 +19,9 @@ from .config import PasstConfig
 _BLOCK_EPS = 1e-6
 """LayerNorm epsilon inside the transformer and of the final norm (DeiT convention)."""
 
+READOUT_TOKENS = 2
+"""Tokens every readout uses: CLS and DIST, the first two of the sequence."""
+
 
 class PasstOutput(NamedTuple):
     """What one forward pass yields.
@@ -42,11 +45,21 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=True)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, n_out: int | None = None) -> Tensor:
+        """``(batch, tokens, dim)`` -> ``(batch, n_out or tokens, dim)``: with ``n_out``, only the first
+        ``n_out`` tokens query (every token is still a key and a value), which is exact for those tokens."""
         batch, tokens, dim = x.shape
-        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
-        return self.proj(out.transpose(1, 2).reshape(batch, tokens, dim))
+        head_dim = dim // self.num_heads
+        if n_out is None:
+            qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, head_dim).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+        else:
+            weight, bias = self.qkv.weight, self.qkv.bias
+            q = F.linear(x[:, :n_out], weight[:dim], bias[:dim]).reshape(batch, n_out, self.num_heads, head_dim).transpose(1, 2)
+            kv = F.linear(x, weight[dim:], bias[dim:]).reshape(batch, tokens, 2, self.num_heads, head_dim).permute(2, 0, 3, 1, 4)
+            k, v = kv[0], kv[1]
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(batch, q.shape[2], dim))
 
 
 class Mlp(nn.Module):
@@ -63,7 +76,12 @@ class Mlp(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: ``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``."""
+    """Pre-norm transformer block: ``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``.
+
+    The residual stream and the LayerNorms stay in the input's dtype (float32); the normalised inputs of
+    the attention and the MLP are cast to the dtype of the linear layers' weights (see
+    :meth:`PaSST.set_compute_dtype`), and their outputs cast back before the residual addition.
+    """
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float) -> None:
         super().__init__()
@@ -72,9 +90,13 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=_BLOCK_EPS)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+    def forward(self, x: Tensor, n_out: int | None = None) -> Tensor:
+        """``(batch, tokens, dim)`` -> ``(batch, n_out or tokens, dim)``: with ``n_out``, the block's output
+        for the first ``n_out`` tokens only (exact: the other tokens still serve as keys and values)."""
+        dtype = self.attn.qkv.weight.dtype
+        attended = self.attn(self.norm1(x).to(dtype), n_out).to(x.dtype)
+        x = (x if n_out is None else x[:, :n_out]) + attended
+        return x + self.mlp(self.norm2(x).to(dtype)).to(x.dtype)
 
 
 class PatchEmbed(nn.Module):
@@ -90,8 +112,15 @@ class PatchEmbed(nn.Module):
         )
 
     def forward(self, spec: Tensor) -> Tensor:
-        """``(batch, 1, n_mels, frames)`` -> ``(batch, embed_dim, freq_patches, time_patches)``."""
-        return self.proj(spec)
+        """``(batch, 1, n_mels, frames)`` -> ``(batch, embed_dim, freq_patches, time_patches)``, in float32."""
+        if not spec.is_cuda:
+            return self.proj(spec)
+        # cuDNN computes float32 convolutions in TF32 unless told otherwise; its 10-bit mantissa moves the
+        # embeddings by about 3e-4 relative, beyond the 1e-4 of fp32 parity.
+        cudnn = torch.backends.cudnn
+        with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
+                         allow_tf32=False):
+            return self.proj(spec)
 
 
 class PaSST(nn.Module):
@@ -166,6 +195,26 @@ class PaSST(nn.Module):
         dist = self.dist_token.expand(batch, -1, -1) + self.new_pos_embed[:, 1:]
         return torch.cat((cls, dist, x), dim=1)
 
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """Dtype of the transformer blocks' matrix products (:meth:`set_compute_dtype`)."""
+        return next(m.weight.dtype for m in self.blocks.modules() if isinstance(m, nn.Linear))
+
+    def set_compute_dtype(self, dtype: torch.dtype) -> None:
+        """Run the matrix products of the transformer blocks (linear layers and attention) in ``dtype``.
+
+        Only the blocks' linear weights are converted (in place, so float32 weights are lost to rounding).
+        The patch convolution, the positional encodings, the LayerNorms, the residual stream, the final
+        norm and the head stay float32: the convolution because oneDNN's bf16 convolution returns NaN on
+        one-patch-wide inputs on some CPUs (``docs/fidelity.md``), the rest because they are a small share
+        of the work and carry the error of every block.
+        """
+        if dtype not in (torch.float32, torch.bfloat16, torch.float16):
+            raise ValueError(f"compute dtype must be float32, bfloat16 or float16, got {dtype}")
+        for module in self.blocks.modules():
+            if isinstance(module, nn.Linear):
+                module.to(dtype)
+
     def blocks_run(self, mid_layer: int = -1, want_mid: bool = True, want_logits: bool = True) -> int:
         """Number of transformer blocks :meth:`forward` runs for these arguments."""
         if not (want_mid or want_logits):
@@ -188,14 +237,16 @@ class PaSST(nn.Module):
         mid_index = mid_layer % self.config.depth
         x = self.tokens(spec)
         mid = None
-        for index in range(self.blocks_run(mid_layer, want_mid, want_logits)):
-            x = self.blocks[index](x)
+        n_blocks = self.blocks_run(mid_layer, want_mid, want_logits)
+        for index in range(n_blocks):
+            # Nothing reads the patch tokens after the last block run: it computes CLS and DIST only.
+            x = self.blocks[index](x, READOUT_TOKENS if index == n_blocks - 1 else None)
             if want_mid and index == mid_index:
-                pooled = self.norm(x[:, :2])
+                pooled = self.norm(x[:, :READOUT_TOKENS])
                 mid = (pooled[:, 0] + pooled[:, 1]) / 2
         logits = None
         if want_logits:
-            final = self.norm(x[:, :2])
+            final = self.norm(x[:, :READOUT_TOKENS])
             logits = self.head((final[:, 0] + final[:, 1]) / 2)
         return PasstOutput(mid, logits)
 
@@ -205,7 +256,9 @@ def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool)
 
     Counts multiply-adds as two operations in every matrix product: the patch convolution, the
     ``qkv``, ``proj``, ``fc1`` and ``fc2`` projections and the two attention products
-    (``Q K^T`` and ``softmax V``) of each block run, and the classification head's linear layer when
+    (``Q K^T`` and ``softmax V``) of each block run, the last of which computes keys and values for
+    every token but queries, projection and MLP for the CLS and DIST tokens only, and the
+    classification head's linear layer when
     ``logits``. Normalisations, GELU, softmax, additions and the positional encodings (all linear in
     the number of elements, together under 1% at width 768) are not counted, as is the convention for
     GFLOP/s figures.
@@ -224,11 +277,16 @@ def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool)
     dim = config.embed_dim
     hidden = int(dim * config.mlp_ratio)
     patches = config.freq_patches * config.n_time_patches(n_frames)
-    tokens = patches + 2
+    tokens = patches + READOUT_TOKENS
+
+    def block(queries: int) -> int:
+        # Keys and values of every token; queries, projection and MLP of the querying tokens; attention products.
+        return 2 * dim * (2 * tokens * dim + queries * (2 * dim + 2 * hidden)) + 4 * queries * tokens * dim
+
     patch_embed = 2 * patches * config.patch_size**2 * dim
-    per_block = 2 * tokens * dim * (3 * dim + dim + 2 * hidden) + 4 * tokens * tokens * dim
+    network = (blocks - 1) * block(tokens) + block(READOUT_TOKENS) if blocks else 0
     head = 2 * dim * config.num_classes if logits else 0
-    return patch_embed + blocks * per_block + head
+    return patch_embed + network + head
 
 
 def random_passt(config: PasstConfig, seed: int = 0) -> PaSST:

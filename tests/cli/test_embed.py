@@ -314,3 +314,27 @@ def test_interrupted_run_keeps_finished_outputs_and_resumes(tmp_path: Path, monk
     assert main(args) == 0
     statuses = [r["status"] for r in json.loads((out / REPORT_NAME).read_text())["results"]]
     assert statuses == ["skipped", "embedded", "embedded"]
+
+
+def test_precision_is_recorded_and_never_mixed_in_one_folder(tiny_ckpt: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from hear_gear_embed.util.precision import cpu_bf16_units
+
+    soundfile.write(tmp_path / "x.wav", tone(440.0, 0.8, 32000), 32000)
+    out = tmp_path / "o"
+    common = ["embed", str(tmp_path / "x.wav"), "--variant", "tiny_test", "--model", str(tiny_ckpt), "--out", str(out),
+              "--no-progress", "--device", "cpu"]
+    assert main([*common, "--precision", "fp16"]) == 2
+    assert "fp16 on a CPU is no faster than fp32" in capsys.readouterr().err and not out.exists()
+    if not cpu_bf16_units():
+        assert main([*common, "--precision", "bf16"]) == 2
+        assert "no bf16 units" in capsys.readouterr().err
+        return
+    assert main([*common, "--precision", "bf16"]) == 0
+    assert str(load(out / "x.wav.npz")["precision"]) == "bf16"
+    assert json.loads((out / REPORT_NAME).read_text())["precision"] == "bf16"
+    assert main(common) == 1
+    assert "exists with precision 'bf16', not 'fp32'" in capsys.readouterr().err
+    assert main([*common, "--overwrite"]) == 0
+    assert str(load(out / "x.wav.npz")["precision"]) == "fp32"
+    assert main(common) == 0 and "1 already done" in capsys.readouterr().out

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from hear_gear_embed.cli import main
+from hear_gear_embed.util import precision as precision_module
 
 FAKE = "tests.gear_fake_module"
 COMMON = ["--preset", "perceptual", "--n-alpha", "5", "--n-r", "5", "--duration", "0.2",
@@ -26,6 +28,17 @@ def test_cli_gear_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["gear", "no_such_hear_module", "--out", str(tmp_path / "d")]) == 2
     assert main(["gear", FAKE, "--duration", "0.5"]) == 2  # --duration needs the perceptual preset
     assert "error:" in capsys.readouterr().err
+
+
+def test_cli_gear_precision(tiny_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU's answer, on any machine
+    monkeypatch.setattr(precision_module, "cpu_bf16_units", lambda flags=None: ("avx512_bf16",))  # any CPU: tiny model
+    model = ["tiny_test", "--model", str(tiny_ckpt)]
+    assert main(["gear", *model, "--precision", "bf16", "--out", str(tmp_path / "bf16"), *COMMON]) == 0
+    assert json.loads((tmp_path / "bf16" / "metrics.json").read_text())["precision"] == "bf16"
+    assert main(["gear", *model, "--precision", "fp16", "--out", str(tmp_path / "fp16"), *COMMON]) == 2
+    assert "fp16 on a CPU" in capsys.readouterr().err
 
 
 def test_old_embedding_name_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -206,3 +206,41 @@ def test_weight_free_variants_refuse_a_checkpoint() -> None:
     assert model.net is None
     with pytest.raises(ValueError, match="no network weights to save"):
         model.save_weights("x.pt")
+
+
+def _relative_error(got: torch.Tensor, ref: torch.Tensor) -> float:
+    """``max |got - ref| / max |ref|``, in float64 on the CPU."""
+    got, ref = got.double().cpu(), ref.double().cpu()
+    return float((got - ref).abs().max() / ref.abs().max())
+
+
+@pytest.mark.cuda
+def test_cuda_fp32_equals_cpu(tiny: Embedder) -> None:
+    gpu = load_embedder(tiny.variant, tiny.weights_source, device="cuda")
+    audio = noise(2, 1.3, seed=21)
+    emb, stamps = gpu.timestamp_embeddings(audio.cuda())
+    scene = gpu.scene_embeddings(audio)  # CPU audio goes to the model's device
+    for out in (emb, stamps, scene):
+        assert out.device.type == "cuda" and out.dtype == torch.float32
+    cpu_emb, cpu_stamps = tiny.timestamp_embeddings(audio)
+    torch.testing.assert_close(stamps.cpu(), cpu_stamps, rtol=0, atol=1e-3)
+    assert _relative_error(emb, cpu_emb) <= 1e-4
+    assert _relative_error(scene, tiny.scene_embeddings(audio)) <= 1e-4
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_cuda_reduced_precision_stays_close_to_fp32(tiny: Embedder, precision: str) -> None:
+    fp32 = load_embedder(tiny.variant, tiny.weights_source, device="cuda")
+    low = load_embedder(tiny.variant, tiny.weights_source, device="cuda", precision=precision)
+    assert low.precision == precision and low.net is not None and low.net.compute_dtype != torch.float32
+    audio = noise(2, 1.3, seed=22).cuda()
+    pairs = ((low.timestamp_embeddings(audio)[0], fp32.timestamp_embeddings(audio)[0]),
+             (low.scene_embeddings(audio), fp32.scene_embeddings(audio)))
+    for got, ref in pairs:
+        assert got.device.type == "cuda" and got.dtype == torch.float32 and bool(torch.isfinite(got).all())
+        width = got.shape[-1]
+        cosine = torch.nn.functional.cosine_similarity(got.reshape(-1, width).double(), ref.reshape(-1, width).double(), dim=1)
+        assert float(cosine.min()) > 0.999
+        assert not torch.equal(got, ref)  # it did compute in the reduced precision
+

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from hear_gear_embed.evaluation.gear import GearSettings, analyse, compare_runs, ridge_targets, run_gear
+from hear_gear_embed.util import precision as precision_module
+from hear_gear_embed.util.precision import PrecisionUnsupportedError
 from tests import gear_fake_module
 
 FAKE = "tests.gear_fake_module"
@@ -42,6 +45,7 @@ def test_a_run_writes_figures_metrics_and_report(runs: dict[str, Path]) -> None:
         assert (folder / name).read_bytes()[:8] == PNG, name
     record = json.loads((folder / "metrics.json").read_text())
     assert record["module"] == FAKE and record["embedding"] == {"kind": "scene", "dim": 24}
+    assert record["precision"] == "fp32"
     assert record["grid"]["name"] == "perceptual" and record["grid"]["n_sounds"] == 36
     assert record["grid"]["sample_rate"] == 16000 and record["grid"]["n_samples"] == 4000
     metrics = record["metrics"]
@@ -87,6 +91,23 @@ def test_passt_variant_with_a_checkpoint_file(official_ckpt: Callable[[str], Pat
     assert record["embedding"] == {"kind": "scene", "dim": 1295}
     assert record["model_path"] == str(official_ckpt("passt_2lvl"))
     assert record["grid"]["sample_rate"] == 32000 and record["grid"]["n_samples"] == 1024
+
+
+def test_precision_reaches_load_model_and_the_record(tiny_ckpt: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU's answers, on any machine
+    monkeypatch.setattr(precision_module, "cpu_bf16_units", lambda flags=None: ("avx512_bf16",))  # any CPU: tiny model
+    grid = {"n_alpha": 5, "n_r": 5}
+    record = run_gear("tiny_test", tmp_path / "bf16", model_path=str(tiny_ckpt), grid_overrides=grid, settings=SMALL,
+                      progress=False, precision="bf16")
+    assert record["precision"] == "bf16" and json.loads((tmp_path / "bf16" / "metrics.json").read_text())["precision"] == "bf16"
+    assert "- precision: bf16" in (tmp_path / "bf16" / "report.md").read_text()
+    with pytest.raises(PrecisionUnsupportedError, match="fp16 on a CPU"):
+        run_gear("tiny_test", tmp_path / "fp16", model_path=str(tiny_ckpt), grid_overrides=grid, settings=SMALL,
+                 progress=False, precision="fp16")
+    with pytest.raises(ValueError, match="takes no precision argument"):
+        run_gear(FAKE, tmp_path / "fake", grid_overrides=GRID, settings=SMALL, progress=False, precision="bf16")
+    assert not (tmp_path / "fp16").exists() and not (tmp_path / "fake").exists()
 
 
 def test_settings_are_checked_before_any_embedding(tmp_path: Path) -> None:

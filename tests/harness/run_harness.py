@@ -11,13 +11,16 @@
 3. ``python -m heareval.embeddings.runner`` and ``python -m heareval.predictions.runner`` end to end
    for the modules of :data:`HEAREVAL_MODULES`; every task must yield ``test.predicted-scores.json`` with
    finite scores, and the scores must clear the thresholds of :data:`THRESHOLDS`, while a negative control
-   (an embedding that ignores the audio) must stay below :data:`CONTROL_MAXIMUM`.
+   (an embedding that ignores the audio) must stay below :data:`CONTROL_MAXIMUM`. With ``--precisions fp32 bf16``
+   the PaSST modules run once per precision (``load_model(..., precision=...)`` through heareval's
+   ``--model-options``), each held to the same thresholds, their scores side by side in the table and report;
+   ``--heareval-modules`` restricts which modules run.
 
 Every validator run and runner is a process of its own; :func:`tests.harness.jobs.run_jobs` runs them side by
 side, one per CPU core (``--jobs``), longest chains of work first.
 
 Usage: ``python -m tests.harness.run_harness --work DIR [--report scores.json] [--skip-validator | --skip-heareval]
-[--variants NAME ...] [--jobs N]``.
+[--variants NAME ...] [--heareval-modules NAME ...] [--precisions fp32 bf16 ...] [--jobs N]``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from hear_gear_embed.embedding import Embedder
 from hear_gear_embed.evaluation.hear_module import resolve_module_name
 from hear_gear_embed.evaluation.validate import SCENE_BATCH, SCENE_LENGTH_S, TIMESTAMP_BATCH, TIMESTAMP_LENGTHS_S
 from hear_gear_embed.model import PaSST
+from hear_gear_embed.util.precision import PRECISIONS
 
 from ..checkpoints import random_official_checkpoint
 from ..code_paths import representatives
@@ -292,26 +296,43 @@ def _embedding_seconds(module: str, tasks_dir: Path) -> float:
     return STARTUP_S + flops / PASST_FLOP_PER_S
 
 
-def heareval_jobs(modules: dict[str, Path | None], tasks_dir: Path, emb_dir: Path, work: Path) -> list[Job]:
-    """The embeddings runner per module (all tasks of ``tasks_dir``), then the predictions runner per module and task."""
+def run_label(module: str, precision: str = "fp32") -> str:
+    """How the harness names a module's run in jobs, logs and the report: the variant, with ``-<precision>`` unless fp32."""
+    name = module.rsplit(".", 1)[-1]
+    return name if precision == "fp32" else f"{name}-{precision}"
+
+
+def embedding_folder(module: str, precision: str = "fp32") -> str:
+    """The folder heareval's embeddings runner writes ``module``'s embeddings into: the module name, followed, when
+    ``--model-options`` are given, by ``-key=value`` for each (slugified; the precision names are already slugs)."""
+    return module if precision == "fp32" else f"{module}-precision={precision}"
+
+
+def heareval_jobs(modules: dict[str, Path | None], tasks_dir: Path, emb_dir: Path, work: Path,
+                  precision: str = "fp32") -> list[Job]:
+    """The embeddings runner per module (all tasks of ``tasks_dir``), then the predictions runner per module and task;
+    a precision other than fp32 goes to ``load_model`` through ``--model-options``."""
     types = _task_types(tasks_dir)
+    options = [] if precision == "fp32" else ["--model-options", json.dumps({"precision": precision})]
     jobs = []
     for module, model in modules.items():
-        name = module.rsplit(".", 1)[-1]
-        jobs.append(Job(f"embeddings {name}", [
+        label, folder = run_label(module, precision), embedding_folder(module, precision)
+        jobs.append(Job(f"embeddings {label}", [
             sys.executable, "-m", "heareval.embeddings.runner", module, *(["--model", str(model)] if model else []),
-            "--tasks-dir", str(tasks_dir), "--embeddings-dir", str(emb_dir)], work / f"embeddings-{name}.log",
+            *options, "--tasks-dir", str(tasks_dir), "--embeddings-dir", str(emb_dir)], work / f"embeddings-{label}.log",
             _embedding_seconds(module, tasks_dir)))
         for task, kind in types.items():
-            jobs.append(Job(f"predictions {name} {task}", [
-                sys.executable, "-m", "heareval.predictions.runner", str(emb_dir / module / task)],
-                work / f"predictions-{name}-{task}.log", PREDICTION_S[kind], after=(f"embeddings {name}",)))
+            jobs.append(Job(f"predictions {label} {task}", [
+                sys.executable, "-m", "heareval.predictions.runner", str(emb_dir / folder / task)],
+                work / f"predictions-{label}-{task}.log", PREDICTION_S[kind], after=(f"embeddings {label}",)))
     return jobs
 
 
-def heareval_scores(jobs: dict[str, Job], module: str, tasks: list[str], emb_dir: Path) -> tuple[dict[str, dict], list[str]]:
-    """Scores per task of ``module`` from its predictions jobs, and failures (a runner that failed or did not run)."""
-    name = module.rsplit(".", 1)[-1]
+def heareval_scores(jobs: dict[str, Job], module: str, tasks: list[str], emb_dir: Path,
+                    precision: str = "fp32") -> tuple[dict[str, dict], list[str]]:
+    """Scores per task of ``module`` run in ``precision`` from its predictions jobs, and failures (a runner that failed
+    or did not run)."""
+    name = run_label(module, precision)
     scores: dict[str, dict] = {}
     failures = []
     embeddings = jobs[f"embeddings {name}"]
@@ -319,7 +340,7 @@ def heareval_scores(jobs: dict[str, Job], module: str, tasks: list[str], emb_dir
         return scores, [f"heareval.embeddings.runner failed for {name} (exit {embeddings.code}):\n{_tail(embeddings.log)}"]
     for task in tasks:
         job = jobs[f"predictions {name} {task}"]
-        score_file = emb_dir / module / task / "test.predicted-scores.json"
+        score_file = emb_dir / embedding_folder(module, precision) / task / "test.predicted-scores.json"
         if job.code != 0 or not score_file.is_file():
             failures.append(f"heareval.predictions.runner failed for {name} on {task} (exit {job.code}):\n{_tail(job.log)}")
             continue
@@ -369,6 +390,10 @@ def main(argv: list[str] | None = None) -> int:
     skip.add_argument("--skip-validator", action="store_true", help="skip both validators")
     skip.add_argument("--skip-heareval", action="store_true", help="run the validators only")
     parser.add_argument("--variants", nargs="+", choices=list_variants(), help="validate these variants only (default: all)")
+    parser.add_argument("--heareval-modules", nargs="+", choices=[m.rsplit(".", 1)[-1] for m in HEAREVAL_MODULES],
+                        help="run these of the heareval modules only (default: all; the control always runs)")
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["fp32"],
+                        help="run the PaSST heareval modules once in each of these precisions (default: fp32)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes run at once (default: one per core)")
     args = parser.parse_args(argv)
     work: Path = args.work.resolve()
@@ -376,7 +401,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     validated = [] if args.skip_validator else (args.variants or list_variants())
     compared = [name for name in representatives() if name in validated]
-    heareval_variants = [] if args.skip_heareval else [m.rsplit(".", 1)[-1] for m in HEAREVAL_MODULES]
+    modules = [m for m in HEAREVAL_MODULES if not args.heareval_modules or m.rsplit(".", 1)[-1] in args.heareval_modules]
+    heareval_variants = [] if args.skip_heareval else [m.rsplit(".", 1)[-1] for m in modules]
+    # Weight-free modules compute in fp32 whatever is asked: they run once.
+    runs = [(m, p) for m in modules for p in args.precisions if p == "fp32" or get_variant(m.rsplit(".", 1)[-1]).needs_network]
     ckpts = checkpoints([*validated, *(v for v in heareval_variants if v not in validated)], work / "checkpoints")
     jobs = [] if args.skip_validator else validator_jobs(validated, compared, ckpts, work)
     tasks_dir, emb_dir = work / "tasks", work / "embeddings"
@@ -390,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         for task in CONTROL_TASKS:
             (control_dir / task).symlink_to(tasks_dir / task, target_is_directory=True)
         _log(f"generated tasks {names} in {time.time() - generated:.1f} s")
-        jobs += heareval_jobs({m: ckpts[m.rsplit(".", 1)[-1]] for m in HEAREVAL_MODULES}, tasks_dir, emb_dir, work)
+        for module, precision in runs:
+            jobs += heareval_jobs({module: ckpts[module.rsplit(".", 1)[-1]]}, tasks_dir, emb_dir, work, precision)
         jobs += heareval_jobs({CONTROL_MODULE: None}, control_dir, emb_dir, work)
     _log(f"{len(jobs)} jobs, {args.jobs} at a time")
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
@@ -409,8 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         report.update(validator=validator, broken_modules=broken)
     if not args.skip_heareval:
         scores = {}
-        for module in HEAREVAL_MODULES:
-            scores[module.rsplit(".", 1)[-1]], missing = heareval_scores(by_name, module, names, emb_dir)
+        for module, precision in runs:
+            scores[run_label(module, precision)], missing = heareval_scores(by_name, module, names, emb_dir, precision)
             failures += missing
         control, missing = heareval_scores(by_name, CONTROL_MODULE, list(CONTROL_TASKS), emb_dir)
         failures += missing

@@ -90,3 +90,29 @@ def test_load_model_takes_explicit_keywords_only() -> None:
 def test_embedding_functions_refuse_foreign_models() -> None:
     with pytest.raises(TypeError, match="must come from load_model"):
         hear_gear_embed.get_scene_embeddings(noise(1, 0.1), torch.nn.Linear(1, 1))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_hear_module_on_cuda_returns_float32_on_the_device(tiny_ckpt: Path, precision: str) -> None:
+    module = importlib.import_module("hear_gear_embed.hear.tiny_test")
+    model = module.load_model(str(tiny_ckpt), device="cuda", precision=precision)
+    audio = noise(2, 1.07, seed=31).cuda()
+    embeddings, stamps = module.get_timestamp_embeddings(audio, model)
+    scene = module.get_scene_embeddings(audio, model)
+    for out in (embeddings, stamps, scene):
+        assert out.device.type == "cuda" and out.dtype == torch.float32
+    assert embeddings.shape == (2, stamps.shape[1], model.timestamp_embedding_size)
+    assert scene.shape == (2, model.scene_embedding_size) and bool(torch.isfinite(scene).all())
+
+
+def test_precision_reaches_the_model_through_every_load_model(tiny_ckpt: Path) -> None:
+    from hear_gear_embed.util.precision import PrecisionUnsupportedError, cpu_bf16_units
+
+    module = importlib.import_module("hear_gear_embed.hear.tiny_test")
+    precision = "bf16" if cpu_bf16_units() else "fp32"
+    assert module.load_model(str(tiny_ckpt), device="cpu", precision=precision).precision == precision
+    generic = importlib.import_module("hear_gear_embed.hear").load_model
+    assert generic(variant="handcrafted", device="cpu", precision=precision).precision == "fp32"
+    with pytest.raises(PrecisionUnsupportedError, match="fp16 on a CPU"):
+        module.load_model(str(tiny_ckpt), device="cpu", precision="fp16")

@@ -10,6 +10,7 @@ from types import ModuleType
 import pytest
 
 from hear_gear_embed import get_variant
+from hear_gear_embed.util.precision import cpu_bf16_units
 
 
 def test_benchmark_runs_and_writes_tables(bench: ModuleType, tmp_path: Path) -> None:
@@ -26,7 +27,9 @@ def test_benchmark_runs_and_writes_tables(bench: ModuleType, tmp_path: Path) -> 
     assert timestamp["ours_calls"] == 2 and scene["network_gflop"] > 0
     peak = saved["peak_gflops"]
     assert peak == max(saved["matmul_gflops"]["start"]["peak"], saved["matmul_gflops"]["end"]["peak"]) > 0
+    assert timestamp["precision"] == "fp32" and saved["precisions"]["timed"] == ["fp32"]
     assert timestamp["ours_fraction_of_peak"] == pytest.approx(timestamp["ours_gflops"] / peak)
+    assert saved["failures"] == [] and "cpu_bf16_units" in saved["environment"]
     short, long = saved["memory"]
     size = get_variant("tiny_test").timestamp_embedding_size
     assert short["shape"] == [1, 121, size] and long["shape"] == [1, 361, size]
@@ -35,6 +38,55 @@ def test_benchmark_runs_and_writes_tables(bench: ModuleType, tmp_path: Path) -> 
         assert long["measure"] == "peak RSS (VmHWM, reset before the call)"
     table = out.with_suffix(".md").read_text()
     assert "| `tiny_test` | timestamp | 2 x 1.5 s |" in table and "| `tiny_test` | 0.3 min |" in table
+
+
+def test_reduced_precision_is_timed_against_its_own_peak_and_our_fp32(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench, "PEAK_ROWS", 64)  # the peak's value is not checked here, only which one each row uses
+    out = tmp_path / "bench.json"
+    bench.main([
+        "--variants", "tiny_test", "--cases", "timestamp:1x1", "scene:1x1", "--no-reference", "--precision", "bf16",
+        "fp16", "--repeats", "1", "--peak-repeats", "1", "--memory-minutes", "--out", str(out),
+    ])
+    saved = json.loads(out.read_text())
+    assert "fp16" in saved["precisions"]["refused"] and saved["environment"]["cpu_bf16_units"] == (
+        None if cpu_bf16_units() is None else list(cpu_bf16_units())
+    )
+    bf16 = cpu_bf16_units() != ()
+    assert saved["precisions"]["timed"] == (["fp32", "bf16"] if bf16 else ["fp32"])
+    assert ("bf16" in saved["precisions"]["refused"]) is not bf16
+    peaks = saved["peak_gflops_by_precision"]
+    assert set(peaks) == set(saved["precisions"]["timed"]) and peaks["fp32"] == saved["peak_gflops"]
+    for name, peak in peaks.items():
+        matmul = saved["matmul_gflops_by_precision"][name]
+        assert peak == max(matmul["start"]["peak"], matmul["end"]["peak"]) > 0
+    rows = saved["cases"]
+    assert [(r["kind"], r["precision"]) for r in rows] == [(k, p) for k in ("timestamp", "scene") for p in peaks]
+    for row in rows:
+        assert row["ours_fraction_of_peak"] == pytest.approx(row["ours_gflops"] / peaks[row["precision"]])
+        if row["precision"] == "fp32":
+            assert row["speedup_vs_fp32"] == 1.0 and "min_cosine_vs_fp32" not in row
+        else:
+            fp32 = next(r for r in rows if r["kind"] == row["kind"] and r["precision"] == "fp32")
+            assert row["speedup_vs_fp32"] == pytest.approx(fp32["ours_s"] / row["ours_s"])
+            assert 1.0 + 1e-9 >= row["min_cosine_vs_fp32"] >= bench.COSINE_TOLERANCE and 0 < row["error_vs_fp32"] < 0.1
+    table = out.with_suffix(".md").read_text()
+    assert "fp16 not run, refused on cpu:" in table and "| `tiny_test` | scene | 1 x 1 s | fp32 |" in table
+    assert ("| `tiny_test` | scene | 1 x 1 s | bf16 |" in table) is bf16
+
+
+def test_a_low_cosine_fails_the_run_after_saving(bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if cpu_bf16_units() == ():
+        pytest.skip("no bf16 units: bf16 is refused, nothing to compare")
+    monkeypatch.setattr(bench, "COSINE_TOLERANCE", 1.0 + 1e-9)
+    monkeypatch.setattr(bench, "PEAK_ROWS", 64)
+    out = tmp_path / "bench.json"
+    with pytest.raises(AssertionError, match="minimum cosine against our fp32"):
+        bench.main(["--variants", "tiny_test", "--cases", "scene:1x1", "--no-reference", "--precision", "bf16",
+                    "--repeats", "1", "--peak-repeats", "1", "--memory-minutes", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert len(saved["failures"]) == 1 and [r["precision"] for r in saved["cases"]] == ["fp32", "bf16"]
 
 
 @pytest.mark.parametrize("text", ["timestamp:8", "frames:1x10", "scene:0x10", "scene:1x-1"])
