@@ -224,7 +224,8 @@ def run_gear(
         progress: show a progress bar while embedding.
         save_embeddings: also store the embeddings in ``gear.npz``.
         precision: the format of the model's matrix products, passed to ``load_model`` unless ``"fp32"``
-            (:func:`~.hear_module.load_hear_module`); recorded in ``metrics.json``.
+            (:func:`~.hear_module.load_hear_module`); the model's own ``precision`` where it has one (``"fp32"`` for
+            a weight-free variant) is recorded in ``metrics.json``.
 
     Returns:
         The content of ``metrics.json``.
@@ -264,7 +265,8 @@ def run_gear(
     record: GearRecord = {
         "module": hear.name,
         "model_path": model_path,
-        "precision": precision,
+        # This package's models say what they computed in (fp32 for weight-free variants); others ran as asked.
+        "precision": getattr(hear.model, "precision", precision),
         "embedding": {"kind": kind, "dim": int(emb.shape[1])},
         "grid": grid.describe(),
         "settings": asdict(settings),

@@ -108,6 +108,9 @@ def test_precision_reaches_load_model_and_the_record(tiny_ckpt: Path, tmp_path: 
     with pytest.raises(ValueError, match="takes no precision argument"):
         run_gear(FAKE, tmp_path / "fake", grid_overrides=GRID, settings=SMALL, progress=False, precision="bf16")
     assert not (tmp_path / "fp16").exists() and not (tmp_path / "fake").exists()
+    weight_free = run_gear("lowlevel_mel", tmp_path / "mel", grid_overrides=grid, settings=SMALL, progress=False,
+                           precision="bf16")
+    assert weight_free["precision"] == "fp32"  # what it computed in
 
 
 def test_settings_are_checked_before_any_embedding(tmp_path: Path) -> None:
