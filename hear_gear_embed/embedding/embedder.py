@@ -44,8 +44,6 @@ class Embedder(nn.Module):
         weights_source: where the network weights come from: the checkpoint path given to
             :meth:`load_weights`, ``"random (seed N)"``, ``"random (unseeded)"``, ``"network passed in"``,
             or ``"none"`` for a weight-free variant. Recorded with the embeddings of ``hear-gear embed``.
-        precision: the format of the network's matrix products (:meth:`set_precision`); outputs are
-            float32 whatever it is.
     """
 
     def __init__(self, variant: VariantConfig, memory_budget_mb: float | None = None, net: PaSST | None = None) -> None:
@@ -64,7 +62,12 @@ class Embedder(nn.Module):
             raise ValueError(f"the network geometry {net.config} does not match variant {variant.name}")
         self.net = (net or PaSST(variant.net)) if variant.needs_network and variant.net is not None else None
         self.weights_source = "none" if self.net is None else ("network passed in" if net is not None else "random (unseeded)")
-        self.precision: Precision = "fp32" if self.net is None else precision_of(self.net.compute_dtype)
+
+    @property
+    def precision(self) -> Precision:
+        """The format of the network's matrix products (:meth:`set_precision`), read from its weights; ``"fp32"``
+        without a network. Outputs are float32 whatever it is."""
+        return "fp32" if self.net is None else precision_of(self.net.compute_dtype)
 
     def set_precision(self, precision: str) -> None:
         """Compute the network's matrix products in ``precision`` on the module's current device (call it
@@ -88,7 +91,6 @@ class Embedder(nn.Module):
         if dtype == torch.float32 and self.precision != "fp32":
             raise ValueError(f"the weights were rounded to {self.precision}; load them again for fp32")
         self.net.set_compute_dtype(dtype)
-        self.precision = name
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Load network weights from ``path`` strictly (see :func:`~hear_gear_embed.model.checkpoint.read_checkpoint`
