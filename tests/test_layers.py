@@ -13,7 +13,7 @@ import hear_gear_embed
 ROOT = Path(hear_gear_embed.__file__).parent
 LAYERS = {
     "_version": 0, "util": 0, "frontends": 1, "model": 2, "features": 3, "embedding": 4, "registry": 5,
-    "hear": 6, "evaluation": 6, "io": 6, "cli": 7, "__main__": 8, "__init__": 8,
+    "hear": 6, "evaluation": 7, "io": 7, "cli": 8, "__main__": 9, "__init__": 9,
 }
 """Layer of each top-level module or subpackage: a module may import from its own unit or lower layers only."""
 

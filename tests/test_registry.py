@@ -18,7 +18,7 @@ import torch
 from hear_gear_embed import registry
 from hear_gear_embed.cli import main
 from hear_gear_embed.embedding.config import FeatureBlock, VariantConfig
-from hear_gear_embed.evaluation.hear_module import resolve_module_name
+from hear_gear_embed.hear.loading import resolve_module_name
 from hear_gear_embed.model import random_passt
 from hear_gear_embed.registry import get_variant, is_variant, list_variants, passt_variant, register_variant
 

@@ -33,7 +33,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import cast
+from typing import TypeVar, cast
 
 from docutils.nodes import Element
 from sphinx.addnodes import pending_xref
@@ -474,7 +474,8 @@ def resolve_by_import(app: Sphinx, env: BuildEnvironment, node: pending_xref, co
     there. Data (constants) has no defining module at run time: a reference to it is pointed at wherever that
     same object is documented. Names a module imports only for type checking resolve as the type checker sees
     them. Names that resolve to objects outside this package (torch, numpy, the standard library, for which
-    no inventory is available offline) are shown as plain text. What does not resolve at all stays a warning.
+    no inventory is available offline), to optional dependencies that are not installed, or to type variables
+are shown as plain text. What does not resolve at all stays a warning.
     """
     if node.get("refdomain") != "py":
         return None
@@ -485,9 +486,13 @@ def resolve_by_import(app: Sphinx, env: BuildEnvironment, node: pending_xref, co
     if obj is None and module:
         head, _, rest = target.partition(".")
         absolute = _type_checking_imports(module).get(head)
+        if absolute and importlib.util.find_spec(absolute.split(".")[0]) is None:
+            return contnode  # an optional dependency, not installed where the docs are built (ray)
         obj = _lookup(".".join(filter(None, [absolute, rest])), []) if absolute else None
     if obj is None:
         return None
+    if isinstance(obj, TypeVar):  # a generic function's type parameter: no page of its own
+        return contnode
     domain = cast(PythonDomain, env.get_domain("py"))
     if _is_data(obj) and not isinstance(obj, ModuleType):
         documented = _documented_data(domain, target, obj)

@@ -8,10 +8,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..embedding.config import KINDS
 from ..registry import get_variant, list_variants
 from ..util.precision import PRECISIONS
+
+if TYPE_CHECKING:
+    from ..io.models import ModelSpec
+    from ..io.ray_engine import RayOptions
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +25,8 @@ EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
 """Exit status when nothing could start: bad option, missing weights or missing extra."""
 EXIT_INTERRUPTED = 130
+ENGINES = ("local", "ray")
+"""Where ``hear-gear embed`` runs: this process, or a Ray cluster."""
 GPU_BATCH_SIZE = 16
 """Default files per batch on a GPU. On CPU the default is 1: with 2 cores, batches of 16 ran at 0.72-1.18x
 the speed of one file at a time (lowlevel_mel slower, handcrafted slightly faster, passt_base equal)."""
@@ -28,19 +35,31 @@ the speed of one file at a time (lowlevel_mel slower, handcrafted slightly faste
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``embed`` on the subcommand parser ``sub``."""
     parser = sub.add_parser(
-        "embed", help="embed audio files and folders into one .npz per file",
+        "embed", help="embed audio files and folders into one .npz per file, here or on a Ray cluster",
         description="Embed audio files, and folders searched recursively (wav, flac, ogg, opus, aiff, mp3), into "
         "one .npz per file under --out (<path relative to the folder>/<file name>.npz): scene and/or timestamp "
-        "embeddings, timestamps in ms, and the variant and weights used. Any sample rate (resampled with soxr), "
-        "any number of channels (averaged to mono). Files already embedded by the same variant and weights are "
-        "skipped unless --overwrite. Unreadable or failing files are reported (also in embed-report.json) and "
-        "the exit status is then 1; the other files' outputs are kept.",
+        "embeddings, timestamps in ms, and the model and weights used. Any sample rate (resampled with soxr), "
+        "any number of channels (averaged to mono). Files already embedded by the same model and weights are "
+        "skipped unless --overwrite. Unreadable or failing files are reported (in embed-report.json and "
+        "embed-manifest.jsonl) and the exit status is then 1; the other files' outputs are kept. "
+        "--engine ray runs the same job on a Ray cluster (docs/cluster.md).",
     )
-    parser.add_argument("paths", nargs="+", help="audio files and folders")
-    parser.add_argument("--variant", default="passt_base", metavar="NAME",
-                        help=f"model variant: {', '.join(list_variants())} (default passt_base; `hear-gear list` "
-                        "describes them)")
-    parser.add_argument("--model", help="checkpoint file (default: the variant's official weights, downloaded once)")
+    parser.add_argument("paths", nargs="*", help="audio files and folders")
+    parser.add_argument("--from-list", metavar="FILE",
+                        help="also embed the files listed in FILE, one path or file:// URI per line (no folder walk for "
+                        "millions of inputs; blank lines and lines starting with # are ignored)")
+    parser.add_argument("--list-root", metavar="DIR",
+                        help="outputs mirror each input's path below DIR (<out>/<path relative to DIR>.npz), and relative "
+                        "inputs are taken relative to DIR; without it, a listed file's output is <out>/<file name>.npz")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--variant", metavar="NAME",
+                       help=f"model variant: {', '.join(list_variants())} (default passt_base; `hear-gear list` "
+                       "describes them)")
+    model.add_argument("--module", metavar="NAME",
+                       help="any importable HEAR 2021 module instead of a variant, e.g. hearbaseline (its load_model "
+                       "gets --model when given)")
+    parser.add_argument("--model", help="checkpoint file (default: the variant's official weights, downloaded once; "
+                        "for --module, the model file passed to its load_model)")
     parser.add_argument("--random-weights", type=int, metavar="SEED",
                         help="seeded random weights instead of a checkpoint (tests the pipeline; meaningless embeddings)")
     parser.add_argument("--out", default="embeddings", help="output folder (default: embeddings)")
@@ -52,12 +71,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "batching measured no faster: benchmarks/bench_cli.py)")
     parser.add_argument("--batch-seconds", type=float, default=600.0,
                         help="most seconds of audio per batch (default 600; bounds memory on long files)")
-    parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: CUDA when available)")
+    parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: CUDA when available; local engine)")
     parser.add_argument("--memory-budget-mb", type=float, help="working memory per chunk of windows (MiB)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="format of the network's matrix products (default fp32): bf16 on GPUs and on CPUs with "
                         "bf16 units (AVX512-BF16, AMX), fp16 on GPUs; outputs are float32, and a run never mixes "
                         "precisions in one output folder (docs/fidelity.md has the error of each)")
+    engine = parser.add_argument_group("engine", "where the work runs (docs/cluster.md)")
+    engine.add_argument("--engine", choices=ENGINES, default="local",
+                        help="local: this process; ray: a Ray cluster, decoding in CPU tasks ahead of a pool of model "
+                        "actors (pip install \"hear_gear_embed[ray]\")")
+    engine.add_argument("--address", help="Ray cluster to join: auto (the cluster this node belongs to) or "
+                        "ray://HOST:PORT (default: start Ray on this machine)")
+    engine.add_argument("--workers", default="1:1", metavar="MIN:MAX",
+                        help="model actors, scaled between MIN and MAX (default 1:1; N means N:N)")
+    engine.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="F",
+                        help="GPUs per model actor (default 0: CPU; 0.5 puts two actors on each GPU)")
+    engine.add_argument("--cpus-per-worker", type=float, default=1.0, metavar="F",
+                        help="CPUs per model actor, also its torch threads (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -90,52 +121,84 @@ def _progress_bar(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None,
 
 def run(args: argparse.Namespace) -> int:
     """Embed ``args.paths``; exit status 0 when every file is done, 1 when some failed, 2 when nothing could start."""
-    from ..embedding.embedder import load_embedder, random_embedder
-    from ..io import embed_files
+    from ..io.corpus import read_path_list
     from ..model.hub import WeightsUnavailableError
 
     try:
-        variant = get_variant(args.variant)
-    except KeyError as err:
-        return _usage_error(str(err.args[0]))
+        spec, options = _spec_and_options(args)
+        paths = [*args.paths, *(read_path_list(args.from_list) if args.from_list else [])]
+    except (ValueError, KeyError, OSError) as err:
+        return _usage_error(str(err.args[0]) if isinstance(err, KeyError) else str(err))
+    if not paths:
+        return _usage_error("nothing to embed: give files or folders, or --from-list FILE")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         return _usage_error(f"--out {args.out} exists and is not a folder; outputs go into a folder, one .npz per input")
-    if args.random_weights is not None and args.model:
-        return _usage_error("--model and --random-weights exclude each other")
-    if (args.batch_size is not None and args.batch_size < 1) or args.batch_seconds <= 0:
-        return _usage_error("--batch-size must be at least 1 and --batch-seconds positive")
+    if spec.random_seed is not None:
+        logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing", spec.random_seed)
+    kinds = tuple(args.kinds) if args.kinds else KINDS
     try:
-        if args.random_weights is not None:
-            logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing",
-                           args.random_weights)
-            model = random_embedder(variant, args.random_weights, device=args.device,
-                                    memory_budget_mb=args.memory_budget_mb, precision=args.precision)
-        else:
-            model = load_embedder(variant, args.model or "", device=args.device, memory_budget_mb=args.memory_budget_mb,
-                                  precision=args.precision)
+        with _progress_bar(not args.no_progress) as (update, set_total):
+            if args.engine == "ray":
+                from ..io.ray_engine import embed_files_ray
+
+                report = embed_files_ray(paths, spec, args.out, kinds=kinds, overwrite=args.overwrite, options=options,
+                                         root=args.list_root, address=args.address, progress=update, on_total=set_total)
+            else:
+                from ..io import embed_files
+
+                model = spec.load()
+                batch_size = args.batch_size or (GPU_BATCH_SIZE if model.device.type == "cuda" else 1)
+                report = embed_files(paths, model, args.out, kinds=kinds, overwrite=args.overwrite,
+                                     batch_size=batch_size, batch_seconds=args.batch_seconds, root=args.list_root,
+                                     progress=update, on_total=set_total)
+    except ModuleNotFoundError as err:  # the cli or ray extra is not installed, or no such HEAR module
+        hint = "" if "pip install" in str(err) else ': pip install "hear_gear_embed[cli]"'
+        return _usage_error(f"{err}{hint}")
     except WeightsUnavailableError as err:
         return _usage_error(f"{err}\n(offline, `--random-weights 0` runs the pipeline, or pick a weight-free variant: "
                             "lowlevel_mel, lowlevel_cqt, handcrafted)")
-    except (ValueError, OSError, RuntimeError) as err:  # bad checkpoint, option or device
+    except (ValueError, OSError, RuntimeError) as err:  # bad checkpoint, module, option or device
         return _usage_error(str(err))
-    kinds = tuple(args.kinds) if args.kinds else KINDS
-    batch_size = args.batch_size or (GPU_BATCH_SIZE if model.device.type == "cuda" else 1)
-    try:
-        with _progress_bar(not args.no_progress) as (update, set_total):
-            report = embed_files(args.paths, model, args.out, kinds=kinds, overwrite=args.overwrite,
-                                 batch_size=batch_size, batch_seconds=args.batch_seconds,
-                                 progress=update, on_total=set_total)
-    except ModuleNotFoundError as err:  # the cli extra is not installed
-        hint = "" if "pip install" in str(err) else ': pip install "hear_gear_embed[cli]"'
-        return _usage_error(f"{err}{hint}")
     except KeyboardInterrupt:
         print(f"interrupted: finished outputs are kept in {args.out}; run the same command again to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     for failure in report.failed:
         print(f"failed: {failure.source}: {failure.error}", file=sys.stderr)
-    print(f"{variant.name}: {report.summary()}; outputs and embed-report.json in {Path(args.out)}")
+    print(f"{report.variant}: {report.summary()}; outputs, embed-report.json and embed-manifest.jsonl in {Path(args.out)}")
     return EXIT_FAILED_FILES if report.failed else 0
+
+
+def _spec_and_options(args: argparse.Namespace) -> tuple[ModelSpec, RayOptions]:
+    """The model and the Ray engine's options from the command line.
+
+    Raises:
+        ValueError: options that contradict each other or do not apply to the chosen model or engine.
+        KeyError: unknown variant.
+    """
+    from ..io.models import ModelSpec
+    from ..io.ray_engine import RayOptions, parse_workers
+
+    if args.random_weights is not None and args.model:
+        raise ValueError("--model and --random-weights exclude each other")
+    if (args.batch_size is not None and args.batch_size < 1) or args.batch_seconds <= 0:
+        raise ValueError("--batch-size must be at least 1 and --batch-seconds positive")
+    if args.variant is not None:
+        get_variant(args.variant)
+    ray_only = {"--address": args.address is not None, "--workers": args.workers != "1:1",
+                "--gpus-per-worker": args.gpus_per_worker != 0.0, "--cpus-per-worker": args.cpus_per_worker != 1.0}
+    if args.engine == "local" and any(ray_only.values()):
+        raise ValueError(f"{', '.join(k for k, v in ray_only.items() if v)} apply to --engine ray only")
+    if args.engine == "ray" and args.device:
+        raise ValueError("--device applies to --engine local only: Ray actors compute on their GPU with "
+                         "--gpus-per-worker, on CPU otherwise")
+    spec = ModelSpec(args.module or args.variant or "passt_base", args.model or "", args.random_weights, args.device,
+                     args.precision, args.memory_budget_mb)
+    gpus = args.gpus_per_worker
+    batch_size = args.batch_size or (GPU_BATCH_SIZE if gpus > 0 else 1)
+    options = RayOptions(parse_workers(args.workers), gpus, args.cpus_per_worker, batch_size, args.batch_seconds,
+                         max(16, 4 * batch_size))
+    return spec, options
 
 
 def _usage_error(message: str) -> int:

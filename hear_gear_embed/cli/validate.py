@@ -23,8 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.module`` and print the report."""
-    from ..evaluation.hear_module import resolve_module_name
     from ..evaluation.validate import validate_module
+    from ..hear.loading import resolve_module_name
 
     name = resolve_module_name(args.module)
     try:

@@ -25,6 +25,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from ..embedding.config import KINDS, Kind
+from ..hear.loading import load_hear_module
 from ..util.precision import Precision
 from .analysis import (
     graph_components,
@@ -35,7 +36,7 @@ from .analysis import (
     ridge_r2,
 )
 from .dispersion import dispersion_metrics
-from .hear_module import embed_grid, load_hear_module
+from .hear_module import embed_grid
 from .plots import plot_compare_isomap, plot_compare_log_ratios, plot_isomap, plot_isomap_parameter, plot_log_ratios
 from .synth import PARAMETERS, ToneGrid, make_grid
 
@@ -224,7 +225,7 @@ def run_gear(
         progress: show a progress bar while embedding.
         save_embeddings: also store the embeddings in ``gear.npz``.
         precision: the format of the model's matrix products, passed to ``load_model`` unless ``"fp32"``
-            (:func:`~.hear_module.load_hear_module`); the model's own ``precision`` where it has one (``"fp32"`` for
+            (:func:`~hear_gear_embed.hear.loading.load_hear_module`); the model's own ``precision`` where it has one (``"fp32"`` for
             a weight-free variant) is recorded in ``metrics.json``.
 
     Returns:

@@ -1,5 +1,6 @@
 """Audio file input and embedding output: find and read audio files (any sample rate, mixed to
-mono, resampled with soxr), and embed whole folders into ``.npz`` files (:func:`embed_files`).
+mono, resampled with soxr), and embed whole corpora into ``.npz`` files with any variant or HEAR module,
+on this machine (:func:`embed_files`) or on a Ray cluster (:mod:`.ray_engine`, the ``ray`` extra).
 
 Needs the ``cli`` extra: ``pip install "hear_gear_embed[cli]"``.
 """
@@ -15,23 +16,45 @@ from .audio import (
     require_backends,
     resample,
 )
-from .corpus import REPORT_NAME, CorpusReport, FileResult, Job, embed_files, plan_jobs, weights_identity
+from .corpus import (
+    MANIFEST_NAME,
+    REPORT_NAME,
+    STATUSES,
+    CorpusReport,
+    FileResult,
+    Job,
+    embed_files,
+    is_up_to_date,
+    pending_jobs,
+    plan_jobs,
+    read_path_list,
+)
+from .models import IDENTITY_KEYS, CorpusModel, HearModuleModel, ModelSpec, VariantModel
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "IDENTITY_KEYS",
+    "MANIFEST_NAME",
     "REPORT_NAME",
+    "STATUSES",
     "AudioInfo",
     "AudioReadError",
     "Clip",
+    "CorpusModel",
     "CorpusReport",
     "FileResult",
+    "HearModuleModel",
     "Job",
+    "ModelSpec",
+    "VariantModel",
     "embed_files",
     "find_audio_files",
+    "is_up_to_date",
+    "pending_jobs",
     "plan_jobs",
     "probe",
     "read_audio",
+    "read_path_list",
     "require_backends",
     "resample",
-    "weights_identity",
 ]

@@ -6,6 +6,7 @@ Needs the ``cli`` extra: ``pip install "hear_gear_embed[cli]"`` (soundfile, soxr
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from dataclasses import dataclass
@@ -120,17 +121,18 @@ def find_audio_files(path: str | os.PathLike[str]) -> list[Path]:
     return found
 
 
-def _open(path: Path) -> Any:
-    """``path`` opened for reading as a ``soundfile.SoundFile`` (a context manager).
+def _open(path: Path, data: bytes | None = None) -> Any:
+    """``path``, or ``data`` (the bytes of a file of that name), opened for reading as a ``soundfile.SoundFile``
+    (a context manager).
 
     Raises:
         AudioReadError: the file is missing, empty, unreadable or not a format soundfile knows.
     """
     soundfile = _soundfile()
-    if path.is_file() and path.stat().st_size == 0:
+    if (data is not None and not data) or (data is None and path.is_file() and path.stat().st_size == 0):
         raise AudioReadError(f"{path}: empty file (0 bytes)")
     try:
-        return soundfile.SoundFile(str(path))
+        return soundfile.SoundFile(io.BytesIO(data) if data is not None else str(path))
     except (soundfile.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioReadError(f"{path}: not readable as audio ({err})") from err
 
@@ -165,7 +167,8 @@ def resample(audio: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
     return _soxr().resample(np.ascontiguousarray(audio, dtype=np.float32), orig_rate, target_rate, quality=RESAMPLER_QUALITY)
 
 
-def read_audio(path: str | os.PathLike[str], sample_rate: int, block_frames: int = 1 << 18) -> Clip:
+def read_audio(path: str | os.PathLike[str], sample_rate: int, block_frames: int = 1 << 18, *,
+               data: bytes | None = None) -> Clip:
     """Read an audio file as a mono clip at ``sample_rate``.
 
     Channels are averaged (the usual mono mix-down, as in HEAR's preprocessing), then the clip is
@@ -177,6 +180,7 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int, block_frames: int
         path: a file soundfile can read (WAV, FLAC, OGG/Vorbis, Opus, AIFF, MP3, ...).
         sample_rate: the model's sample rate (Hz).
         block_frames: frames decoded at a time.
+        data: the file's bytes, already read (e.g. by ``ray.data.read_binary_files``); ``path`` then only names it.
 
     Raises:
         AudioReadError: unreadable or not audio, no samples, or NaN/Inf samples (float files).
@@ -185,7 +189,7 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int, block_frames: int
     path = Path(path)
     parts: list[np.ndarray] = []
     frames = non_finite = 0
-    with _open(path) as handle:
+    with _open(path, data) as handle:
         rate, channels = int(handle.samplerate), int(handle.channels)
         stream = None
         if rate != sample_rate:

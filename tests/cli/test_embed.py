@@ -14,49 +14,19 @@ import pytest
 import soundfile
 import torch
 
+import hear_gear_embed
 from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.cli import main
 from hear_gear_embed.embedding import Embedder
 from hear_gear_embed.io import REPORT_NAME, read_audio
 
-
-def tone(freq_hz: float, seconds: float, rate: int, amp: float = 0.4) -> np.ndarray:
-    """``(n,)`` float64 sine with a few harmonics (so that every handcrafted feature has content)."""
-    t = np.arange(int(round(seconds * rate))) / rate
-    return amp * sum(np.sin(2 * np.pi * k * freq_hz * t) / k for k in (1, 2, 3)) / 1.84
-
-
-# name -> (rate, channels, seconds, subtype); 16, 44.1 and 48 kHz, mono and stereo, WAV, FLAC and OGG
-GOOD_FILES = {
-    "a_16k_mono.wav": (16000, 1, 1.3, "PCM_16"),
-    "b_44k_stereo.flac": (44100, 2, 1.0, "PCM_24"),
-    "sub/c_48k_stereo.wav": (48000, 2, 1.0, "FLOAT"),
-    "sub/d_48k_mono.flac": (48000, 1, 0.7, "PCM_16"),
-    "sub/deeper/e_44k_mono.wav": (44100, 1, 2.1, "PCM_16"),
-    "f_16k_stereo.ogg": (16000, 2, 1.0, "VORBIS"),
-}
-BAD_FILES = {"corrupt.wav": "not readable as audio", "empty.flac": "empty file", "zero_frames.wav": "holds no samples"}
+from ..audio_corpus import BAD_FILES, GOOD_FILES, load, tone, write_corpus
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A folder of mixed audio files plus a corrupt, an empty and a zero-frame file."""
-    root = tmp_path / "audio"
-    for i, (name, (rate, channels, seconds, subtype)) in enumerate(GOOD_FILES.items()):
-        x = tone(220.0 * (i + 1), seconds, rate)
-        data = np.stack([x, 0.5 * x], axis=1) if channels == 2 else x
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        soundfile.write(root / name, data, rate, subtype=subtype)
-    (root / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(64)))
-    (root / "empty.flac").write_bytes(b"")
-    soundfile.write(root / "zero_frames.wav", np.zeros(0), 32000)
-    (root / "notes.txt").write_text("not audio, not collected from the folder")
-    return root
-
-
-def load(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+    return write_corpus(tmp_path / "audio")
 
 
 def test_embed_folder_of_mixed_files(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -249,6 +219,14 @@ def test_missing_weights_stop_before_any_work(tmp_path: Path, monkeypatch: pytes
     (["--variant", "handcrafted", "--model", "w.pt"], "uses no network weights"),
     (["--variant", "tiny_test", "--model", "w.pt", "--random-weights", "1"], "exclude each other"),
     (["--variant", "handcrafted", "--batch-size", "0"], "--batch-size"),
+    (["--variant", "handcrafted", "--engine", "ray", "--device", "cpu"], "--device applies to --engine local only"),
+    (["--variant", "handcrafted", "--workers", "1:2", "--gpus-per-worker", "1"], "--workers, --gpus-per-worker apply to "
+     "--engine ray only"),
+    (["--variant", "handcrafted", "--engine", "ray", "--workers", "2:1"], "MIN:MAX"),
+    (["--module", "tests.gear_fake_module", "--random-weights", "0"], "random_seed apply to this package's variants only"),
+    (["--module", "tests.gear_fake_module", "--precision", "bf16"], "precision apply to this package's variants only"),
+    (["--module", "no_such_hear_module"], "cannot import HEAR module 'no_such_hear_module'"),
+    (["--module", "json"], "'json' is not a HEAR module"),
 ])
 def test_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     assert main(["embed", str(tmp_path), "--out", str(tmp_path / "o"), *argv]) == 2
@@ -265,6 +243,60 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, capsys: pytest.
     err = capsys.readouterr().err
     assert "error: unknown variant 'handcraftd'; did you mean handcrafted" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_nothing_to_embed_and_unsupported_list_entries_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["embed", "--variant", "handcrafted", "--out", str(tmp_path / "o")]) == 2
+    assert "nothing to embed" in capsys.readouterr().err
+    (tmp_path / "list.txt").write_text("a.wav\ns3://bucket/b.wav\n")
+    assert main(["embed", "--from-list", str(tmp_path / "list.txt"), "--variant", "handcrafted", "--out", str(tmp_path / "o")]) == 2
+    assert "line 2: 's3://bucket/b.wav' is a s3:// URI" in capsys.readouterr().err
+    assert main(["embed", "--from-list", str(tmp_path / "none.txt"), "--variant", "handcrafted", "--out", str(tmp_path / "o")]) == 2
+    assert "none.txt" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_any_hear_module_embeds_and_records_what_is_known_of_it(corpus: Path, tmp_path: Path) -> None:
+    """A HEAR module from outside the package (16 kHz band energies): inputs are resampled to its rate, outputs
+    record the module; this package's own modules by import name are its variants."""
+    out = tmp_path / "o"
+    assert main(["embed", str(corpus / "b_44k_stereo.flac"), "--module", "tests.gear_fake_module", "--out", str(out),
+                 "--no-progress"]) == 0
+    saved = load(out / "b_44k_stereo.flac.npz")
+    assert str(saved["variant"]) == str(saved["module"]) == "tests.gear_fake_module"
+    assert str(saved["module_version"]) == "" and str(saved["weights"]) == "module default"
+    assert str(saved["precision"]) == "fp32" and int(saved["sample_rate"]) == 16000
+    from tests import gear_fake_module as fake
+
+    model = fake.load_model()
+    audio = torch.from_numpy(read_audio(corpus / "b_44k_stereo.flac", 16000).samples[None])
+    np.testing.assert_array_equal(saved["scene"], fake.get_scene_embeddings(audio, model)[0].numpy())
+    emb, stamps = fake.get_timestamp_embeddings(audio, model)
+    np.testing.assert_array_equal(saved["timestamp_embeddings"], emb[0].numpy())
+    np.testing.assert_array_equal(saved["timestamps_ms"], stamps[0].numpy())
+    report = json.loads((out / REPORT_NAME).read_text())
+    assert report["module"] == "tests.gear_fake_module" and report["engine"] == "local"
+
+    by_module, by_variant = tmp_path / "m", tmp_path / "v"
+    source = str(corpus / "a_16k_mono.wav")
+    assert main(["embed", source, "--module", "hear_gear_embed.hear.handcrafted", "--out", str(by_module), "--no-progress"]) == 0
+    assert main(["embed", source, "--variant", "handcrafted", "--out", str(by_variant), "--no-progress"]) == 0
+    a, b = load(by_module / "a_16k_mono.wav.npz"), load(by_variant / "a_16k_mono.wav.npz")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert str(a["module"]) == "hear_gear_embed.hear.handcrafted" and str(a["module_version"]) == hear_gear_embed.__version__
+
+
+def test_a_module_that_returns_nan_fails_the_file_not_the_run(corpus: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import gear_fake_module as fake
+
+    monkeypatch.setitem(fake.BEHAVIOUR, "mode", "nan")
+    out = tmp_path / "o"
+    assert main(["embed", str(corpus / "a_16k_mono.wav"), "--module", "tests.gear_fake_module", "--out", str(out),
+                 "--kind", "scene", "--no-progress"]) == 1
+    report = json.loads((out / REPORT_NAME).read_text())
+    assert report["results"][0]["status"] == "failed" and "returned NaN or Inf" in report["results"][0]["error"]
+    assert not list(out.rglob("*.npz"))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on machines without CUDA")

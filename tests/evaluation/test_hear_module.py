@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from hear_gear_embed.evaluation.hear_module import embed_grid, load_hear_module, resolve_module_name
+from hear_gear_embed.evaluation.hear_module import embed_grid
 from hear_gear_embed.evaluation.synth import perceptual_grid
+from hear_gear_embed.hear.loading import load_hear_module, resolve_module_name
 from tests import gear_fake_module
 
 FAKE = "tests.gear_fake_module"

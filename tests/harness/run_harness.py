@@ -40,8 +40,8 @@ import torch
 
 from hear_gear_embed import Kind, get_variant, list_variants
 from hear_gear_embed.embedding import Embedder
-from hear_gear_embed.evaluation.hear_module import resolve_module_name
 from hear_gear_embed.evaluation.validate import SCENE_BATCH, SCENE_LENGTH_S, TIMESTAMP_BATCH, TIMESTAMP_LENGTHS_S
+from hear_gear_embed.hear.loading import resolve_module_name
 from hear_gear_embed.model import PaSST
 from hear_gear_embed.util.precision import PRECISIONS
 
