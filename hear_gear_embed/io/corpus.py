@@ -50,8 +50,8 @@ from .models import IDENTITY_KEYS, CorpusModel, VariantModel
 
 logger = logging.getLogger(__name__)
 
-_OUTPUT_KEYS: dict[str, tuple[str, ...]] = {"scene": ("scene",), "timestamp": ("timestamp_embeddings",)}
-"""The ``.npz`` arrays each embedding kind is saved as (``timestamps_ms`` goes with ``timestamp_embeddings``)."""
+_OUTPUT_KEYS: dict[str, tuple[str, ...]] = {"scene": ("scene",), "timestamp": ("timestamp_embeddings", "timestamps_ms")}
+"""The ``.npz`` arrays each embedding kind is saved as."""
 
 REPORT_NAME = "embed-report.json"
 """Name of the run report written in the output folder."""
@@ -200,10 +200,11 @@ def read_path_list(path: str | os.PathLike[str]) -> list[str]:
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
-            scheme = urllib.parse.urlsplit(line).scheme
+            # "://" marks a URI; a colon alone may be part of a file name
+            scheme = urllib.parse.urlsplit(line).scheme if "://" in line else ""
             if scheme == "file":
                 line = urllib.parse.unquote(urllib.parse.urlsplit(line).path)
-            elif len(scheme) > 1:  # one letter is a Windows drive
+            elif scheme:
                 raise ValueError(f"{path}, line {number}: {line!r} is a {scheme}:// URI; list paths or file:// URIs on "
                                  "storage every worker can read (mount object stores, e.g. with s3fs or gcsfuse), or "
                                  "read them with ray.data.read_binary_files and embed_dataset (docs/cluster.md)")

@@ -9,6 +9,7 @@ output may be kept when a run resumes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ class ModelSpec:
 
     def with_device(self, device: str | None) -> ModelSpec:
         """This spec on another device."""
-        return ModelSpec(self.name, self.model_path, self.random_seed, device, self.precision, self.memory_budget_mb)
+        return dataclasses.replace(self, device=device)
 
     def load(self) -> CorpusModel:
         """Load the model.

@@ -19,6 +19,7 @@ Needs the ``ray`` extra: ``pip install "hear_gear_embed[ray]"``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -129,7 +130,7 @@ def driver_identity(spec: ModelSpec) -> tuple[dict[str, str], int]:
     Returns:
         ``(identity, sample_rate)``; the identity's ``precision`` is the one the workers will compute in.
     """
-    model = ModelSpec(spec.name, spec.model_path, spec.random_seed, "cpu", "fp32", spec.memory_budget_mb).load()
+    model = dataclasses.replace(spec, device="cpu", precision="fp32").load()
     identity = dict(model.identity)
     has_network = getattr(getattr(model, "embedder", None), "net", None) is not None
     identity["precision"] = spec.precision if has_network else "fp32"
@@ -235,9 +236,8 @@ class _EmbedActor:
         """The embedding columns; a failed file has empty arrays (never NaN)."""
         empty = {"scene": np.zeros(0, np.float32), "timestamp_embeddings": np.zeros((0, 0), np.float32),
                  "timestamps_ms": np.zeros(0, np.float32)}
-        keys = [k for kind in self.kinds for k in (("scene",) if kind == "scene" else ("timestamp_embeddings", "timestamps_ms"))]
         columns = {}
-        for key in keys:
+        for key in wanted_arrays(self.kinds):
             column = np.empty(len(paths), dtype=object)
             column[:] = [arrays[p][key] if p in arrays else empty[key] for p in paths]
             columns[key] = column
