@@ -4,7 +4,7 @@ Works on any HEAR module. Needs the ``gear`` extra (scikit-learn, matplotlib, tq
 :mod:`.dispersion`'s torch functions (:func:`gini_index`, :func:`becr_loss`, :func:`becr_objective`).
 
 * :mod:`.synth`: the tone synthesiser and its datasets (``paper`` and ``perceptual`` presets);
-* :mod:`.hear_module`: load any HEAR module and embed a dataset in batches;
+* :mod:`.hear_module`: embed a dataset with any HEAR module (:mod:`hear_gear_embed.hear.loading` loads it), in batches;
 * :mod:`.analysis`: Isomap, trustworthiness, k-NN log-ratios, ridge R^2;
 * :mod:`.dispersion`: Gini index of the covariance spectrum, top-2 ratio, K-means F-test,
   Calinski-Harabasz, and the BECR regulariser;
