@@ -36,7 +36,7 @@ import urllib.parse
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -159,7 +159,8 @@ class CorpusReport:
         """Write the report (:data:`REPORT_NAME`) and the manifest (:data:`MANIFEST_NAME`) into ``out_dir``,
         each through a temporary file."""
         rows = [asdict(r) for r in self.results]
-        _write_text_atomic(out_dir / REPORT_NAME, json.dumps({**asdict(self), "results": rows}, indent=2) + "\n")
+        header = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "results"}
+        _write_text_atomic(out_dir / REPORT_NAME, json.dumps({**header, "results": rows}, indent=2) + "\n")
         _write_text_atomic(out_dir / MANIFEST_NAME, "".join(json.dumps(row) + "\n" for row in rows))
 
 
@@ -294,8 +295,7 @@ def is_up_to_date(job: Job, identity: dict[str, str], wanted: tuple[str, ...]) -
     # The same checkpoint file may have moved: its hash identifies it; random weights go by their seed.
     # Outputs written before precisions existed are fp32.
     stored.setdefault("precision", np.array("fp32"))
-    keys = ("variant", "weights_sha256") if identity["weights_sha256"] else ("variant", "weights")
-    for key in (*keys, "precision"):
+    for key in _model_keys(identity):
         if key in stored and str(stored[key]) != str(identity[key]):
             raise ValueError(f"{job.output} exists with {key} {str(stored[key])!r}, not {str(identity[key])!r}; "
                              "pass --overwrite to replace it, or choose another output folder")
@@ -306,11 +306,16 @@ def is_up_to_date(job: Job, identity: dict[str, str], wanted: tuple[str, ...]) -
     return all(k in present for k in wanted)
 
 
+def _model_keys(identity: dict[str, str]) -> tuple[str, ...]:
+    """The identity keys that decide whether a recorded model is the one of ``identity``: the variant, the
+    precision, and the checkpoint's hash (the same file may have moved), or, without a checkpoint file, the
+    weights (random weights go by their seed)."""
+    return ("variant", "weights_sha256" if identity["weights_sha256"] else "weights", "precision")
+
+
 def _same_model(saved: dict[str, object], identity: dict[str, str]) -> bool:
-    """Whether a model recorded in ``saved`` (an output's or a report's fields) is the one of ``identity``: the same
-    variant and precision, and the same checkpoint hash (or, without a checkpoint file, the same weights)."""
-    keys = ("variant", "weights_sha256") if identity["weights_sha256"] else ("variant", "weights")
-    return all(str(saved.get(key)) == str(identity[key]) for key in (*keys, "precision"))
+    """Whether the model recorded in ``saved`` (a report's fields) is the one of ``identity`` (:func:`_model_keys`)."""
+    return all(str(saved.get(key)) == str(identity[key]) for key in _model_keys(identity))
 
 
 def previous_results(out_dir: Path, identity: dict[str, str], kinds: tuple[Kind, ...]) -> dict[str, FileResult]:

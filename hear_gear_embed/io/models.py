@@ -90,11 +90,6 @@ class ModelSpec:
         """The registry variant this spec loads, or ``None`` for another HEAR module."""
         return module_variant(self.name)
 
-    @property
-    def sample_rate(self) -> int | None:
-        """The variant's sample rate in Hz, known without loading; ``None`` for another module."""
-        return get_variant(self.variant).sample_rate if self.variant is not None else None
-
     def with_device(self, device: str | None) -> ModelSpec:
         """This spec on another device."""
         return dataclasses.replace(self, device=device)

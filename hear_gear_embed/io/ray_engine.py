@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..embedding.config import KINDS, Kind
+from ..registry import get_variant
 from .audio import AudioInfo, AudioReadError, Clip, require_backends
 from .corpus import (
     CorpusReport,
@@ -131,9 +132,9 @@ def driver_identity(spec: ModelSpec) -> tuple[dict[str, str], int]:
         ``(identity, sample_rate)``; the identity's ``precision`` is the one the workers will compute in.
     """
     model = dataclasses.replace(spec, device="cpu", precision="fp32").load()
-    identity = dict(model.identity)
-    has_network = getattr(getattr(model, "embedder", None), "net", None) is not None
-    identity["precision"] = spec.precision if has_network else "fp32"
+    # weight-free variants and other modules compute in fp32 whatever is asked (ModelSpec refuses it for the latter)
+    has_network = spec.variant is not None and get_variant(spec.variant).net is not None
+    identity = {**model.identity, "precision": spec.precision if has_network else "fp32"}
     return identity, model.sample_rate
 
 
