@@ -27,11 +27,13 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Static checks: ruff, and mypy on the package (configured in pyproject.toml).
 
-    mypy resolves types through the installed dependencies (the cli, gear and ray extras), with stub packages for tqdm and SciPy.
+    mypy resolves types through the installed dependencies (the cli, gear, ray and eval extras), with stub packages for
+    tqdm and SciPy.
     """
     session.install("ruff==0.14.0")
     session.run("ruff", "check", "hear_gear_embed", "tests", "benchmarks", "docs", ".ci", "noxfile.py", "setup.py")
-    session.install(*CONSTRAINTS, "-e", ".[cli,gear,ray]", "mypy==2.4.1", "types-tqdm==4.70.0.20261106", "scipy-stubs==1.17.1.5")
+    session.install(*CONSTRAINTS, "-e", ".[cli,gear,ray,eval]", "mypy==2.4.1", "types-tqdm==4.70.0.20261106",
+                    "scipy-stubs==1.17.1.5")
     session.run("mypy")
 
 

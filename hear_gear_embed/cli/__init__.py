@@ -1,5 +1,6 @@
 """``hear-gear`` command line: list variants, embed audio files, validate HEAR modules, run and
-compare GEAR evaluations, and fetch official weights. Also ``python -m hear_gear_embed``.
+compare GEAR evaluations, score HEAR modules on HEAR tasks, and fetch official weights. Also
+``python -m hear_gear_embed``.
 
 Each subcommand lives in its own module with an ``add_parser`` function; this module only assembles
 them. Exit status: 0 success, 1 some inputs or checks failed, 2 nothing could start (bad options,
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from . import embed, gear, listing, validate, weights
+from . import embed, evaluate, gear, listing, validate, weights
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_parser(sub)
     validate.add_parser(sub)
     gear.add_parsers(sub)
+    evaluate.add_parser(sub)
     weights.add_parser(sub)
     return parser
 

@@ -17,7 +17,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_gear = sub.add_parser(
         "gear", help="GEAR: synthetic tones through a HEAR module; figures, metrics.json and report.md",
         description="Generative evaluation (GEAR) of a HEAR module: synthesise the tone dataset at the model's "
-        "sample rate, embed it, and write Isomap figures, k-NN log-ratios, ridge R^2 and dispersion metrics.",
+        "sample rate, embed it, and write sensitivity indices, Isomap figures, k-NN log-ratios, ridge R^2 and dispersion "
+        "metrics.",
     )
     p_gear.add_argument(
         "module", help="a variant of this package (e.g. handcrafted) or any importable HEAR module (e.g. hearbaseline)"
@@ -25,7 +26,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_gear.add_argument("--model", help="checkpoint passed to load_model (default: the module's own default)")
     p_gear.add_argument("--preset", default="paper", choices=["paper", "perceptual"], help="tone dataset (default: paper)")
     p_gear.add_argument("--out", help="output folder (default: gear/<module>)")
-    p_gear.add_argument("--seed", type=int, default=0, help="seed of the f1 draw, K-fold split and K-means")
+    p_gear.add_argument("--seed", type=int, default=0, help="seed of the f1 draw, K-fold split, K-means and bootstrap")
     p_gear.add_argument("--n-alpha", type=int, help="number of alpha values (default 50)")
     p_gear.add_argument("--n-r", type=int, help="number of r values (default 50)")
     p_gear.add_argument("--duration", type=float, help="tone duration in seconds (perceptual preset; default 1.0)")
@@ -80,8 +81,11 @@ def run_gear_command(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:  # bad settings, module or precision; missing weights or unwritable output
         print(f"error: {err}", file=sys.stderr)
         return 2
-    r2 = record["metrics"]["ridge_r2"]
-    print(f"{record['module']}: ridge R^2 " + ", ".join(f"{k} {v:.3f}" for k, v in r2.items()) + f"; report: {out / 'report.md'}")
+    metrics = record["metrics"]
+    print(
+        f"{record['module']}: sensitivity " + ", ".join(f"{k} {v:.3f}" for k, v in metrics["sensitivity"].items())
+        + "; ridge R^2 " + ", ".join(f"{k} {v:.3f}" for k, v in metrics["ridge_r2"].items()) + f"; report: {out / 'report.md'}"
+    )
     return 0
 
 

@@ -7,8 +7,11 @@
   the K nearest neighbours in embedding space (paper's equations 2 and 3). ``leave_one_out=False``
   is the paper's protocol, in which every sound is one of its own K neighbours;
   ``leave_one_out=True`` excludes it, the honest out-of-sample version.
-* :func:`ridge_r2`: cross-validated R^2 of a linear (ridge) read-out of each parameter, a global
-  measure of how linearly the embedding encodes it (the paper asks for global measures).
+* :func:`ridge_r2`: cross-validated R^2 of a linear (ridge) read-out of each parameter: whether the
+  parameter can be recovered from the embedding, however small a share of its variance it occupies.
+* :func:`sensitivity_indices`: the share of the embedding's variance that each parameter's group means
+  explain (first-order sensitivity), with a bootstrap interval and the level of chance;
+  :func:`parameter_groups` makes the groups (grid values, or equal-count bins of a continuous parameter).
 
 Neighbours are found by Euclidean distance in the embedding space, as in the paper.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -155,3 +159,144 @@ def ridge_r2(emb: np.ndarray, targets: np.ndarray, folds: int = 5, seed: int = 0
     split = KFold(n_splits=folds, shuffle=True, random_state=seed)
     predicted = cross_val_predict(model, x, y, cv=split)
     return np.asarray(r2_score(y, predicted, multioutput="raw_values"), dtype=np.float64)
+
+
+SENSITIVITY_LEVEL = 0.95
+"""Coverage of the bootstrap interval of :func:`sensitivity_indices`."""
+
+_CONSTANT_DIM = 1e-6
+"""A dimension whose standard deviation is at most this fraction of its root mean square is constant: float32
+rounding of one value leaves it about 1e-7."""
+
+
+def parameter_groups(values: np.ndarray, *, n_bins: int | None = None) -> np.ndarray:
+    """The groups of sounds over which :func:`sensitivity_indices` takes means, one column per parameter.
+
+    A parameter with at most ``n_bins`` distinct values (a grid, the paper's integer f1) gets one group per
+    value; one with more (a continuous draw, the perceptual preset's f1) is cut into ``n_bins`` equal-count
+    quantile bins: with the sounds sorted by that parameter (ties in input order), bin ``k`` holds the sorted
+    positions ``ceil(k N / n_bins) .. ceil((k + 1) N / n_bins) - 1``, so bin sizes differ by at most one.
+
+    Args:
+        values: parameters ``(N, P)`` (or ``(N,)``), in their own units.
+        n_bins: the most groups a parameter gets; by default ``round(sqrt(N))``, which is 50 for the
+            presets' 2500 sounds: the number of alpha and r values of their grid.
+
+    Returns:
+        Group labels ``(N, P)`` int64, ``0 .. G_p - 1`` in increasing order of the parameter.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2 or values.shape[0] < 2 or not np.isfinite(values).all():
+        raise ValueError(f"parameters must be finite with shape (n_sounds >= 2, n_parameters), got shape {values.shape}")
+    n = len(values)
+    bins = round(np.sqrt(n)) if n_bins is None else n_bins
+    if not 2 <= bins <= n:
+        raise ValueError(f"n_bins must lie in [2, {n}] for {n} sounds, got {bins}")
+    labels = np.empty(values.shape, dtype=np.int64)
+    for j, column in enumerate(values.T):
+        distinct, inverse = np.unique(column, return_inverse=True)
+        if len(distinct) <= bins:
+            labels[:, j] = inverse
+        else:
+            labels[np.argsort(column, kind="stable"), j] = np.arange(n) * bins // n
+    return labels
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """First-order sensitivity indices of an embedding to ``P`` parameters (:func:`sensitivity_indices`).
+
+    Attributes:
+        index: ``S_p``, the share of the embedding's variance between the groups of parameter ``p``,
+            in [0, 1], ``(P,)``.
+        low, high: the bootstrap interval of ``S_p`` at :data:`SENSITIVITY_LEVEL`, ``(P,)`` each.
+        chance: ``(G_p - 1) / (N - 1)``, the expected ``S_p`` of an embedding of pure noise, ``(P,)``.
+        n_groups: ``G_p``, ``(P,)`` int.
+        n_dims: dimensions that vary, over which ``S_p`` is averaged (constant ones are left out).
+    """
+
+    index: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    chance: np.ndarray
+    n_groups: np.ndarray
+    n_dims: int
+
+
+def sensitivity_indices(emb: np.ndarray, groups: np.ndarray, *, n_resamples: int = 200, seed: int = 0) -> Sensitivity:
+    """First-order sensitivity of an embedding to each parameter: the share of its variance between groups.
+
+    With every dimension ``d`` standardised (zero mean, unit variance over the ``N`` sounds),
+    ``S_p = (1 / D') sum_d sum_g n_g (mean_gd - mean_d)^2 / sum_i (x_id - mean_d)^2``: the between-group over
+    the total sum of squares, i.e. the correlation ratio eta^2 of each dimension with parameter ``p``, averaged
+    over the ``D'`` dimensions that vary. 1: the embedding is a function of ``p`` alone, up to within-group
+    spread; ``(G_p - 1) / (N - 1)`` (``chance``): what pure noise scores. An embedding that varies in no
+    dimension gets 0 for every parameter (it is invariant to all).
+
+    The interval resamples the sounds with replacement ``n_resamples`` times and recomputes everything,
+    standardisation included. A resample repeats sounds, which raises its index by up to the chance level;
+    the interval is therefore the central :data:`SENSITIVITY_LEVEL` range of the resampled indices minus their
+    mean, placed around ``S_p``.
+
+    Args:
+        emb: embeddings ``(N, D)``.
+        groups: integer group labels ``(N, P)`` (or ``(N,)``), e.g. from :func:`parameter_groups`; each
+            parameter needs at least 2 groups.
+        n_resamples: bootstrap resamples, at least 2.
+        seed: seed of the resampling.
+
+    Returns:
+        The indices, their intervals, chance levels and group counts.
+    """
+    x, _ = _check(emb)
+    labels = np.asarray(groups)
+    if labels.ndim == 1:
+        labels = labels[:, None]
+    if labels.ndim != 2 or labels.shape[0] != len(x) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"groups must be integer labels of shape ({len(x)}, n_parameters), got {labels.dtype} {labels.shape}")
+    if n_resamples < 2:
+        raise ValueError(f"n_resamples must be at least 2, got {n_resamples}")
+    n = len(x)
+    dense = [np.unique(column, return_inverse=True)[1] for column in labels.T]
+    n_groups = np.array([int(g.max()) + 1 for g in dense])
+    if (n_groups < 2).any():
+        j = int(np.flatnonzero(n_groups < 2)[0])
+        raise ValueError(f"parameter {j} has a single group: a sensitivity index needs at least 2 groups")
+    chance = (n_groups - 1) / (n - 1)
+    centred = x - x.mean(axis=0)
+    spread = centred.std(axis=0)
+    varies = spread > _CONSTANT_DIM * np.sqrt((x**2).mean(axis=0))
+    if not varies.any():
+        zero = np.zeros(len(dense))
+        return Sensitivity(zero, zero, zero, chance, n_groups, 0)
+    z = centred[:, varies] / spread[varies]
+    weights = np.vstack([np.ones(n), np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_resamples)])
+    indices = _weighted_indices(z, dense, weights)
+    estimate, resampled = indices[0], indices[1:]
+    tail = 100 * (1 - SENSITIVITY_LEVEL) / 2
+    offsets = np.percentile(resampled, [tail, 100 - tail], axis=0) - resampled.mean(axis=0)
+    low, high = (np.clip(estimate + o, 0.0, 1.0) for o in offsets)
+    return Sensitivity(estimate, low, high, chance, n_groups, int(varies.sum()))
+
+
+def _weighted_indices(z: np.ndarray, groups: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """``S_p`` of the standardised embedding ``z`` ``(N, D)`` with sound ``i`` counted ``weights[b, i]`` times in
+    weighting ``b``, ``(B, P)``. The groups partition the sounds, so the group sums of all weightings cost one
+    ``(B, N) @ (N, D)`` product per parameter, split into one dense product per group."""
+    n = len(z)
+    first = weights @ z
+    total = weights @ z**2 - first**2 / n
+    # A dimension can be constant within a resample (e.g. the one sound that moves it is not drawn).
+    varies = total > 1e-10 * n
+    out = np.empty((len(weights), len(groups)))
+    for j, labels in enumerate(groups):
+        between = -(first**2) / n
+        for members in np.split(np.argsort(labels, kind="stable"), np.flatnonzero(np.diff(np.sort(labels))) + 1):
+            w = weights[:, members]
+            count = w.sum(axis=1, keepdims=True)
+            between += (w @ z[members]) ** 2 / np.where(count > 0, count, 1.0)
+        eta = np.clip(between / np.where(varies, total, 1.0), 0.0, 1.0) * varies
+        out[:, j] = eta.sum(axis=1) / np.maximum(varies.sum(axis=1), 1)
+    return out

@@ -2,7 +2,10 @@
 
 One run (:func:`run_gear`) writes into its folder:
 
-* ``metrics.json``: the module, checkpoint, dataset, settings, every metric and timings;
+* ``metrics.json``: the module, checkpoint, dataset, settings, every metric and timings; the sensitivity
+  indices are under ``metrics["sensitivity"]`` (``{"f1": S, "alpha": S, "r": S}``), their intervals, chance
+  levels, groups and the dimensions they average over under ``sensitivity_interval``, ``sensitivity_chance``,
+  ``sensitivity_groups``, ``sensitivity_binned`` and ``sensitivity_dimensions``;
 * ``report.md``: the same, readable, with the figures;
 * ``isomap.png`` (one 3-D panel per parameter) and ``isomap_<parameter>.png``;
 * ``knn_log_ratios.png``: log-ratio distributions, in-sample and leave-one-out;
@@ -10,7 +13,8 @@ One run (:func:`run_gear`) writes into its folder:
   ``(N, 3)`` (and the embeddings ``(N, D)`` if asked), which :func:`compare_runs` reads back.
 
 :func:`compare_runs` puts several run folders side by side: ``comparison.md`` / ``.json`` and the
-figures ``compare_isomap.png`` (the paper's Figure 3) and ``compare_log_ratios.png`` (Figure 4).
+figures ``compare_isomap.png`` (the paper's Figure 3), ``compare_log_ratios.png`` (Figure 4) and
+``compare_sensitivity.png``.
 """
 
 from __future__ import annotations
@@ -28,16 +32,26 @@ from ..embedding.config import KINDS, Kind
 from ..hear.loading import load_hear_module
 from ..util.precision import Precision
 from .analysis import (
+    SENSITIVITY_LEVEL,
     graph_components,
     isomap_coordinates,
     isomap_trustworthiness,
     knn_log_ratios,
     median_abs_log_ratio,
+    parameter_groups,
     ridge_r2,
+    sensitivity_indices,
 )
 from .dispersion import dispersion_metrics
 from .hear_module import embed_grid
-from .plots import plot_compare_isomap, plot_compare_log_ratios, plot_isomap, plot_isomap_parameter, plot_log_ratios
+from .plots import (
+    plot_compare_isomap,
+    plot_compare_log_ratios,
+    plot_compare_sensitivity,
+    plot_isomap,
+    plot_isomap_parameter,
+    plot_log_ratios,
+)
 from .synth import PARAMETERS, ToneGrid, make_grid
 
 logger = logging.getLogger(__name__)
@@ -57,7 +71,8 @@ class GearSettings:
         trust_neighbors: neighbourhood size of the Isomap trustworthiness.
         ridge_folds: folds of the cross-validated ridge regression.
         n_clusters: K-means clusters of the dispersion metrics.
-        seed: seed of the K-fold split and of K-means.
+        sensitivity_resamples: bootstrap resamples of the sensitivity indices' intervals.
+        seed: seed of the K-fold split, of K-means and of the bootstrap.
     """
 
     isomap_neighbors: int = 100
@@ -66,6 +81,7 @@ class GearSettings:
     trust_neighbors: int = 10
     ridge_folds: int = 5
     n_clusters: int = 8
+    sensitivity_resamples: int = 200
     seed: int = 0
 
     def check(self, n_sounds: int) -> None:
@@ -79,6 +95,8 @@ class GearSettings:
             value = getattr(self, name)
             if not lowest.get(name, 1) <= value <= high:
                 raise ValueError(f"{name}={value} needs {lowest.get(name, 1)} <= {name} <= {high} for {n_sounds} sounds")
+        if self.sensitivity_resamples < 2:
+            raise ValueError(f"sensitivity_resamples={self.sensitivity_resamples} needs at least 2 resamples")
 
 
 PAPER_SETTINGS = GearSettings()
@@ -135,6 +153,9 @@ class ComparisonRow(TypedDict):
     dim: int
     median_abs_log_ratio_in_sample: dict[str, float]
     median_abs_log_ratio_loo: dict[str, float]
+    sensitivity: dict[str, float]
+    sensitivity_interval: dict[str, list[float]]
+    sensitivity_chance: dict[str, float]
     ridge_r2: dict[str, float]
     trustworthiness: float
     dispersion: dict[str, float]
@@ -156,10 +177,23 @@ def analyse(emb: np.ndarray, params: np.ndarray, settings: GearSettings = PAPER_
     if params.ndim != 2 or params.shape[1] != len(PARAMETERS):
         raise ValueError(f"params must have shape (n_sounds, {len(PARAMETERS)}) in {PARAMETERS} order, got {params.shape}")
     settings.check(len(params))
+    groups = parameter_groups(params)
+    sensitivity = sensitivity_indices(emb, groups, n_resamples=settings.sensitivity_resamples, seed=settings.seed)
     coords = isomap_coordinates(emb, settings.isomap_neighbors, settings.isomap_components)
     in_sample = knn_log_ratios(emb, params, settings.knn_neighbors, leave_one_out=False)
     loo = knn_log_ratios(emb, params, settings.knn_neighbors, leave_one_out=True)
     metrics: dict[str, object] = {
+        "sensitivity": _per_parameter(sensitivity.index),
+        "sensitivity_interval": {
+            name: [float(lo), float(hi)]
+            for name, lo, hi in zip(PARAMETERS, sensitivity.low, sensitivity.high, strict=True)
+        },
+        "sensitivity_chance": _per_parameter(sensitivity.chance),
+        "sensitivity_groups": {name: int(g) for name, g in zip(PARAMETERS, sensitivity.n_groups, strict=True)},
+        "sensitivity_binned": {
+            name: bool(len(np.unique(params[:, j])) > sensitivity.n_groups[j]) for j, name in enumerate(PARAMETERS)
+        },
+        "sensitivity_dimensions": sensitivity.n_dims,
         "knn": {
             "k": settings.knn_neighbors,
             "median_abs_log_ratio": {
@@ -232,7 +266,8 @@ def run_gear(
         The content of ``metrics.json``.
 
     Raises:
-        ValueError: bad settings or module, or a precision the module or its device cannot run.
+        ValueError: bad settings or module, a dataset that does not vary every parameter, or a precision the module
+            or its device cannot run.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -243,10 +278,13 @@ def run_gear(
     elif grid_overrides:
         raise ValueError("give either grid or grid_overrides, not both")
     settings.check(grid.n_sounds)
+    params = grid.parameters().matrix()
+    fixed = [name for name, column in zip(PARAMETERS, params.T, strict=True) if np.ptp(column) == 0]
+    if fixed:
+        raise ValueError(f"the dataset does not vary {', '.join(fixed)}: GEAR measures the effect of every parameter")
     started = time.perf_counter()
     emb = embed_grid(hear, grid, kind, batch_size, progress)
     embedded = time.perf_counter()
-    params = grid.parameters().matrix()
     result = analyse(emb, params, settings)
     analysed = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -307,6 +345,7 @@ def render_report(record: GearRecord) -> str:
         f"({grid['n_r']} values), at most {grid['max_harmonics']} harmonics, seed {grid['seed']}",
         f"- time: embedding {record['timing_s']['embed']:.1f} s, analysis {record['timing_s']['analyse']:.1f} s",
         "",
+        *_render_sensitivity(metrics, record["settings"]["sensitivity_resamples"]),
         "## Parameter read-out",
         "",
         f"| parameter | median abs log-ratio, k-NN K={knn['k']} in-sample (paper) | leave-one-out | "
@@ -330,6 +369,10 @@ def render_report(record: GearRecord) -> str:
             + ", ".join(f"{k}: {v} sounds" for k, v in undefined.items()) + "."
         )
     lines += [
+        "",
+        "Ridge R^2 says whether a parameter can be recovered by a linear read-out of the standardised embedding. "
+        "It comes near 1 even for a parameter that moves a tiny share of the embedding, so it does not say how "
+        "sensitive the embedding is to the parameter, or how invariant: the sensitivity index above does.",
         "",
         "## Isomap",
         "",
@@ -355,14 +398,57 @@ def render_report(record: GearRecord) -> str:
     return "\n".join(lines)
 
 
+def _render_sensitivity(metrics: dict[str, Any], resamples: int) -> list[str]:
+    index, interval, chance = metrics["sensitivity"], metrics["sensitivity_interval"], metrics["sensitivity_chance"]
+    groups, binned = metrics["sensitivity_groups"], metrics["sensitivity_binned"]
+    lines = [
+        "## Sensitivity",
+        "",
+        "The share of the embedding's variance that each parameter explains: the sounds are grouped by the "
+        "parameter, and the index S is the between-group sum of squares over the total, per standardised dimension, "
+        f"averaged over the {metrics['sensitivity_dimensions']} dimensions that vary. S = 1: the embedding follows "
+        "this parameter alone; S at chance (what an embedding of pure noise scores): it ignores it. Interval: "
+        f"{100 * SENSITIVITY_LEVEL:g} % bootstrap, {resamples} resamples of the sounds.",
+        "",
+        f"| parameter | sensitivity S | {100 * SENSITIVITY_LEVEL:g} % interval | chance | groups |",
+        "|---|---|---|---|---|",
+    ]
+    for name in PARAMETERS:
+        kind = "equal-count bins" if binned[name] else "values"
+        lines.append(
+            f"| {name} | {_fmt(index[name])} | {_fmt(interval[name][0])} .. {_fmt(interval[name][1])} | "
+            f"{_fmt(chance[name])} | {groups[name]} {kind} |"
+        )
+    top = max(PARAMETERS, key=lambda name: index[name])
+    others = [name for name in PARAMETERS if name != top]
+    at_chance = [name for name in PARAMETERS if interval[name][0] <= chance[name]]
+    rest = max(0.0, 1.0 - sum(index.values()))
+    lines += [
+        "",
+        f"{top} explains the largest share of the embedding's variance ({_fmt(index[top])}); "
+        + " and ".join(f"{name} {_fmt(index[name])} ({index[name] / chance[name]:.1f} times chance)" for name in others)
+        + f". The remaining {_fmt(rest)} lies within groups or in interactions of the parameters."
+        + (
+            f" The interval of {' and '.join(at_chance)} reaches the chance level: the embedding varies no more with "
+            f"{'it' if len(at_chance) == 1 else 'them'} than with a random grouping of the sounds."
+            if at_chance else ""
+        ),
+        "",
+    ]
+    return lines
+
+
 def _load_run(folder: Path) -> tuple[GearRecord, dict[str, np.ndarray]]:
     metrics_file, arrays_file = folder / "metrics.json", folder / "gear.npz"
     for f in (metrics_file, arrays_file):
         if not f.is_file():
             raise ValueError(f"{folder} is not a GEAR run folder: {f.name} is missing")
+    record = json.loads(metrics_file.read_text())
+    if "sensitivity" not in record["metrics"]:
+        raise ValueError(f"{folder} was written by an older version, without sensitivity indices: run GEAR on it again")
     with np.load(arrays_file) as data:
         arrays = {k: data[k] for k in data.files}
-    return json.loads(metrics_file.read_text()), arrays
+    return record, arrays
 
 
 def _dataset_key(grid: dict[str, object]) -> dict[str, object]:
@@ -381,8 +467,8 @@ def _dataset_key(grid: dict[str, object]) -> dict[str, object]:
 def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, object]:
     """Compare GEAR run folders side by side; each run is labelled by its folder name.
 
-    Writes ``comparison.md``, ``comparison.json``, ``compare_isomap.png`` and
-    ``compare_log_ratios.png`` to ``out_dir``. Models may run at different sample rates (each run
+    Writes ``comparison.md``, ``comparison.json``, ``compare_isomap.png``, ``compare_log_ratios.png`` and
+    ``compare_sensitivity.png`` to ``out_dir``. Models may run at different sample rates (each run
     synthesises at its model's rate); runs whose tones differ otherwise are compared with a warning
     and a note in the table, as their numbers are not directly comparable.
 
@@ -410,6 +496,8 @@ def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, ob
             "run": label, "module": record["module"], "preset": record["grid"]["name"],
             "sample_rate": record["grid"]["sample_rate"],
             "dim": record["embedding"]["dim"],
+            "sensitivity": m["sensitivity"], "sensitivity_interval": m["sensitivity_interval"],
+            "sensitivity_chance": m["sensitivity_chance"],
             "median_abs_log_ratio_in_sample": m["knn"]["median_abs_log_ratio"]["in_sample"],
             "median_abs_log_ratio_loo": m["knn"]["median_abs_log_ratio"]["leave_one_out"],
             "ridge_r2": m["ridge_r2"], "trustworthiness": m["isomap"]["trustworthiness"],
@@ -424,13 +512,18 @@ def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, ob
         [(label, a["log_ratios_in_sample"], a["log_ratios_loo"]) for label, (_, a) in zip(labels, runs, strict=True)],
         out / "compare_log_ratios.png",
     )
+    plot_compare_sensitivity(
+        [(r["run"], r["sensitivity"], r["sensitivity_interval"], r["sensitivity_chance"]) for r in rows],
+        out / "compare_sensitivity.png",
+    )
     (out / "comparison.md").write_text(_render_comparison(rows, same_data))
     return summary
 
 
 def _render_comparison(rows: list[ComparisonRow], same_data: bool) -> str:
     head = "| run | module | preset | rate (Hz) | dim | " + " | ".join(
-        [f"LOO k-NN abs log-ratio {p}" for p in PARAMETERS] + [f"ridge R^2 {p}" for p in PARAMETERS]
+        [f"sensitivity {p} [{100 * SENSITIVITY_LEVEL:g} %]" for p in PARAMETERS]
+        + [f"LOO k-NN abs log-ratio {p}" for p in PARAMETERS] + [f"ridge R^2 {p}" for p in PARAMETERS]
     ) + " | trustworthiness | Gini | top-2 ratio | K-means F | Calinski-Harabasz |"
     lines = ["# GEAR comparison", ""]
     if not same_data:
@@ -439,16 +532,30 @@ def _render_comparison(rows: list[ComparisonRow], same_data: bool) -> str:
     for r in rows:
         loo, r2, disp = r["median_abs_log_ratio_loo"], r["ridge_r2"], r["dispersion"]
         cells = [str(r["run"]), f"`{r['module']}`", str(r["preset"]), str(r["sample_rate"]), str(r["dim"])]
+        cells += [
+            f"{_fmt(r['sensitivity'][p])} [{_fmt(r['sensitivity_interval'][p][0])}, {_fmt(r['sensitivity_interval'][p][1])}]"
+            for p in PARAMETERS
+        ]
         cells += [_fmt(loo[p]) for p in PARAMETERS] + [_fmt(r2[p]) for p in PARAMETERS]
         cells += [_fmt(r["trustworthiness"])] + [
             _fmt(disp[k]) for k in ("gini_index", "top2_ratio", "kmeans_f_test", "calinski_harabasz")
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    chances = {json.dumps(r["sensitivity_chance"], sort_keys=True) for r in rows}
+    chance = (
+        "chance level " + ", ".join(f"{p} {_fmt(rows[0]['sensitivity_chance'][p])}" for p in PARAMETERS)
+        if len(chances) == 1 else "the chance levels differ between runs (`comparison.json`)"
+    )
     lines += [
         "",
-        "LOO: median |log(k-NN estimate / true)| with each sound left out of its own neighbours (lower is "
-        "better); the in-sample (paper) values are in `comparison.json`. Ridge R^2: 5-fold cross-validated "
-        "linear read-out (higher is better).",
+        "Sensitivity: the share of the embedding's variance (standardised dimensions) between the groups of "
+        f"each parameter, with its bootstrap interval; {chance}. Near 1: the embedding follows the parameter; "
+        "at chance: it is invariant to it. LOO: median |log(k-NN estimate / true)| with each sound left out of its "
+        "own neighbours (lower is better); the in-sample (paper) values are in `comparison.json`. Ridge R^2: "
+        "5-fold cross-validated linear read-out: whether the parameter can be recovered, not how much of the "
+        "embedding it moves.",
+        "",
+        "![Sensitivity of every run](compare_sensitivity.png)",
         "",
         "![Isomap of every run](compare_isomap.png)",
         "",

@@ -2,12 +2,13 @@
 
 Isomap scatters are coloured on a diverging red-white-blue scale, red for high parameter values, as
 in the paper's Figure 3; f1 is coloured on a log-frequency scale. Log-ratio distributions are
-horizontal violins with the median marked, as in the paper's Figure 4.
+horizontal violins with the median marked, as in the paper's Figure 4. Sensitivity indices are
+horizontal bars with their bootstrap interval and the chance level marked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -131,6 +132,38 @@ def plot_compare_log_ratios(runs: Sequence[tuple[str, np.ndarray, np.ndarray]], 
         handles=[
             Patch(color="tab:red", alpha=0.55, label="in-sample (paper)"),
             Patch(color="tab:blue", alpha=0.55, label="leave-one-out"),
+        ],
+        loc="outside lower center", ncols=2, fontsize=8,
+    )
+    return _save(fig, path)
+
+
+def plot_compare_sensitivity(
+    runs: Sequence[tuple[str, Mapping[str, float], Mapping[str, Sequence[float]], Mapping[str, float]]], path: Path
+) -> Path:
+    """Per parameter, the sensitivity index of every run ``(label, index, (low, high), chance)`` (each keyed by
+    parameter name): a bar with its interval, and the chance level as a red tick."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    fig = _figure(13, 1.4 + 0.4 * len(runs))
+    axes = fig.subplots(1, len(PARAMETERS), sharey=True)
+    positions = np.arange(len(runs))[::-1]
+    for ax, name in zip(axes, PARAMETERS, strict=True):
+        index = np.array([run[1][name] for run in runs])
+        interval = np.array([run[2][name] for run in runs]).T
+        ax.barh(positions, index, height=0.6, color="tab:purple", alpha=0.7,
+                xerr=np.abs(interval - index), error_kw={"linewidth": 0.8, "capsize": 2})
+        ax.scatter([run[3][name] for run in runs], positions, marker="|", s=200, linewidths=2, color="tab:red", zorder=3)
+        ax.set_xlim(0.0, 1.0)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("sensitivity S (share of variance)")
+    axes[0].set_yticks(positions, [run[0] for run in runs], fontsize=8)
+    fig.legend(
+        handles=[
+            Patch(color="tab:purple", alpha=0.7, label="sensitivity S, with its bootstrap interval"),
+            Line2D([], [], color="tab:red", marker="|", linestyle="", markersize=12, markeredgewidth=2,
+                   label="chance (pure noise)"),
         ],
         loc="outside lower center", ncols=2, fontsize=8,
     )

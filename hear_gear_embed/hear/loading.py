@@ -12,10 +12,13 @@ import importlib.metadata
 import inspect
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 import torch
 
+from ..embedding.embedder import Embedder
+from ..model.hub import sha256_of
 from ..registry import is_variant
 from ..util.precision import Precision, check_precision_name
 
@@ -64,6 +67,26 @@ class HearModel:
         for dist in importlib.metadata.packages_distributions().get(top, []):
             return dist, importlib.metadata.version(dist)
         return "", ""
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """What decides the module's embeddings, as every output records it:
+
+        * ``module``: the import name;
+        * ``module_version``: the version of the distribution that provides it (``""`` when none does);
+        * ``weights``: this package's checkpoint path, ``"random (seed N)"`` or ``"none"`` (weight-free variant);
+          another module's ``model_file_path``, or ``"module default"``;
+        * ``weights_sha256``: SHA-256 of that file (``""`` when it is not one);
+        * ``precision``: the format of this package's network's matrix products; ``fp32`` for other modules, which
+          run as they are.
+        """
+        if isinstance(self.model, Embedder):
+            weights, precision, has_file = self.model.weights_source, self.model.precision, self.model.net is not None
+        else:
+            weights, precision, has_file = self.model_path or "module default", "fp32", bool(self.model_path)
+        sha = sha256_of(weights) if has_file and Path(weights).is_file() else ""
+        return {"module": self.name, "module_version": self.distribution[1], "weights": weights,
+                "weights_sha256": sha, "precision": precision}
 
     def scene_embeddings(self, audio: torch.Tensor) -> torch.Tensor:
         """``get_scene_embeddings(audio, model)``, checked.

@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 import urllib.parse
 import zipfile
@@ -38,13 +37,14 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
 from .._version import __version__
 from ..embedding.config import KINDS, Kind
 from ..embedding.embedder import Embedder
+from ..util.files import write_atomic
 from .audio import AUDIO_EXTENSIONS, AudioInfo, AudioReadError, Clip, find_audio_files, probe, read_audio, require_backends
 from .models import IDENTITY_KEYS, CorpusModel, VariantModel
 
@@ -66,8 +66,6 @@ RESUME_THREADS = 16
 """Threads that check earlier outputs before a run (:func:`pending_jobs`)."""
 
 _T = TypeVar("_T")
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # reading the umask sets it: put it back at once, at import, before any thread writes
 
 
 @dataclass(frozen=True)
@@ -399,25 +397,8 @@ def check_kinds(kinds: Sequence[str]) -> tuple[Kind, ...]:
     return tuple(k for k in KINDS if k in kinds)
 
 
-def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write ``path`` through a temporary file in its folder and ``os.replace``, so that an interrupted run or a
-    killed worker never leaves a partial file that a resumed run would take for a finished one. The file gets the
-    permissions of any new file (``0o666`` less the umask), not the owner-only ones of a temporary file: outputs on
-    shared storage are read by others."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_text_atomic(path: Path, text: str) -> None:
-    _write_atomic(path, lambda stream: stream.write(text.encode("utf-8")))
+    write_atomic(path, text.encode("utf-8"))
 
 
 def batch_groups(items: Sequence[_T], lengths: Sequence[int], batch_size: int, batch_seconds: float,
@@ -503,7 +484,7 @@ def save_output(decoded: Decoded, arrays: dict[str, np.ndarray], identity: dict[
     # numpy's stub lets **kwds fill its keyword `allow_pickle: bool`; no output array has that name
     contents = {**arrays, **meta}
     try:
-        _write_atomic(job.output, lambda stream: np.savez(stream, **contents))  # type: ignore[arg-type]
+        write_atomic(job.output, lambda stream: np.savez(stream, **contents))  # type: ignore[arg-type]
     except OSError as err:
         return FileResult(str(job.source), "failed", error=f"cannot write {job.output}: {err}", seconds=decoded.seconds)
     return FileResult(str(job.source), "embedded", str(job.output), seconds=decoded.seconds,

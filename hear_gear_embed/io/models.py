@@ -180,11 +180,7 @@ class HearModuleModel(CorpusModel):
         self.hear = hear
         self.name = hear.name
         self.sample_rate = hear.sample_rate
-        path = hear.model_path
-        _, version = hear.distribution
-        self.identity = {"variant": hear.name, "module": hear.name, "module_version": version,
-                         "weights": path or "module default",
-                         "weights_sha256": sha256_of(path) if path and Path(path).is_file() else "", "precision": "fp32"}
+        self.identity = {"variant": hear.name, **hear.identity}
 
     @property
     def device(self) -> torch.device:

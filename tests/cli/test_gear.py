@@ -20,7 +20,8 @@ COMMON = ["--preset", "perceptual", "--n-alpha", "5", "--n-r", "5", "--duration"
 def test_cli_gear_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gear", FAKE, "--out", str(tmp_path / "a"), *COMMON]) == 0
     assert main(["gear", "handcrafted", "--out", str(tmp_path / "b"), "--embedding", "timestamp", *COMMON]) == 0
-    assert "ridge R^2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sensitivity f1 " in out and "ridge R^2" in out
     assert json.loads((tmp_path / "a" / "metrics.json").read_text())["embedding"]["kind"] == "scene"
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["embedding"]["kind"] == "timestamp"
     assert main(["gear-compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0

@@ -4,6 +4,7 @@ figures, metrics, reports and comparisons; the analysis of an ideal embedding.""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,11 +50,24 @@ def test_a_run_writes_figures_metrics_and_report(runs: dict[str, Path]) -> None:
     assert record["grid"]["name"] == "perceptual" and record["grid"]["n_sounds"] == 36
     assert record["grid"]["sample_rate"] == 16000 and record["grid"]["n_samples"] == 4000
     metrics = record["metrics"]
-    assert set(metrics) == {"knn", "ridge_r2", "ridge_targets", "isomap", "dispersion"}
+    assert set(metrics) == {
+        "sensitivity", "sensitivity_interval", "sensitivity_chance", "sensitivity_groups", "sensitivity_binned",
+        "sensitivity_dimensions", "knn", "ridge_r2", "ridge_targets", "isomap", "dispersion",
+    }
+    assert set(metrics["sensitivity"]) == {"f1", "alpha", "r"}
+    for name, value in metrics["sensitivity"].items():
+        low, high = metrics["sensitivity_interval"][name]
+        assert 0 <= low <= value <= high <= 1
+    assert metrics["sensitivity_groups"] == {"f1": 6, "alpha": 6, "r": 6}  # 36 sounds: 6 bins of the continuous f1
+    assert metrics["sensitivity_binned"] == {"f1": True, "alpha": False, "r": False}
+    assert metrics["sensitivity_chance"]["alpha"] == pytest.approx(5 / 35)
+    assert record["settings"]["sensitivity_resamples"] == 200
     assert metrics["ridge_r2"]["f1"] > 0.5  # band energies encode pitch linearly enough
     assert 0 <= metrics["dispersion"]["gini_index"] <= 1
     report = (folder / "report.md").read_text()
     assert "ridge R^2 (3-fold)" in report and "![Isomap" in report and "Gini index" in report
+    assert "## Sensitivity" in report and "| f1 | " in report and "6 equal-count bins" in report
+    assert "does not say how sensitive" in report
     with np.load(folder / "gear.npz") as data:
         assert data["params"].shape == data["coords"].shape == data["log_ratios_loo"].shape == (36, 3)
         assert "embeddings" not in data.files
@@ -74,7 +88,11 @@ def test_compare_runs(runs: dict[str, Path], tmp_path: Path) -> None:
     assert summary["same_dataset"] is True  # the same sounds, each synthesised at its model's rate
     table = (tmp_path / "cmp" / "comparison.md").read_text()
     assert "different datasets" not in table and "| fake |" in table and "| lowlevel_mel |" in table
-    for name in ("compare_isomap.png", "compare_log_ratios.png"):
+    assert "sensitivity f1 [95 %]" in table and "chance level f1 0.143" in table
+    fake = json.loads((runs["fake"] / "metrics.json").read_text())["metrics"]
+    assert summary["runs"][0]["sensitivity"] == fake["sensitivity"]
+    assert summary["runs"][0]["sensitivity_interval"] == fake["sensitivity_interval"]
+    for name in ("compare_isomap.png", "compare_log_ratios.png", "compare_sensitivity.png"):
         assert (tmp_path / "cmp" / name).read_bytes()[:8] == PNG
     other = tmp_path / "other"
     run_gear(FAKE, other, preset="perceptual", grid_overrides={**GRID, "seed": 5}, settings=SMALL, progress=False)
@@ -82,6 +100,13 @@ def test_compare_runs(runs: dict[str, Path], tmp_path: Path) -> None:
     assert "different datasets" in (tmp_path / "cmp3" / "comparison.md").read_text()
     with pytest.raises(ValueError, match="not a GEAR run folder"):
         compare_runs([tmp_path], tmp_path / "cmp2")
+    old = tmp_path / "old"
+    shutil.copytree(runs["fake"], old)
+    record = json.loads((old / "metrics.json").read_text())
+    del record["metrics"]["sensitivity"]
+    (old / "metrics.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="older version, without sensitivity"):
+        compare_runs([old], tmp_path / "cmp4")
 
 
 def test_passt_variant_with_a_checkpoint_file(official_ckpt: Callable[[str], Path], tmp_path: Path) -> None:
@@ -118,6 +143,11 @@ def test_settings_are_checked_before_any_embedding(tmp_path: Path) -> None:
         GearSettings(isomap_neighbors=10, knn_neighbors=50).check(50)
     with pytest.raises(ValueError, match="isomap_neighbors"):
         run_gear(FAKE, tmp_path, grid_overrides={"n_alpha": 3, "n_r": 3}, progress=False)
+    with pytest.raises(ValueError, match="does not vary alpha"):
+        run_gear(FAKE, tmp_path, preset="perceptual", grid_overrides={"n_alpha": 1, "n_r": 36, "duration_s": 0.25}, settings=SMALL,
+                 progress=False)
+    with pytest.raises(ValueError, match="sensitivity_resamples"):
+        GearSettings(isomap_neighbors=10, sensitivity_resamples=1).check(50)
     with pytest.raises(ValueError, match="kind must be one of \\('scene', 'timestamp'\\)"):
         run_gear(FAKE, tmp_path, grid_overrides=GRID, settings=SMALL, kind="timestamp_mean", progress=False)
 
@@ -134,3 +164,8 @@ def test_analyse_an_ideal_embedding() -> None:
     assert max(loo.values()) < 0.2
     assert result.metrics["isomap"]["trustworthiness"] > 0.95
     assert 0 < result.metrics["dispersion"]["gini_index"] < 2 / 3
+    # Each dimension follows one parameter: each explains one dimension of three, plus chance on the other two.
+    for name, value in result.metrics["sensitivity"].items():
+        chance = result.metrics["sensitivity_chance"][name]
+        assert 1 / 3 - 0.01 < value < 1 / 3 + chance, name
+    assert result.metrics["sensitivity_binned"] == {"f1": True, "alpha": True, "r": True}  # all drawn at random

@@ -48,6 +48,7 @@ from hear_gear_embed.util.precision import PRECISIONS
 from ..checkpoints import random_official_checkpoint
 from ..code_paths import representatives
 from .broken_modules import CASES, IMPORT_FAILS
+from .evaluate_check import compare_embeddings, compare_scores, evaluate_jobs, our_scores
 from .jobs import Job, run_jobs
 from .tasks import make_tasks
 
@@ -421,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
         for module, precision in runs:
             jobs += heareval_jobs({module: ckpts[module.rsplit(".", 1)[-1]]}, tasks_dir, emb_dir, work, precision)
         jobs += heareval_jobs({CONTROL_MODULE: None}, control_dir, emb_dir, work)
+        for module in modules:
+            name = module.rsplit(".", 1)[-1]
+            jobs += evaluate_jobs({module: ckpts[name]}, [tasks_dir / task for task in names], work,
+                                  _embedding_seconds(module, tasks_dir) + sum(PREDICTION_S.values()))
     _log(f"{len(jobs)} jobs, {args.jobs} at a time")
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
                # The runners work in the scratch folder; the repository root goes on the path for the control
@@ -448,8 +453,63 @@ def main(argv: list[str] | None = None) -> int:
             failures += [f"{name} / {bad}" for bad in non_finite(tasks)]
         failures += check_thresholds(scores, control)
         report.update(scores=scores, control=control)
+        agreement, missing = evaluate_agreement(by_name, modules, scores, emb_dir, work)
+        failures += missing
+        report.update(evaluate=agreement)
     _log(f"done in {time.time() - start:.0f} s")
     return _finish(args.report, report, failures)
+
+
+def evaluate_agreement(jobs: dict[str, Job], modules: list[str], scores: dict[str, dict], emb_dir: Path,
+                       work: Path) -> tuple[dict[str, object], list[str]]:
+    """``hear-gear evaluate`` against heareval for each module (fp32): the same embeddings, MLP scores within
+    tolerance (:mod:`tests.harness.evaluate_check`), and our metrics equal to heareval's score functions
+    (:mod:`tests.harness.metric_oracle`); the side-by-side table is logged."""
+    from .metric_oracle import check_metrics_against_heareval
+
+    failures = [f"metrics: {failure}" for failure in check_metrics_against_heareval()]
+    result: dict[str, object] = {"metrics_agree": not failures}
+    rows: list[dict] = []
+    for module in modules:
+        name = module.rsplit(".", 1)[-1]
+        job = jobs[f"evaluate {name}"]
+        if job.code != 0:
+            failures.append(f"hear-gear evaluate failed for {name} (exit {job.code}):\n{_tail(job.log)}")
+            continue
+        ours = our_scores(work, name)
+        heareval = {task: values for task, values in scores.get(name, {}).items()}
+        worst = 0.0
+        for task in heareval:
+            difference, bad = compare_embeddings(work / "evaluate" / name / "cache", emb_dir / module / task, task)
+            worst = max(worst, difference)
+            failures += [f"{name} / {failure}" for failure in bad]
+        module_rows, bad = compare_scores(ours, heareval, name)
+        rows += module_rows
+        failures += bad
+        predictions = sum(jobs[f"predictions {name} {task}"].seconds for task in heareval)
+        result[name] = {"embedding_difference": worst, "seconds": round(job.seconds, 1),
+                        "heareval_seconds": round(jobs[f"embeddings {name}"].seconds + predictions, 1),
+                        "scores": ours["tasks"]}
+    result["rows"] = rows
+    _log("hear-gear evaluate against heareval (test scores; MLP: heareval's protocol in both):")
+    _log(f"  {'module':<14} {'task':<18} {'metric':<24} {'heareval':>8} {'mlp':>8} {'|diff|':>7} {'tol':>5} "
+         f"{'linear':>8} {'knn':>8}")
+    for row in rows:
+        tolerance = "-" if row["tolerance"] is None else f"{row['tolerance']:.2f}"
+        mlp, linear, knn = (_number(row[p]) for p in ("mlp", "linear", "knn"))
+        _log(f"  {row['module']:<14} {row['task']:<18} {row['metric']:<24} {row['heareval']:>8.3f} {mlp:>8} "
+             f"{row['difference']:>7.3f} {tolerance:>5} {linear:>8} {knn:>8}")
+    for name, values in result.items():
+        if isinstance(values, dict) and "seconds" in values:
+            _log(f"  {name}: hear-gear evaluate {values['seconds']:.0f} s (3 protocols, embeddings included), heareval "
+                 f"{values['heareval_seconds']:.0f} s (embeddings and MLP); largest embedding difference "
+                 f"{values['embedding_difference']:.1e}")
+    return result, failures
+
+
+def _number(value: float | None) -> str:
+    """A score for the table; ``null`` in ``scores.json`` (not a finite number) as ``-``."""
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _finish(path: Path | None, report: dict, failures: list[str]) -> int:

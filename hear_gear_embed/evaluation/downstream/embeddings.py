@@ -1,0 +1,354 @@
+"""Embed the splits of a HEAR task with a HEAR module, in batches, cached on disk.
+
+What heareval's ``task_embeddings`` does, with these differences in how, not in what:
+
+* files of one length are embedded together, in batches of at most ``batch_samples`` samples
+  (:data:`DEFAULT_BATCH_SAMPLES` is heareval's own estimate); every file is embedded at its own length, as heareval
+  does whenever its batches allow (hearpreprocess pads or crops every file to ``sample_duration``; a file of another
+  length is embedded as it is, with a warning);
+* rows come in heareval's order: files shuffled by ``random.Random(0)``, one generator per task drawn through the
+  splits in metadata order, as its ``memmap_embeddings`` stores them (heareval trains on them in that order);
+* an event task's rows are labelled by :func:`~.tasks.event_labels_at`, heareval's rule;
+* the embeddings are cached, one folder per module identity and task (:func:`cache_folder`).
+
+The cache folder holds ``<split>.npz`` for every split used (``embeddings`` ``(n_rows, dim)`` float32, ``file_index``
+``(n_rows,)`` int64 into ``files``, ``files`` (str), and ``timestamps_ms`` ``(n_rows,)`` float64 for event tasks, rows
+in the order of the split's JSON file) and ``identity.json``, written last (:func:`cache_identity`). A cache is used
+only when its identity equals the one of this run; otherwise the task is embedded again (and the reason logged).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...hear.loading import HearModel
+from ...util.files import write_atomic
+from .data import SplitEmbeddings
+from .tasks import HearTask, Split, TaskError, event_labels_at
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SAMPLES = 1_344_000
+"""Most samples in one call of the model: heareval's batch size estimate, ``0.7 * (120 s / sample_duration) *
+(16000 Hz / sample_rate)`` files of ``sample_duration * sample_rate`` samples, is 0.7 x 120 s at 16 kHz whatever the
+duration and rate."""
+CACHE_FORMAT = 1
+"""Version of the cache layout, part of its identity."""
+IDENTITY_NAME = "identity.json"
+
+
+class EmbeddingError(ValueError):
+    """A HEAR module failed on, or returned unusable embeddings for, a task's file; the message names it."""
+
+
+@dataclass(frozen=True)
+class TaskEmbeddings:
+    """The embeddings of every split a task uses.
+
+    Attributes:
+        splits: split name -> its rows and targets, rows in heareval's order.
+        cached: whether they were read from the cache.
+        seconds: wall time of embedding them, or of reading them from the cache.
+    """
+
+    splits: dict[str, SplitEmbeddings]
+    cached: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A split's embeddings as the model returned them, files in the order of the split's JSON file."""
+
+    embeddings: np.ndarray
+    file_index: np.ndarray
+    timestamps_ms: np.ndarray | None
+
+
+def cache_identity(model: dict[str, str], task: HearTask, sample_rate: int) -> dict[str, Any]:
+    """The identity record of a task's cached embeddings: the cache format, ``model`` (:attr:`.HearModel.identity`), the
+    sample rate (Hz), the embedding kind (``scene`` or ``timestamp``), the task's name, its ``sha256`` (metadata,
+    vocabulary and split files), the splits embedded, and the SHA-256 of their audio files' names, sizes and
+    modification times.
+
+    Raises:
+        TaskError: audio missing at ``sample_rate``.
+    """
+    audio = hashlib.sha256()
+    for split in task.used_splits:
+        for path in task.audio_paths(split, sample_rate):
+            stat = path.stat()
+            audio.update(f"{split}/{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return {
+        "format": CACHE_FORMAT, **model, "sample_rate": sample_rate,
+        "kind": "scene" if task.info.embedding_type == "scene" else "timestamp", "task": task.info.name,
+        "task_sha256": task.sha256, "splits": list(task.used_splits), "audio_sha256": audio.hexdigest(),
+    }
+
+
+def cache_folder(cache_dir: Path, model: dict[str, str], task: HearTask) -> Path:
+    """``<cache_dir>/<module>-<hash of its identity>/<task name>``: one folder per module identity and task, so that
+    runs of other weights or precisions keep their own caches."""
+    key = hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:12]
+    return cache_dir / f"{_slug(model['module'])}-{key}" / _slug(task.info.name)
+
+
+def embed_task(
+    model: HearModel,
+    task: HearTask,
+    *,
+    cache_dir: Path | None = None,
+    batch_samples: int = DEFAULT_BATCH_SAMPLES,
+    batch_size: int | None = None,
+) -> TaskEmbeddings:
+    """Embed every split that ``task`` uses with ``model`` (at its sample rate), or read them from the cache.
+
+    Args:
+        model: the HEAR module, loaded (:func:`~hear_gear_embed.hear.loading.load_hear_module`), on its device.
+        task: the task (:func:`~.tasks.load_task`).
+        cache_dir: where embeddings are cached (:func:`cache_folder`); ``None``: no cache.
+        batch_samples: most samples of audio in one call of the model (at least one file per call).
+        batch_size: most files in one call; ``None``: bound by ``batch_samples`` only.
+
+    Returns:
+        The splits' embeddings and targets, rows in heareval's order.
+
+    Raises:
+        ValueError: ``batch_samples`` or ``batch_size`` below 1.
+        TaskError: missing audio, an unreadable file, a file not mono or not at the model's sample rate.
+        EmbeddingError: the module failed on a file or returned NaN, Inf or wrong shapes for it.
+        ModuleNotFoundError: soundfile is not installed.
+    """
+    if batch_samples < 1 or (batch_size is not None and batch_size < 1):
+        raise ValueError(f"batch_samples and batch_size must be at least 1, got {batch_samples} and {batch_size}")
+    start = time.perf_counter()
+    folder, expected, rows = None, {}, None
+    if cache_dir is not None:
+        identity = model.identity
+        folder = cache_folder(Path(cache_dir), identity, task)
+        expected = cache_identity(identity, task, model.sample_rate)
+        rows = _read_cache(folder, expected, task)
+    cached = rows is not None
+    if rows is None:
+        if folder is not None:
+            (folder / IDENTITY_NAME).unlink(missing_ok=True)
+        rows = {}
+        for name in task.used_splits:
+            rows[name] = _embed_split(model, task, task.split(name), batch_samples, batch_size)
+            if folder is not None:
+                _write_rows(folder / f"{name}.npz", rows[name], task.split(name).files)
+        if folder is not None:
+            write_atomic(folder / IDENTITY_NAME, (json.dumps(expected, indent=2) + "\n").encode())
+    orders = heareval_file_orders(task)
+    splits = {name: _assemble(task, task.split(name), split_rows, orders[name]) for name, split_rows in rows.items()}
+    seconds = time.perf_counter() - start
+    logger.info("%s: %s %s in %.1f s", task.info.name, "read cached embeddings of" if cached else "embedded",
+                ", ".join(f"{n} ({len(s.embeddings)} rows)" for n, s in splits.items()), seconds)
+    return TaskEmbeddings(splits, cached, seconds)
+
+
+def heareval_file_orders(task: HearTask) -> dict[str, list[int]]:
+    """Split name -> the order of its files (indices into its JSON file's order) in heareval's embedding files:
+    ``random.Random(0).shuffle`` of each split in turn, in metadata order (every split draws, used or not)."""
+    prng = random.Random(0)
+    orders = {}
+    for split in task.splits:
+        order = list(range(len(split.files)))
+        prng.shuffle(order)
+        orders[split.name] = order
+    return orders
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def _soundfile() -> ModuleType:
+    """soundfile, imported on first use (optional dependency)."""
+    try:
+        import soundfile
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError('reading HEAR task audio needs soundfile: pip install "hear_gear_embed[eval]"',
+                                  name=err.name) from err
+    return soundfile
+
+
+def _embed_split(model: HearModel, task: HearTask, split: Split, batch_samples: int,
+                 batch_size: int | None) -> _Rows:
+    """The embeddings of ``split``'s files, in batches of files of one length."""
+    sf = _soundfile()
+    rate = model.sample_rate
+    paths = task.audio_paths(split.name, rate)
+    lengths = []
+    for path in paths:
+        try:
+            info = sf.info(str(path))
+        except (RuntimeError, OSError) as err:  # soundfile's LibsndfileError is a RuntimeError
+            raise TaskError(f"{path}: not a readable audio file: {err}") from err
+        if info.samplerate != rate:
+            raise TaskError(f"{path}: sampled at {info.samplerate} Hz in the folder for {rate} Hz (heareval requires "
+                            "them to agree)")
+        if info.channels != 1:
+            raise TaskError(f"{path}: {info.channels} channels; HEAR task audio is mono")
+        if info.frames == 0:
+            raise TaskError(f"{path}: no samples")
+        lengths.append(int(info.frames))
+    _warn_other_lengths(task, split, lengths, rate)
+    per_file: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+    groups: dict[int, list[int]] = {}
+    for i, length in enumerate(lengths):
+        groups.setdefault(length, []).append(i)
+    event = task.info.embedding_type == "event"
+    where = f"{task.info.name}/{split.name}"
+    for length, members in sorted(groups.items()):
+        per_batch = max(1, min(batch_size or len(members), batch_samples // length))
+        for first in range(0, len(members), per_batch):
+            batch = members[first: first + per_batch]
+            audio = np.stack([sf.read(str(paths[i]), dtype="float32")[0] for i in batch])
+            outputs = _embed_batch(model, audio, event, [f"{where}/{split.files[i]}" for i in batch])
+            for i, out in zip(batch, outputs, strict=True):
+                per_file[i] = out
+    outputs = [per_file[i] for i in range(len(paths))]
+    if not event:
+        return _Rows(np.stack([e for e, _ in outputs]), np.arange(len(paths), dtype=np.int64), None)
+    counts = [len(e) for e, _ in outputs]
+    stamps = np.concatenate([t for _, t in outputs if t is not None])
+    return _Rows(np.concatenate([e for e, _ in outputs]), np.repeat(np.arange(len(paths), dtype=np.int64), counts),
+                 stamps)
+
+
+def _embed_batch(model: HearModel, audio: np.ndarray, event: bool,
+                 names: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """Per file: its scene embedding ``(dim,)`` and ``None``, or its timestamp embeddings ``(n_timestamps, dim)`` and
+    timestamps ``(n_timestamps,)`` ms. When a batch fails (out of memory, NaN), its files are embedded one at a time,
+    so that the culprit is named or, when there is none, the split goes on."""
+    call: Callable[[torch.Tensor], list[tuple[np.ndarray, np.ndarray | None]]]
+    if event:
+        def call(batch: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray | None]]:
+            emb, stamps = model.timestamp_embeddings(batch)
+            return list(zip(emb.float().cpu().numpy(), stamps.double().cpu().numpy(), strict=True))
+    else:
+        def call(batch: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray | None]]:
+            return [(e, None) for e in model.scene_embeddings(batch).float().cpu().numpy()]
+
+    def run(clips: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        with torch.no_grad():
+            return call(torch.from_numpy(clips).to(model.device))
+
+    try:
+        return run(audio)
+    except (ValueError, RuntimeError) as err:  # the checked calls' verdicts, or the module's own failure
+        if len(names) == 1:
+            raise EmbeddingError(f"{names[0]}: {err}") from err
+        alone = []
+        for clip, name in zip(audio, names, strict=True):
+            try:
+                alone += run(clip[None])
+            except (ValueError, RuntimeError) as single:
+                raise EmbeddingError(f"{name}: {single}") from single
+        logger.warning("a batch of %d files failed (%s) but each file alone succeeds (%s ...): embedded one at a time",
+                       len(names), err, names[0])
+        return alone
+
+
+def _warn_other_lengths(task: HearTask, split: Split, lengths: list[int], rate: int) -> None:
+    if task.sample_duration_s is None:
+        return
+    expected = round(task.sample_duration_s * rate)
+    other = sum(length != expected for length in lengths)
+    if other:
+        logger.warning("%s/%s: %d of %d files are not %d samples long (sample_duration %g s): each is embedded at "
+                       "its own length", task.info.name, split.name, other, len(lengths), expected,
+                       task.sample_duration_s)
+
+
+def _write_rows(path: Path, rows: _Rows, files: tuple[str, ...]) -> None:
+    arrays: dict[str, Any] = {"embeddings": rows.embeddings, "file_index": rows.file_index,
+                              "files": np.array(files, dtype=str)}
+    if rows.timestamps_ms is not None:
+        arrays["timestamps_ms"] = rows.timestamps_ms
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomic(path, buffer.getvalue())
+
+
+def _read_cache(folder: Path, expected: dict[str, Any], task: HearTask) -> dict[str, _Rows] | None:
+    """The cached rows of every split, or ``None`` (logged) when the cache is absent, of another identity, or
+    incomplete."""
+    record_path = folder / IDENTITY_NAME
+    if not record_path.is_file():
+        logger.info("%s: no cached embeddings in %s", task.info.name, folder)
+        return None
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        logger.warning("%s: unreadable %s (%s): embedding again", task.info.name, record_path, err)
+        return None
+    if record != expected:
+        changed = sorted(k for k in {*record, *expected} if record.get(k) != expected.get(k))
+        logger.info("%s: the cache in %s was made with other %s: embedding again", task.info.name, folder,
+                    ", ".join(changed))
+        return None
+    rows = {}
+    for name in task.used_splits:
+        try:
+            with np.load(folder / f"{name}.npz", allow_pickle=False) as saved:
+                files = tuple(str(f) for f in saved["files"])
+                stamps = saved["timestamps_ms"] if "timestamps_ms" in saved else None
+                rows[name] = _Rows(saved["embeddings"], saved["file_index"], stamps)
+            _check_rows(rows[name], len(task.split(name).files), task.info.embedding_type == "event")
+        except (OSError, ValueError, KeyError) as err:
+            logger.warning("%s: unreadable cache file %s (%s): embedding again", task.info.name,
+                           folder / f"{name}.npz", err)
+            return None
+        if files != task.split(name).files:
+            logger.warning("%s: %s lists other files than %s.json: embedding again", task.info.name,
+                           folder / f"{name}.npz", name)
+            return None
+    return rows
+
+
+def _check_rows(rows: _Rows, n_files: int, event: bool) -> None:
+    """Raise ``ValueError`` unless ``rows`` give every one of ``n_files`` files rows (one per file in a scene
+    task), and timestamps exactly for an event task."""
+    n = len(rows.embeddings)
+    counts = np.bincount(rows.file_index, minlength=n_files) if rows.file_index.ndim == 1 and n else np.zeros(0)
+    if (rows.embeddings.ndim != 2 or rows.file_index.shape != (n,) or len(counts) != n_files or not counts.all()
+            or (not event and n != n_files) or event != (rows.timestamps_ms is not None)
+            or (rows.timestamps_ms is not None and rows.timestamps_ms.shape != (n,))):
+        raise ValueError("arrays of inconsistent shapes")
+
+
+def _assemble(task: HearTask, split: Split, rows: _Rows, order: list[int]) -> SplitEmbeddings:
+    """The split's rows in heareval's file order, with their targets."""
+    index = {label: i for i, label in enumerate(task.info.labels)}
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    take = np.argsort(rank[rows.file_index], kind="stable")
+    file_index = rows.file_index[take]
+    targets = np.zeros((len(take), len(index)), dtype=np.float32)
+    if split.events is None:
+        labels = split.labels or {}
+        for row, f in enumerate(file_index):
+            targets[row, [index[label] for label in labels[split.files[f]]]] = 1.0
+        return SplitEmbeddings(rows.embeddings[take], targets, split.files, file_index)
+    if rows.timestamps_ms is None:
+        raise ValueError(f"{task.info.name}/{split.name}: an event split without timestamps")
+    stamps = rows.timestamps_ms[take]
+    for row, (f, t) in enumerate(zip(file_index, stamps, strict=True)):
+        targets[row, [index[label] for label in event_labels_at(split.events[split.files[f]], float(t))]] = 1.0
+    return SplitEmbeddings(rows.embeddings[take], targets, split.files, file_index, stamps, split.events)

@@ -1,0 +1,107 @@
+"""``hear-gear evaluate``: a real run on small tasks (every protocol, short schedules), the cache reused, exit
+statuses 1 and 2, and the messages of usage errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from hear_gear_embed.cli import main
+from hear_gear_embed.evaluation.downstream import protocols, runner
+from tests.evaluation.downstream.fakes import write_task
+
+SCENE = {split: {f"{split}-{i}.wav": ["quiet" if i % 2 else "loud"] for i in range(n)}
+         for split, n in (("train", 6), ("valid", 4), ("test", 4))}
+EVENTS = {split: {f"{split}-{i}.wav": [{"label": "loud", "start": 0.0, "end": 250.0}] for i in range(n)}
+          for split, n in (("train", 4), ("valid", 2), ("test", 2))}
+
+
+@pytest.fixture(scope="module")
+def task_dirs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """A scene task (loud or quiet noise) and an event task."""
+    root = tmp_path_factory.mktemp("tasks")
+    loud = tuple(f for files in SCENE.values() for f, labels in files.items() if labels == ["loud"])
+    scene = write_task(root, "loudness", labels=("loud", "quiet"), split_files=SCENE, loud=loud)
+    event = write_task(root, "bursts", embedding_type="event", prediction_type="multilabel", labels=("loud",),
+                       split_files=EVENTS, evaluation=["event_onset_200ms_fms", "segment_1s_er"])
+    return [str(scene), str(event)]
+
+
+def test_evaluate_end_to_end(task_dirs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("linear", "mlp"):  # the protocols' schedules are theirs to test; here, short ones
+        monkeypatch.setitem(protocols.TRAINERS, name, dataclasses.replace(protocols.TRAINERS[name], grid_points=1,
+                                                                          patience=1, max_epochs=6))
+    out = tmp_path / "out"
+    assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["module"] == "hear_gear_embed.hear.lowlevel_mel" and scores["protocols"] == ["knn", "linear", "mlp"]
+    assert set(scores["tasks"]["loudness"]) == {"knn", "linear", "mlp"} and scores["failed"] == {}
+    assert scores["tasks"]["loudness"]["knn"]["top1_acc"] == 1.0  # loud and quiet noise are told apart
+    assert set(scores["tasks"]["bursts"]["mlp"]) == {"event_onset_200ms_fms", "segment_1s_er"}
+    assert printed.startswith("# Downstream evaluation of hear_gear_embed.hear.lowlevel_mel")
+    assert "| loudness | top1_acc | 1 |" in printed and (out / "scores.md").read_text() in printed
+    assert scores["embeddings_cached"] == {"loudness": False, "bursts": False}
+    assert (out / "embeddings").is_dir()
+
+    assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(out), "--protocol", "knn"]) == 0
+    again = json.loads((out / "scores.json").read_text())
+    assert again["embeddings_cached"] == {"loudness": True, "bursts": True}
+    assert again["tasks"]["loudness"]["knn"] == scores["tasks"]["loudness"]["knn"]
+
+
+def test_a_failed_protocol_exits_1_and_keeps_the_rest(task_dirs: list[str], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    real = runner.run_protocol
+
+    def knn_fails_on_bursts(protocol: str, task: protocols.TaskInfo, *args: object, **kwargs: object) -> object:
+        if task.name == "bursts":
+            raise RuntimeError("no luck")
+        return real(protocol, task, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "run_protocol", knn_fails_on_bursts)
+    out = tmp_path / "out"
+    assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(out), "--protocol", "knn", "--no-cache",
+                 "--batch-size", "2"]) == 1
+    assert "failed: bursts / knn: RuntimeError: no luck" in capsys.readouterr().err
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["tasks"]["loudness"]["knn"]["top1_acc"] == 1.0 and not (out / "embeddings").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--protocol", "knn,svm"], "unknown protocol 'svm'"),
+    (["--protocol", "knn,"], "give protocol names separated by commas"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--device", "tpu"], "is not a torch device"),
+    (["--model", "missing.pt"], "uses no network weights"),
+])
+def test_usage_errors_exit_2(task_dirs: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                             args: list[str], message: str) -> None:
+    assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(tmp_path / "out"), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_inputs_exit_2(task_dirs: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "lowlevel_mel", task_dirs[0], str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
+    assert "nowhere: not a task folder" in capsys.readouterr().err
+    assert main(["evaluate", "no_such_hear_module", *task_dirs, "--out", str(tmp_path / "o")]) == 2
+    assert "cannot import HEAR module 'no_such_hear_module'" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(tmp_path / "file")]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "lowlevel_mel"])
+    assert exit_info.value.code == 2
+
+
+def test_a_missing_eval_extra_is_named(task_dirs: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if scikit-learn were not installed
+    assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(tmp_path)]) == 2
+    assert 'sklearn missing): pip install "hear_gear_embed[eval]"' in capsys.readouterr().err

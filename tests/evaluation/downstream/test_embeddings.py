@@ -1,0 +1,193 @@
+"""Embedding HEAR tasks: rows and targets in heareval's order, batching by length, the label-at-timestamp rule, the
+cache (hit, miss, invalidation) and clear errors for bad audio or bad embeddings."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from hear_gear_embed.evaluation.downstream.embeddings import (
+    IDENTITY_NAME,
+    EmbeddingError,
+    cache_folder,
+    embed_task,
+)
+from hear_gear_embed.evaluation.downstream.tasks import TaskError, load_task
+from hear_gear_embed.hear.loading import HearModel, load_hear_module
+from hear_gear_embed.model.hub import sha256_of
+from hear_gear_embed.util import precision as precision_module
+
+from .fakes import RATE, FakeModel, fake_hear, fake_timestamps, write_task
+
+SPLITS = {
+    "train": {"t0.wav": ["a"], "t1.wav": ["b", "a"], "t2.wav": [], "t3.wav": ["b"], "t4.wav": ["a"]},
+    "valid": {"v0.wav": ["b"], "v1.wav": []},
+    "test": {"s0.wav": ["a"], "s1.wav": ["b"], "s2.wav": ["a", "b"]},
+}
+EVENTS = {
+    "train": {"e0.wav": [{"label": "a", "start": 100.0, "end": 200.0}, {"label": "b", "start": 150.0, "end": 400.0}],
+              "e1.wav": []},
+    "valid": {"e2.wav": [{"label": "b", "start": 0.0, "end": 49.0}]},
+    "test": {"e3.wav": [{"label": "a", "start": 230.0, "end": 230.0}]},
+}
+
+
+def _model_of(hear: HearModel) -> FakeModel:
+    assert isinstance(hear.model, FakeModel)
+    return hear.model
+
+
+def test_scene_rows_follow_heareval_order_with_their_targets(tmp_path: Path) -> None:
+    task = load_task(write_task(tmp_path, prediction_type="multilabel", split_files=SPLITS,
+                                seconds={"t1.wav": 0.5, "s2.wav": 0.1}))
+    hear = fake_hear()
+    result = embed_task(hear, task)
+    assert not result.cached and list(result.splits) == ["train", "valid", "test"]
+    prng = random.Random(0)  # heareval's memmap_embeddings: one generator per task, splits in metadata order
+    for name, files in SPLITS.items():
+        order = list(range(len(files)))
+        prng.shuffle(order)
+        split = result.splits[name]
+        assert split.files == tuple(files) and split.file_index.tolist() == order
+        assert split.timestamps_ms is None and split.events is None
+        for row, f in enumerate(split.file_index):
+            file = split.files[f]
+            assert split.targets[row].tolist() == [float("a" in files[file]), float("b" in files[file])]
+            audio, _ = sf.read(task.path / str(RATE) / name / file, dtype="float32")  # the fake's statistics, alone
+            assert np.allclose(split.embeddings[row], [audio.mean(), np.sqrt((audio ** 2).mean()), np.abs(audio).max()],
+                               atol=1e-6)
+
+
+def test_event_rows_are_labelled_at_their_timestamps_end_included(tmp_path: Path) -> None:
+    task = load_task(write_task(tmp_path, embedding_type="event", prediction_type="multilabel", split_files=EVENTS,
+                                seconds={"e0.wav": 0.5}))
+    splits = embed_task(fake_hear(), task).splits
+    train = splits["train"]
+    assert train.events == {"e0.wav": tuple(task.split("train").events["e0.wav"]), "e1.wav": ()}  # type: ignore[index]
+    rows = train.file_index == train.files.index("e0.wav")
+    assert train.timestamps_ms[rows].tolist() == fake_timestamps(int(0.5 * RATE)).tolist()  # type: ignore[index]
+    labelled = {t: y for t, y in zip(train.timestamps_ms[rows], train.targets[rows].tolist(), strict=True)}  # type: ignore[index]
+    # a: [100, 200] ms, b: [150, 400] ms, both ends included
+    assert labelled[50.0] == [0, 0] and labelled[100.0] == [1, 0] and labelled[150.0] == [1, 1]
+    assert labelled[200.0] == [1, 1] and labelled[250.0] == [0, 1] and labelled[400.0] == [0, 1]
+    assert labelled[450.0] == [0, 0]
+    assert not splits["train"].targets[splits["train"].file_index == 1].any()
+    assert splits["valid"].targets[:2].tolist() == [[0, 1], [0, 0]]  # b ends at 49 ms: t = 0 only
+    assert splits["test"].targets.sum() == 0  # a zero-length event at 230 ms covers no timestamp on the 50 ms grid
+
+
+def test_batches_hold_files_of_one_length_within_the_bounds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    files = {f"f{i}.wav": ["a"] for i in range(7)}
+    seconds = {f"f{i}.wav": 0.25 if i % 2 else 0.125 for i in range(7)}
+    splits = {"train": files, "valid": {"v.wav": ["a"]}, "test": {"t.wav": ["b"]}}
+    task = load_task(write_task(tmp_path, split_files=splits, seconds=seconds))
+    hear = fake_hear()
+    batched = embed_task(hear, task, batch_samples=int(0.6 * RATE))
+    n_long, n_short = int(0.25 * RATE), int(0.125 * RATE)
+    assert _model_of(hear).batches[:4] == [(4, n_short), (2, n_long), (1, n_long), (1, n_long)]
+    # sample_duration is 0.25 s: each file is embedded at its own length, as heareval does when batches allow
+    assert "mini/train: 4 of 7 files are not 8000 samples long" in caplog.text
+    hear = fake_hear()
+    capped = embed_task(hear, task, batch_size=3)
+    assert _model_of(hear).batches[:3] == [(3, n_short), (1, n_short), (3, n_long)]
+    one = embed_task(fake_hear(), task, batch_size=1)
+    for name in ("train", "valid", "test"):
+        assert np.allclose(batched.splits[name].embeddings, one.splits[name].embeddings, atol=1e-6)
+        assert np.array_equal(capped.splits[name].embeddings, batched.splits[name].embeddings)
+    with pytest.raises(ValueError, match="at least 1"):
+        embed_task(fake_hear(), task, batch_samples=0)
+
+
+def test_cache_hit_skips_the_model_and_any_change_recomputes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = write_task(tmp_path / "tasks", embedding_type="event", prediction_type="multilabel", split_files=EVENTS)
+    cache = tmp_path / "cache"
+    hear = fake_hear()
+    first = embed_task(hear, load_task(folder), cache_dir=cache)
+    calls = len(_model_of(hear).batches)
+    where = cache_folder(cache, hear.identity, load_task(folder))
+    assert where.parent.name.startswith("fake_downstream_hear-") and where.name == "mini"
+    assert sorted(p.name for p in where.iterdir()) == [IDENTITY_NAME, "test.npz", "train.npz", "valid.npz"]
+    record = json.loads((where / IDENTITY_NAME).read_text())
+    assert record["module"] == "fake_downstream_hear" and record["kind"] == "timestamp" and record["sample_rate"] == RATE
+
+    again = embed_task(hear, load_task(folder), cache_dir=cache)
+    assert again.cached and len(_model_of(hear).batches) == calls  # a hit does not call the model
+    for name, split in first.splits.items():
+        cached = again.splits[name]
+        assert np.array_equal(split.embeddings, cached.embeddings) and np.array_equal(split.targets, cached.targets)
+        assert np.array_equal(split.timestamps_ms, cached.timestamps_ms) and split.events == cached.events  # type: ignore[arg-type]
+
+    changed = dict(EVENTS, valid={"e2.wav": [{"label": "a", "start": 0.0, "end": 49.0}]})
+    (folder / "valid.json").write_text(json.dumps(changed["valid"]))
+    caplog.set_level("INFO")
+    relabelled = embed_task(hear, load_task(folder), cache_dir=cache)
+    assert not relabelled.cached and len(_model_of(hear).batches) > calls
+    assert "was made with other task_sha256: embedding again" in caplog.text
+    assert relabelled.splits["valid"].targets[0].tolist() == [1, 0]
+
+    calls = len(_model_of(hear).batches)
+    sf.write(folder / str(RATE) / "test" / "e3.wav", np.zeros(RATE // 4), RATE, subtype="FLOAT")  # new audio
+    assert not embed_task(hear, load_task(folder), cache_dir=cache).cached
+    assert "other audio_sha256" in caplog.text and len(_model_of(hear).batches) > calls
+
+    (where / "train.npz").write_bytes(b"not a zip")
+    assert not embed_task(hear, load_task(folder), cache_dir=cache).cached
+    assert "unreadable cache file" in caplog.text
+    assert embed_task(hear, load_task(folder), cache_dir=cache).cached
+
+
+def test_identity_names_weights_and_precision(tmp_path: Path, tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(precision_module, "cpu_bf16_units", lambda flags=None: ("avx512_bf16",))  # any CPU: tiny model
+    assert fake_hear().identity == {"module": "fake_downstream_hear", "module_version": "", "weights": "module default",
+                                           "weights_sha256": "", "precision": "fp32"}
+    handcrafted = load_hear_module("handcrafted").identity
+    assert handcrafted["weights"] == "none" and handcrafted["weights_sha256"] == "" and handcrafted["module_version"]
+    task = load_task(write_task(tmp_path, seconds=dict.fromkeys([f"train-{i}.wav" for i in range(4)], 0.5)))
+    cache = tmp_path / "cache"
+    fp32 = load_hear_module("tiny_test", str(tiny_ckpt))
+    assert fp32.identity["weights"] == str(tiny_ckpt)
+    assert fp32.identity["weights_sha256"] == sha256_of(tiny_ckpt)
+    assert not embed_task(fp32, task, cache_dir=cache).cached
+    assert embed_task(fp32, task, cache_dir=cache).cached
+    bf16 = load_hear_module("tiny_test", str(tiny_ckpt), precision="bf16")
+    assert bf16.identity["precision"] == "bf16"
+    assert not embed_task(bf16, task, cache_dir=cache).cached  # another precision: its own cache
+    assert embed_task(fp32, task, cache_dir=cache).cached  # and the fp32 one is kept
+
+
+def test_bad_audio_is_named(tmp_path: Path) -> None:
+    task = load_task(write_task(tmp_path))
+    path = task.path / str(RATE) / "valid" / "valid-1.wav"
+    sf.write(path, np.zeros(4000), 16000)
+    with pytest.raises(TaskError, match=r"valid-1.wav: sampled at 16000 Hz in the folder for 32000 Hz"):
+        embed_task(fake_hear(), task)
+    sf.write(path, np.zeros((8000, 2)), RATE)
+    with pytest.raises(TaskError, match=r"valid-1.wav: 2 channels; HEAR task audio is mono"):
+        embed_task(fake_hear(), task)
+    path.write_bytes(b"RIFF but not audio")
+    with pytest.raises(TaskError, match=r"valid-1.wav: not a readable audio file"):
+        embed_task(fake_hear(), task)
+
+
+def test_a_failing_batch_names_the_culprit_or_goes_one_at_a_time(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    task = load_task(write_task(tmp_path, loud=("train-2.wav",)))
+    hear = fake_hear()
+    _model_of(hear).nan_above = 0.5
+    with pytest.raises(EmbeddingError, match=r"^mini/train/train-2.wav: .*NaN or Inf"):
+        embed_task(hear, task)
+    assert _model_of(hear).batches[0][0] == 4  # the batch failed, then each file alone until the culprit
+    _model_of(hear).nan_above, _model_of(hear).max_batch = 2.0, 1
+    whole = embed_task(fake_hear(), task)
+    with caplog.at_level("WARNING"):
+        alone = embed_task(hear, task)  # every batch fails as out of memory: its files go one at a time
+    assert "a batch of 4 files failed (4 clips do not fit) but each file alone succeeds" in caplog.text
+    for name, split in whole.splits.items():
+        assert np.allclose(split.embeddings, alone.splits[name].embeddings, atol=1e-6)

@@ -1,0 +1,120 @@
+"""The runner's logic with stand-in protocols: folds built by heareval's rule, the scores.json structure, the
+Markdown table, failures kept apart, and bad task folders refused before anything is embedded."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hear_gear_embed.evaluation.downstream import runner
+from hear_gear_embed.evaluation.downstream.data import Fold, TaskInfo
+from hear_gear_embed.evaluation.downstream.protocols import ProtocolResult
+from hear_gear_embed.evaluation.downstream.runner import evaluate, scores_markdown
+from hear_gear_embed.evaluation.downstream.tasks import TaskError
+
+from .fakes import FakeModel, fake_hear, write_task
+
+TASKS = ("tones-multiclass", "timbre-multilabel", "events", "tones-kfold")
+
+
+class StandInProtocols:
+    """``run_protocol`` replaced: records its calls and scores each fold by its test rows' count."""
+
+    def __init__(self, fail: tuple[str, str] | None = None, nan: str | None = None) -> None:
+        self.calls: list[tuple[str, TaskInfo, list[Fold]]] = []
+        self.fail, self.nan = fail, nan
+
+    def __call__(self, protocol: str, task: TaskInfo, folds: Sequence[Fold], *, seed: int = 42,
+                 device: object = "cpu") -> ProtocolResult:
+        self.calls.append((protocol, task, list(folds)))
+        if (task.name, protocol) == self.fail:
+            raise RuntimeError("stand-in failure")
+        per_fold = {f.name: {m: float(len(f.test.embeddings)) for m in task.evaluation} for f in folds}
+        scores = {m: float(np.mean([v[m] for v in per_fold.values()])) for m in task.evaluation}
+        if task.name == self.nan:
+            scores[task.evaluation[-1]] = math.nan
+        return ProtocolResult(protocol, scores, per_fold, dict.fromkeys(task.evaluation, 0.5), 0.25,
+                              {"seed": seed}, 0.01)
+
+
+def test_scores_of_every_task_and_protocol(synthetic_tasks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stand_in = StandInProtocols(nan="timbre-multilabel")
+    monkeypatch.setattr(runner, "run_protocol", stand_in)
+    out = tmp_path / "out"
+    scores = evaluate(fake_hear(), [synthetic_tasks / t for t in TASKS], out_dir=out, protocols=("knn", "mlp"),
+                      cache_dir=tmp_path / "cache", seed=7)
+    assert json.loads((out / "scores.json").read_text()) == scores
+    assert scores["module"] == "fake_downstream_hear" and scores["precision"] == "fp32" and scores["seed"] == 7
+    assert scores["protocols"] == ["knn", "mlp"] and scores["failed"] == {}
+    assert list(scores["tasks"]) == list(TASKS) and set(scores["embedding_seconds"]) == set(TASKS)
+    assert scores["tasks"]["tones-multiclass"] == {"knn": {"top1_acc": 24.0}, "mlp": {"top1_acc": 24.0}}
+    assert scores["tasks"]["timbre-multilabel"]["knn"] == {"mAP": 15.0, "d_prime": 15.0, "aucroc": None}
+    assert scores["tasks"]["tones-kfold"]["mlp"] == {"top1_acc": 16.0}
+    details = scores["details"]["tones-kfold"]["knn"]
+    assert list(details["fold_scores"]) == [f"fold0{i}" for i in range(5)] and details["hparams"] == {"seed": 7}
+    assert scores["folds"]["tones-kfold"] == [f"fold0{i}" for i in range(5)] and scores["folds"]["events"] == ["test"]
+
+    assert [(p, t.name) for p, t, _ in stand_in.calls] == [(p, t) for t in TASKS for p in ("knn", "mlp")]
+    kfold = next(folds for _, t, folds in stand_in.calls if t.name == "tones-kfold")
+    assert [len(f.train.embeddings) for f in kfold] == [48] * 5  # three folds of 16 put together
+    second = kfold[1]  # test fold01, valid fold02, train fold00 + fold03 + fold04 in that order
+    assert second.name == "fold01" and second.valid.files[0].startswith("fold02")
+    assert [second.train.files[i][:6] for i in (0, 16, 32)] == ["fold00", "fold03", "fold04"]
+    events = next(folds for _, t, folds in stand_in.calls if t.name == "events")[0]
+    assert events.test.timestamps_ms is not None and len(events.test.events or {}) == 10
+
+    table = (out / "scores.md").read_text()
+    assert table == scores_markdown(scores)
+    assert "| tones-multiclass | top1_acc | 24 | 24 |" in table
+    assert "| tones-kfold (5 folds) | top1_acc | 16 ± 0.5 | 16 ± 0.5 |" in table
+    assert "| timbre-multilabel | aucroc | NaN | NaN |" in table.split("## Every metric")[1]
+    assert "aucroc" not in table.split("## Every metric")[0]  # the first table: primary metrics only
+
+    again = evaluate(fake_hear(), [synthetic_tasks / "tones-kfold"], out_dir=out, protocols=("knn",),
+                     cache_dir=tmp_path / "cache")
+    assert again["embeddings_cached"] == {"tones-kfold": True}
+
+
+def test_failures_are_recorded_and_the_rest_scored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "run_protocol", StandInProtocols(fail=("one", "linear")))
+    one, two = write_task(tmp_path, "one"), write_task(tmp_path, "two", loud=("test-0.wav",))
+    hear = fake_hear()
+    assert isinstance(hear.model, FakeModel)
+    hear.model.nan_above = 0.5  # "two" has a loud file: its embeddings are NaN
+    scores = evaluate(hear, [one, two], out_dir=tmp_path / "out", protocols=("knn", "linear"))
+    assert scores["tasks"]["one"] == {"knn": {"top1_acc": 2.0}} and scores["tasks"]["two"] == {}
+    assert scores["failed"]["one"] == {"linear": "RuntimeError: stand-in failure"}
+    assert scores["failed"]["two"]["embedding"].startswith("EmbeddingError: two/test/test-0.wav:")
+    table = (tmp_path / "out" / "scores.md").read_text()
+    assert "| one | top1_acc | 2 | failed |" in table and "| two | top1_acc | failed | failed |" in table
+    assert "- one / linear: RuntimeError: stand-in failure" in table
+
+
+def test_bad_tasks_are_refused_before_anything_is_embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "run_protocol", StandInProtocols())
+    good = write_task(tmp_path, "good")
+    hear = fake_hear()
+    assert isinstance(hear.model, FakeModel)
+
+    def refused(dirs: list[Path], error: type[Exception], message: str, **options: Any) -> None:
+        with pytest.raises(error, match=message):
+            evaluate(hear, dirs, out_dir=tmp_path / "out", **options)
+
+    refused([good, tmp_path / "missing"], TaskError, "not a task folder")
+    refused([good, write_task(tmp_path, "metric", evaluation=["top2_acc"])], TaskError,
+            r"metric/task_metadata.json: evaluation: unknown metric 'top2_acc'")
+    no_rate = write_task(tmp_path, "rate")
+    shutil.rmtree(no_rate / "32000" / "test")
+    refused([good, no_rate], TaskError, "no audio for split test at 32000 Hz")
+    refused([good, good], ValueError, "good given more than once")
+    refused([], ValueError, "no task folder given")
+    refused([good], ValueError, "unknown protocol 'kn'; did you mean knn", protocols=("kn",))
+    refused([good], ValueError, "a protocol is given twice", protocols=("knn", "knn"))
+    assert hear.model.batches == [] and not (tmp_path / "out").exists()
