@@ -44,6 +44,7 @@ import numpy as np
 from .._version import __version__
 from ..embedding.config import KINDS, Kind
 from ..embedding.embedder import Embedder
+from ..util.chunking import length_batches
 from ..util.files import write_atomic
 from .audio import AUDIO_EXTENSIONS, AudioInfo, AudioReadError, Clip, find_audio_files, probe, read_audio, require_backends
 from .models import IDENTITY_KEYS, CorpusModel, VariantModel
@@ -405,14 +406,7 @@ def batch_groups(items: Sequence[_T], lengths: Sequence[int], batch_size: int, b
                  rate: int) -> list[list[_T]]:
     """Groups of items of equal length (samples at ``rate``), each split into batches of at most ``batch_size``
     items and ``batch_seconds`` of audio in all (at least one item), shortest first."""
-    groups: dict[int, list[_T]] = {}
-    for item, length in zip(items, lengths, strict=True):
-        groups.setdefault(length, []).append(item)
-    batches = []
-    for length, members in sorted(groups.items()):
-        per_batch = max(1, min(batch_size, int(batch_seconds * rate // max(length, 1))))
-        batches += [members[i: i + per_batch] for i in range(0, len(members), per_batch)]
-    return batches
+    return length_batches(items, lengths, max_items=batch_size, max_samples=int(batch_seconds * rate))
 
 
 def _describe(err: BaseException, source: Path | None = None) -> str:

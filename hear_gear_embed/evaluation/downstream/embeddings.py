@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from ...hear.loading import HearModel
+from ...util.chunking import length_batches
 from ...util.files import write_atomic
 from .data import SplitEmbeddings
 from .tasks import HearTask, Split, TaskError, event_labels_at
@@ -209,19 +210,13 @@ def _embed_split(model: HearModel, task: HearTask, split: Split, batch_samples: 
         lengths.append(int(info.frames))
     _warn_other_lengths(task, split, lengths, rate)
     per_file: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-    groups: dict[int, list[int]] = {}
-    for i, length in enumerate(lengths):
-        groups.setdefault(length, []).append(i)
     event = task.info.embedding_type == "event"
     where = f"{task.info.name}/{split.name}"
-    for length, members in sorted(groups.items()):
-        per_batch = max(1, min(batch_size or len(members), batch_samples // length))
-        for first in range(0, len(members), per_batch):
-            batch = members[first: first + per_batch]
-            audio = np.stack([sf.read(str(paths[i]), dtype="float32")[0] for i in batch])
-            outputs = _embed_batch(model, audio, event, [f"{where}/{split.files[i]}" for i in batch])
-            for i, out in zip(batch, outputs, strict=True):
-                per_file[i] = out
+    for batch in length_batches(range(len(paths)), lengths, max_items=batch_size, max_samples=batch_samples):
+        audio = np.stack([sf.read(str(paths[i]), dtype="float32")[0] for i in batch])
+        outputs = _embed_batch(model, audio, event, [f"{where}/{split.files[i]}" for i in batch])
+        for i, out in zip(batch, outputs, strict=True):
+            per_file[i] = out
     outputs = [per_file[i] for i in range(len(paths))]
     if not event:
         return _Rows(np.stack([e for e, _ in outputs]), np.arange(len(paths), dtype=np.int64), None)
