@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from ..util.precision import PRECISIONS
 if TYPE_CHECKING:
     from ..io.models import ModelSpec
     from ..io.ray_engine import RayOptions
+    from ..io.record import CorpusReport
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +28,8 @@ EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
 """Exit status when nothing could start: bad option, missing weights or missing extra."""
 EXIT_INTERRUPTED = 130
+PROGRESS_LOG_SECONDS = 30.0
+"""Where stderr is not a terminal (a batch job's log), progress is logged at most this often instead of drawn."""
 ENGINES = ("local", "ray")
 """Where ``hear-gear embed`` runs: this process, or a Ray cluster."""
 GPU_BATCH_SIZE = 16
@@ -69,10 +74,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int,
                         help=f"most files of equal length per batch (default {GPU_BATCH_SIZE} on a GPU, 1 on CPU, where "
                         "batching measured no faster: benchmarks/bench_cli.py)")
-    parser.add_argument("--batch-seconds", type=float, default=600.0,
+    parser.add_argument("--batch-seconds", type=positive_seconds, default=600.0,
                         help="most seconds of audio per batch (default 600; bounds memory on long files)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: CUDA when available; local engine)")
-    parser.add_argument("--memory-budget-mb", type=float, help="working memory per chunk of windows (MiB)")
+    parser.add_argument("--memory-budget-mb", type=positive_number, help="working memory per chunk of windows (MiB)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="format of the network's matrix products (default fp32): bf16 on GPUs and on CPUs with "
                         "bf16 units (AVX512-BF16, AMX), fp16 on GPUs; outputs are float32, and a run never mixes "
@@ -85,20 +90,58 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "ray://HOST:PORT (default: start Ray on this machine)")
     engine.add_argument("--workers", default="1:1", metavar="MIN:MAX",
                         help="model actors, scaled between MIN and MAX (default 1:1; N means N:N)")
-    engine.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="F",
+    engine.add_argument("--gpus-per-worker", type=non_negative_number, default=0.0, metavar="F",
                         help="GPUs per model actor (default 0: CPU; 0.5 puts two actors on each GPU)")
-    engine.add_argument("--cpus-per-worker", type=float, default=1.0, metavar="F",
+    engine.add_argument("--cpus-per-worker", type=positive_number, default=1.0, metavar="F",
                         help="CPUs per model actor, also its torch threads (default 1)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    engine.add_argument("--stall-timeout", type=positive_seconds, default=1800.0, metavar="S",
+                        help="stop the job when no file finishes for S seconds, the actors' start included (default "
+                        "1800); files not finished are reported and a second run resumes")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (on a terminal) or progress lines (in a log, every 30 s)")
     parser.set_defaults(func=run)
+
+
+def _number(text: str, *, low: float, inclusive: bool, unit: str = "") -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < low or (value == low and not inclusive):
+        bound = f">= {low:g}" if inclusive else f"> {low:g}"
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number {bound}{unit}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0 (NaN and inf are refused, with the value named)."""
+    return _number(text, low=0.0, inclusive=False)
+
+
+def non_negative_number(text: str) -> float:
+    """An argparse type: a finite number of at least 0."""
+    return _number(text, low=0.0, inclusive=True)
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0."""
+    return _number(text, low=0.0, inclusive=False, unit=" (seconds)")
 
 
 @contextmanager
 def _progress_bar(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None, Callable[[int], None] | None]]:
-    """``(update, set_total)`` callbacks of a tqdm bar on stderr (shown on a terminal only), or
-    ``(None, None)`` when disabled. The bar starts when the number of files is known."""
+    """``(update, set_total)`` callbacks of a tqdm bar on stderr where it is a terminal, of progress lines logged at
+    most every :data:`PROGRESS_LOG_SECONDS` elsewhere (a batch job's log), or ``(None, None)`` when disabled. The bar
+    starts when the number of files is known."""
     if not enabled:
         yield None, None
+        return
+    if not sys.stderr.isatty():
+        log = _ProgressLog()
+        try:
+            yield log.update, log.set_total
+        finally:
+            log.close()
         return
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -119,10 +162,45 @@ def _progress_bar(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None,
             bar.close()
 
 
+class _ProgressLog:
+    """Progress as log lines: files done of the total, the rate and the time left, at most every
+    :data:`PROGRESS_LOG_SECONDS`, and once at the end."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+        self.start = self.last = time.monotonic()
+
+    def set_total(self, total: int) -> None:
+        self.total = total
+        self.start = self.last = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_LOG_SECONDS:
+            self.last = now
+            self._log(now)
+
+    def close(self) -> None:
+        if self.total and self.done:
+            self._log(time.monotonic())
+
+    def _log(self, now: float) -> None:
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        left = f", about {(self.total - self.done) / rate:.0f} s left" if rate > 0 and self.done < self.total else ""
+        logger.info("embedding: %d of %d files (%.0f%%) in %.0f s, %.2f files/s%s", self.done, self.total,
+                    100.0 * self.done / max(self.total, 1), elapsed, rate, left)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Embed ``args.paths``; exit status 0 when every file is done, 1 when some failed, 2 when nothing could start."""
+    """Embed ``args.paths``; exit status 0 when every file is done, 1 when some failed or the report could not be
+    written, 2 when nothing could start."""
     from ..io.corpus import read_path_list
+    from ..io.record import ReportWriteError
     from ..model.hub import WeightsUnavailableError
+    from ..util.files import check_writable
 
     try:
         spec, options = _spec_and_options(args)
@@ -133,6 +211,10 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error("nothing to embed: give files or folders, or --from-list FILE")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         return _usage_error(f"--out {args.out} exists and is not a folder; outputs go into a folder, one .npz per input")
+    try:
+        check_writable(Path(args.out))  # before the model is loaded: a read-only --out would cost nothing else
+    except OSError as err:
+        return _usage_error(f"--out: {err}")
     if spec.random_seed is not None:
         logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing", spec.random_seed)
     kinds = tuple(args.kinds) if args.kinds else KINDS
@@ -157,16 +239,24 @@ def run(args: argparse.Namespace) -> int:
     except WeightsUnavailableError as err:
         return _usage_error(f"{err}\n(offline, `--random-weights 0` runs the pipeline, or pick a weight-free variant: "
                             "lowlevel_mel, lowlevel_cqt, handcrafted)")
-    except (ValueError, OSError, RuntimeError) as err:  # bad checkpoint, module, option or device
-        return _usage_error(str(err))
     except KeyboardInterrupt:
         print(f"interrupted: finished outputs are kept in {args.out}; run the same command again to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ReportWriteError as err:  # before the other OSErrors: the run itself is done
+        _print_outcome(err.report, Path(args.out))
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED_FILES
+    except (ValueError, OSError, RuntimeError) as err:  # bad checkpoint, module, option, device, cluster or busy folder
+        return _usage_error(str(err))
+    _print_outcome(report, Path(args.out))
+    return EXIT_FAILED_FILES if report.failed else 0
+
+
+def _print_outcome(report: CorpusReport, out: Path) -> None:
     for failure in report.failed:
         print(f"failed: {failure.source}: {failure.error}", file=sys.stderr)
-    print(f"{report.variant}: {report.summary()}; outputs, embed-report.json and embed-manifest.jsonl in {Path(args.out)}")
-    return EXIT_FAILED_FILES if report.failed else 0
+    print(f"{report.variant}: {report.summary()}; outputs, embed-report.json and embed-manifest.jsonl in {out}")
 
 
 def _spec_and_options(args: argparse.Namespace) -> tuple[ModelSpec, RayOptions]:
@@ -181,12 +271,13 @@ def _spec_and_options(args: argparse.Namespace) -> tuple[ModelSpec, RayOptions]:
 
     if args.random_weights is not None and args.model:
         raise ValueError("--model and --random-weights exclude each other")
-    if (args.batch_size is not None and args.batch_size < 1) or args.batch_seconds <= 0:
-        raise ValueError("--batch-size must be at least 1 and --batch-seconds positive")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ValueError("--batch-size must be at least 1")
     if args.variant is not None:
         get_variant(args.variant)
     ray_only = {"--address": args.address is not None, "--workers": args.workers != "1:1",
-                "--gpus-per-worker": args.gpus_per_worker != 0.0, "--cpus-per-worker": args.cpus_per_worker != 1.0}
+                "--gpus-per-worker": args.gpus_per_worker != 0.0, "--cpus-per-worker": args.cpus_per_worker != 1.0,
+                "--stall-timeout": args.stall_timeout != 1800.0}
     if args.engine == "local" and any(ray_only.values()):
         raise ValueError(f"{', '.join(k for k, v in ray_only.items() if v)} apply to --engine ray only")
     if args.engine == "ray" and args.device:
@@ -197,7 +288,7 @@ def _spec_and_options(args: argparse.Namespace) -> tuple[ModelSpec, RayOptions]:
     gpus = args.gpus_per_worker
     batch_size = args.batch_size or (GPU_BATCH_SIZE if gpus > 0 else 1)
     options = RayOptions(parse_workers(args.workers), gpus, args.cpus_per_worker, batch_size, args.batch_seconds,
-                         max(16, 4 * batch_size))
+                         max(16, 4 * batch_size), args.stall_timeout)
     return spec, options
 
 

@@ -12,7 +12,8 @@ from ..util.precision import PRECISIONS
 EXIT_FAILED_TASKS = 1
 """Exit status when some task or protocol failed (the others' scores are written)."""
 EXIT_USAGE = 2
-"""Exit status when nothing could start: bad option or task folder, missing weights or missing extra."""
+"""Exit status when nothing could start: bad option or task folder, an output folder that cannot be written, missing
+weights or missing extra."""
 EXIT_INTERRUPTED = 130
 _EVAL_EXTRA = ("sklearn", "soundfile")
 """The modules of the ``eval`` extra that evaluation imports."""
@@ -25,8 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Score a HEAR module on HEAR 2021 task folders, read as heareval 2021.1.3 reads them (scene and "
         "event tasks, train/valid/test and k-fold splits, audio at the model's sample rate): embed every split "
         "(cached on disk), fit each protocol and score its test splits with the task's metrics. Writes scores.json "
-        "(task -> protocol -> metric -> score) and scores.md into --out and prints the table. Exit status 1 when a "
-        "task or protocol failed (the others are scored), 2 when nothing could start.",
+        "(task -> protocol -> metric -> score) and scores.md into --out and prints the table. A --cache that cannot be "
+        "written is read, and nothing new is kept in it. Exit status 1 when a task or protocol failed (the others are "
+        "scored), 2 when nothing could start (--out not writable included).",
     )
     parser.add_argument(
         "module", help="a variant of this package (e.g. handcrafted) or any importable HEAR module (e.g. hearbaseline)"
@@ -39,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="comma-separated protocols, e.g. knn,linear (default: every protocol)")
     parser.add_argument("--out", help="output folder (default: evaluate/<module>)")
     cache = parser.add_mutually_exclusive_group()
-    cache.add_argument("--cache", metavar="DIR", help="embeddings cache, shareable between runs (default: <out>/embeddings)")
+    cache.add_argument("--cache", metavar="DIR", help="embeddings cache, shareable between runs; one that cannot be "
+                       "written is only read (default: <out>/embeddings)")
     cache.add_argument("--no-cache", action="store_true", help="embed every task, keeping nothing on disk")
     parser.add_argument("--device", help="torch device of the module and the protocols, e.g. cpu or cuda:0 (default: CUDA "
                         "when available)")
@@ -70,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         return _usage_error(f"--out {out} exists and is not a folder")
     cache = None if args.no_cache else Path(args.cache or out / "embeddings")
+
+    from ..util.files import check_writable
+
+    try:
+        check_writable(out)  # before the module is loaded (its weights may be downloaded): no work that cannot be written
+    except OSError as err:
+        return _usage_error(f"--out: {err}")
 
     from ..evaluation.downstream.embeddings import DEFAULT_BATCH_SAMPLES
     from ..evaluation.downstream.protocols import PROTOCOLS

@@ -12,8 +12,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "validate", help="check a HEAR module as hear-validator does (no TensorFlow needed)",
         description="Run the checks of hear-validator 2021.0.6 on a HEAR module in this process: the API functions "
         "and attributes, then timestamp embeddings of 1.07, 1.98 and 4.0 s and scene embeddings of 2.74 s of white "
-        "noise. Prints a report; exit status 0 when it passes, 1 when a check fails, 2 when the module cannot be "
-        "imported.",
+        "noise. Also fails embeddings or timestamps with NaN or Inf, which hear-validator passes (this is stricter: "
+        "hear-gear embed and evaluate refuse them). Prints a report; exit status 0 when it passes, 1 when a check "
+        "fails, 2 when the module cannot be imported.",
     )
     parser.add_argument("module", help="a variant of this package (e.g. passt_base) or any importable HEAR module")
     parser.add_argument("--model", default="", help="path passed to load_model (default: the module's default)")

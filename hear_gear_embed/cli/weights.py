@@ -104,8 +104,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    """Download the selected checkpoints; exit status 1 when one failed, 2 on an unknown name."""
-    from ..model.hub import ChecksumMismatchError, WeightsUnavailableError, download
+    """Download the selected checkpoints; exit status 1 when one failed or is not a checkpoint, 2 on an unknown name or
+    a cache folder that cannot be created or written (no download can start)."""
+    from ..model.checkpoint import CheckpointError
+    from ..model.hub import CacheUnavailableError, ChecksumMismatchError, WeightsUnavailableError, download
 
     selected = _selected(args.names)
     if selected is None:
@@ -114,7 +116,10 @@ def run_download(args: argparse.Namespace) -> int:
     for weights in selected:
         try:
             path = download(weights, force=args.force)
-        except (WeightsUnavailableError, ChecksumMismatchError) as err:
+        except CacheUnavailableError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except (WeightsUnavailableError, ChecksumMismatchError, CheckpointError) as err:
             print(f"failed: {err}", file=sys.stderr)
             failed += 1
             continue
@@ -123,7 +128,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """Check the cached files; exit status 1 when one is missing or mismatches, 2 on an unknown name."""
+    """Check the cached files; exit status 1 when one is missing, mismatches or is not a checkpoint, 2 on an unknown name."""
     from ..model.hub import verify
 
     selected = _selected(args.names)
@@ -132,4 +137,4 @@ def run_verify(args: argparse.Namespace) -> int:
     results = [verify(w) for w in selected]
     for result in results:
         print(result.explain())
-    return 1 if any(r.verdict in ("missing", "mismatch") for r in results) else 0
+    return 1 if any(r.verdict in ("missing", "mismatch", "not a checkpoint") for r in results) else 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import os
 
 import torch
@@ -10,7 +12,7 @@ from torch import Tensor, nn
 
 from ..features.frames import FrameFeatures
 from ..frontends.build import build_frontend
-from ..model.checkpoint import check_saved_geometry, load_into, read_checkpoint, save_checkpoint
+from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.hub import resolve
 from ..model.passt import PaSST, PasstOutput, forward_flops, random_passt
 from ..util.chunking import chunks
@@ -39,8 +41,6 @@ class Embedder(nn.Module):
         sample_rate: expected sample rate (Hz).
         scene_embedding_size: size of one scene embedding.
         timestamp_embedding_size: size of one timestamp embedding.
-        memory_budget_mb: bound on the working memory of one chunk of windows (MiB); ``None``
-            takes :data:`DEFAULT_BUDGET_MB` for the device.
         weights_source: where the network weights come from: the checkpoint path given to
             :meth:`load_weights`, ``"random (seed N)"``, ``"random (unseeded)"``, ``"network passed in"``,
             or ``"none"`` for a weight-free variant. Recorded with the embeddings of ``hear-gear embed``.
@@ -52,8 +52,6 @@ class Embedder(nn.Module):
         self.sample_rate = variant.sample_rate
         self.scene_embedding_size = variant.scene_embedding_size
         self.timestamp_embedding_size = variant.timestamp_embedding_size
-        if memory_budget_mb is not None and memory_budget_mb <= 0:
-            raise ValueError(f"memory_budget_mb must be positive, got {memory_budget_mb}")
         self.memory_budget_mb = memory_budget_mb
         self.frontend = build_frontend(variant.frontend)
         names = variant.feature_names
@@ -62,6 +60,26 @@ class Embedder(nn.Module):
             raise ValueError(f"the network geometry {net.config} does not match variant {variant.name}")
         self.net = (net or PaSST(variant.net)) if variant.needs_network and variant.net is not None else None
         self.weights_source = "none" if self.net is None else ("network passed in" if net is not None else "random (unseeded)")
+
+    @property
+    def memory_budget_mb(self) -> float | None:
+        """Bound on the working memory of one chunk of windows, MiB; ``None``: :data:`DEFAULT_BUDGET_MB` for the device.
+
+        Raises (on assignment):
+            TypeError: not a real number (a string, a bool).
+            ValueError: zero, negative, NaN or infinite.
+        """
+        return self._memory_budget_mb
+
+    @memory_budget_mb.setter
+    def memory_budget_mb(self, value: float | None) -> None:
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"memory_budget_mb must be a number of MiB or None, got {type(value).__name__} {value!r}")
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"memory_budget_mb must be a positive, finite number of MiB, got {value}")
+            value = float(value)
+        self._memory_budget_mb = value
 
     @property
     def precision(self) -> Precision:
@@ -101,9 +119,7 @@ class Embedder(nn.Module):
         """
         if self.net is None:
             raise ValueError(f"variant {self.variant.name} uses no network weights; do not pass a checkpoint")
-        state, metadata = read_checkpoint(path)
-        check_saved_geometry(metadata, self.net.config, str(path))
-        load_into(self.net, state, str(path))
+        load_checkpoint(self.net, path)
         self.weights_source = os.fspath(path)
 
     def save_weights(self, path: str | os.PathLike[str]) -> None:
@@ -344,7 +360,7 @@ def load_embedder(
             rather than ignoring it.
         device: ``None`` picks CUDA when available, else CPU (:func:`~hear_gear_embed.util.device.resolve_device`).
         download: allow downloading a missing official checkpoint.
-        memory_budget_mb: working-memory bound per chunk of windows.
+        memory_budget_mb: working-memory bound per chunk of windows (:attr:`Embedder.memory_budget_mb`).
         precision: format of the network's matrix products (:meth:`Embedder.set_precision`).
 
     Raises:
@@ -352,6 +368,7 @@ def load_embedder(
         CheckpointError: the file does not fit the network.
         DeviceUnavailableError: ``device`` names a device this machine does not have.
         PrecisionUnsupportedError: ``device`` cannot compute ``precision`` fast.
+        ValueError: ``device="meta"``, or a bad ``memory_budget_mb`` (both checked before any weights are read).
     """
     target = resolve_device(device)
     if variant.needs_network:
@@ -359,12 +376,7 @@ def load_embedder(
     else:
         check_precision_name(precision)
     path = os.fspath(model_file_path)
-    net = None
-    if variant.needs_network and variant.net is not None:
-        # Weights are about to be loaded: skip the random initialisation (parameters on 'meta').
-        with torch.device("meta"):
-            net = PaSST(variant.net)
-    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=net)
+    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=_network_without_weights(variant))
     if embedder.net is not None:
         if not path:
             if variant.weights is None:
@@ -389,13 +401,27 @@ def random_embedder(
     on ``device`` (``None``: CUDA when available, else CPU, as :func:`load_embedder`), computing in ``precision``.
 
     For pipeline tests and benchmarks: the embeddings mean nothing. Weight-free variants are unaffected.
+
+    Raises:
+        DeviceUnavailableError: ``device`` names a device this machine does not have.
+        ValueError: a bad ``memory_budget_mb`` or ``device`` (checked before the weights are drawn).
+        PrecisionUnsupportedError: ``device`` cannot compute ``precision`` fast.
     """
     target = resolve_device(device)
-    net = random_passt(variant.net, seed) if variant.needs_network and variant.net is not None else None
-    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=net)
-    if net is not None:
+    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=_network_without_weights(variant))
+    if variant.needs_network and variant.net is not None:
+        embedder.net = random_passt(variant.net, seed)
         embedder.weights_source = f"random (seed {seed})"
     return _placed(embedder, target, precision)
+
+
+def _network_without_weights(variant: VariantConfig) -> PaSST | None:
+    """The variant's network with its parameters on ``meta`` (no storage, no initialisation), for weights about to be
+    loaded or drawn; ``None`` for a variant without one."""
+    if not variant.needs_network or variant.net is None:
+        return None
+    with torch.device("meta"):
+        return PaSST(variant.net)
 
 
 def _placed(embedder: Embedder, device: torch.device, precision: Precision) -> Embedder:

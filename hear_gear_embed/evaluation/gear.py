@@ -30,6 +30,7 @@ import numpy as np
 
 from ..embedding.config import KINDS, Kind
 from ..hear.loading import load_hear_module
+from ..util.files import check_writable
 from ..util.precision import Precision
 from .analysis import (
     SENSITIVITY_LEVEL,
@@ -52,12 +53,28 @@ from .plots import (
     plot_isomap_parameter,
     plot_log_ratios,
 )
+from .storage import read_npz
 from .synth import PARAMETERS, ToneGrid, make_grid
 
 logger = logging.getLogger(__name__)
 
 RIDGE_TARGETS = {"f1": "log2(f1 / Hz)", "alpha": "alpha", "r": "r"}
 """What the ridge read-out predicts for each parameter: pitch in octaves, the others as they are."""
+
+_STRING, _INTEGER, _NUMBER, _PAIR = "a string", "an integer", "a number", "a pair of numbers"
+COMPARED_FIELDS: tuple[tuple[str, str], ...] = (
+    ("module", _STRING), ("grid.name", _STRING), ("grid.sample_rate", _INTEGER), ("grid.n_sounds", _INTEGER),
+    ("grid.f1_scale", _STRING), ("embedding.dim", _INTEGER),
+    *((f"metrics.{group}.{name}", kind) for group, kind in (
+        ("sensitivity", _NUMBER), ("sensitivity_interval", _PAIR), ("sensitivity_chance", _NUMBER),
+        ("knn.median_abs_log_ratio.in_sample", _NUMBER), ("knn.median_abs_log_ratio.leave_one_out", _NUMBER),
+        ("ridge_r2", _NUMBER)) for name in PARAMETERS),
+    ("metrics.isomap.trustworthiness", _NUMBER),
+    *((f"metrics.dispersion.{name}", _NUMBER) for name in ("gini_index", "top2_ratio", "kmeans_f_test", "calinski_harabasz")),
+)
+"""What :func:`compare_runs` reads of a run's ``metrics.json``: dotted path -> what it must be (a number may be NaN)."""
+COMPARED_ARRAYS = ("params", "coords", "log_ratios_in_sample", "log_ratios_loo")
+"""What :func:`compare_runs` reads of a run's ``gear.npz``: arrays ``(n_sounds, 3)``, one column per parameter."""
 
 
 @dataclass(frozen=True)
@@ -268,10 +285,13 @@ def run_gear(
     Raises:
         ValueError: bad settings or module, a dataset that does not vary every parameter, or a precision the module
             or its device cannot run.
+        OSError: ``out_dir`` cannot be created or written (checked before the module is loaded; the message names it
+            and the operating system's error).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     out = Path(out_dir)
+    check_writable(out)
     hear = load_hear_module(module, model_path, precision=precision)
     if grid is None:
         grid = make_grid(preset, hear.sample_rate, **{"seed": settings.seed, **(grid_overrides or {})})
@@ -439,16 +459,64 @@ def _render_sensitivity(metrics: dict[str, Any], resamples: int) -> list[str]:
 
 
 def _load_run(folder: Path) -> tuple[GearRecord, dict[str, np.ndarray]]:
+    """A run's record and arrays, checked for what :func:`compare_runs` reads (:data:`COMPARED_FIELDS`,
+    :data:`COMPARED_ARRAYS`).
+
+    Raises:
+        ValueError: a file is missing, is not valid JSON or a readable ``.npz``, or lacks a field or an array or has one
+            of the wrong type or shape; the message names the file and what is wrong.
+    """
     metrics_file, arrays_file = folder / "metrics.json", folder / "gear.npz"
     for f in (metrics_file, arrays_file):
         if not f.is_file():
             raise ValueError(f"{folder} is not a GEAR run folder: {f.name} is missing")
-    record = json.loads(metrics_file.read_text())
-    if "sensitivity" not in record["metrics"]:
+    try:
+        record = json.loads(metrics_file.read_text(encoding="utf-8"))
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{metrics_file}: not valid JSON ({err})") from err
+    if isinstance(record, dict) and isinstance(record.get("metrics"), dict) and "sensitivity" not in record["metrics"]:
         raise ValueError(f"{folder} was written by an older version, without sensitivity indices: run GEAR on it again")
-    with np.load(arrays_file) as data:
-        arrays = {k: data[k] for k in data.files}
+    problem = _record_problem(record)
+    if problem:
+        raise ValueError(f"{metrics_file}: not a GEAR metrics record: {problem}")
+    arrays = read_npz(arrays_file, required=COMPARED_ARRAYS)
+    expected = (record["grid"]["n_sounds"], len(PARAMETERS))
+    for name in COMPARED_ARRAYS:
+        if arrays[name].shape != expected:
+            raise ValueError(f"{arrays_file}: {name} has shape {arrays[name].shape}, expected {expected} (the run's "
+                             "sounds by parameter)")
     return record, arrays
+
+
+def _record_problem(record: object) -> str:
+    """What makes ``record`` (a parsed ``metrics.json``) lack one of :data:`COMPARED_FIELDS`; ``""``: nothing."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    for path, kind in COMPARED_FIELDS:
+        value: object = record
+        keys = path.split(".")
+        for i, key in enumerate(keys):
+            if not isinstance(value, dict):
+                return f"{'.'.join(keys[:i])} must be a JSON object, got {type(value).__name__}"
+            if key not in value:
+                return f"{'.'.join(keys[: i + 1])} is missing"
+            value = value[key]
+        if not _is_kind(value, kind):
+            return f"{path} must be {kind}, got {value!r}"
+    return ""
+
+
+def _is_kind(value: object, kind: str) -> bool:
+    def number(x: object) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    if kind == _STRING:
+        return isinstance(value, str)
+    if kind == _INTEGER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _NUMBER:
+        return number(value)
+    return isinstance(value, list) and len(value) == 2 and all(number(x) for x in value)
 
 
 def _dataset_key(grid: dict[str, object]) -> dict[str, object]:
@@ -474,6 +542,10 @@ def compare_runs(folders: list[str | Path], out_dir: str | Path) -> dict[str, ob
 
     Returns:
         The content of ``comparison.json``.
+
+    Raises:
+        ValueError: no folder, two of one name, or a folder that is not a readable GEAR run (a file missing, malformed
+            or of an older version: the message names the file and what is wrong), checked before anything is written.
     """
     if len(folders) < 1:
         raise ValueError("give at least one GEAR run folder")

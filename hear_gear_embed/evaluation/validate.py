@@ -1,9 +1,9 @@
 """The checks of ``hear-validator`` 2021.0.6, in process and without TensorFlow.
 
 :func:`validate_module` performs the checks of ``hearvalidator.validate.ValidateModel`` on a PyTorch
-HEAR module, in the same order and with the same failure conditions and warnings, and collects them
-into a :class:`ValidationReport` (printable with :meth:`ValidationReport.format`) instead of stopping
-with a traceback at the first failure:
+HEAR module, in the same order and with the same failure conditions and warnings, and one more (non-finite
+outputs, below), and collects them into a :class:`ValidationReport` (printable with
+:meth:`ValidationReport.format`) instead of stopping with a traceback at the first failure:
 
 1. the module defines ``load_model``, ``get_timestamp_embeddings`` and ``get_scene_embeddings``;
 2. ``load_model(model_file_path)`` (``load_model()`` when the path is empty) returns a
@@ -18,15 +18,17 @@ with a traceback at the first failure:
    50 ms, a first timestamp later than the mean step, and a last one earlier than 1000 * T ms minus
    the mean step or minus 50 ms;
 6. ``get_scene_embeddings`` on white noise of shape (4, int(2.74 * sample_rate)) returns a float32
-   ``torch.Tensor`` of shape (4, scene_embedding_size).
+   ``torch.Tensor`` of shape (4, scene_embedding_size);
+7. not in ``hear-validator``: the embeddings of steps 5 and 6 and the timestamps of step 5 are finite (no NaN, no
+   Inf), checked once their shapes are.
 
 A failed check ends its step, as ``hearvalidator.ModelError`` ends the real run; a failure of steps
 1-4 (or of ``load_model`` missing) skips the later steps, while a failed timestamp length does not
 stop the other lengths nor the scene step, so the report tells all it can. An exception raised by
 the module under test (``load_model``, ``model.to``, ``get_*_embeddings``, an attribute) becomes a
 failed check that names the step, the exception and where it was raised; the real validator crashes
-with the traceback, which is also a failure. The verdict is therefore the real one: the real run
-fails exactly when one of these checks fails.
+with the traceback, which is also a failure. The verdict is therefore the real one, but for check 7: the
+real run fails exactly when one of checks 1-6 fails.
 
 An import failure of the module under test is not a validation result: :func:`validate_module`
 raises :class:`ImportError` (the original one, or one chained to any other exception raised while
@@ -34,6 +36,11 @@ importing), and the caller decides how to report it; ``hear-validator`` crashes 
 
 Deliberate differences from the real validator:
 
+* Non-finite outputs fail (check 7): a step whose embeddings or timestamps hold NaN or Inf fails, and its message
+  says that this is stricter than ``hear-validator`` 2021.0.6, which never looks at the values and passes such a
+  module. ``hear-gear embed`` and ``hear-gear evaluate`` refuse every file such a module embeds (NaN in, NaN
+  out), so a pass here would promise what they then refuse. The harness requires exactly this difference on
+  ``tests/harness/broken_modules/nan_embeddings.py``.
 * TensorFlow models (``tf.Module``) are not validated: they fail here with a message that says to
   run ``hear-validator``, which checks them with TensorFlow tensors. TensorFlow is never imported;
   the model is recognised as one only when the module under test has imported it.
@@ -220,7 +227,8 @@ def validate_module(
         seed: seed of the white-noise test audio.
 
     Returns:
-        The report; ``report.passed`` is the verdict of ``hear-validator`` on the same module.
+        The report; ``report.passed`` is the verdict of ``hear-validator`` on the same module, except that non-finite
+        embeddings or timestamps fail here (see the module docstring).
 
     Raises:
         ImportError: the module cannot be imported (any exception raised while importing it is chained).
@@ -344,6 +352,8 @@ def _check_timestamps(step: _Step, mod: ModuleType, model: torch.nn.Module, audi
         raise _Failed(f"timestamps shape {ts.shape} does not match the embeddings' {emb.shape[:2]}")
     if emb.shape[2] != model.timestamp_embedding_size:
         raise _Failed(f"embedding size {emb.shape[2]} != timestamp_embedding_size {model.timestamp_embedding_size}")
+    _check_finite(emb, "embeddings")
+    _check_finite(ts, "timestamps")
     if ts.shape[1] <= 1:
         return
     # numpy on the returned dtype, as the real validator computes it, so that borderline values agree.
@@ -377,3 +387,13 @@ def _check_scene(step: _Step, mod: ModuleType, model: torch.nn.Module, audio: to
         raise _Failed(f"{audio.shape[0]} sounds in, {emb.shape[0]} embeddings out")
     if emb.shape[1] != model.scene_embedding_size:
         raise _Failed(f"embedding size {emb.shape[1]} != scene_embedding_size {model.scene_embedding_size}")
+    _check_finite(emb, "embeddings")
+
+
+def _check_finite(values: np.ndarray, what: str) -> None:
+    """Check 7 (not in ``hear-validator``): a failure naming how many values are NaN and Inf."""
+    nan, inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+    if nan or inf:
+        counts = " and ".join(f"{n} {kind}" for n, kind in ((nan, "NaN"), (inf, "Inf")) if n)
+        raise _Failed(f"{what} contain {counts} of {values.size} values: this check is stricter than hear-validator "
+                      "2021.0.6, which passes them; hear-gear embed and evaluate refuse non-finite outputs")

@@ -37,7 +37,8 @@ def load_model(
         variant: registry name.
         device: where the model runs; ``None`` picks CUDA when available, else the CPU.
         download: allow downloading missing official weights.
-        memory_budget_mb: working memory per chunk of windows in MiB (``None``: 512 on CPU, 4096 on CUDA).
+        memory_budget_mb: working memory per chunk of windows in MiB, a positive finite number (``None``: 512 on
+            CPU, 4096 on CUDA).
         precision: format of the network's matrix products: ``"fp32"``, ``"bf16"`` (GPUs, and CPUs with
             bf16 units), ``"fp16"`` (GPUs); embeddings are float32 in every precision, and the error of
             each is measured in the documentation's fidelity page.
@@ -51,6 +52,7 @@ def load_model(
         CheckpointError: the file is not a checkpoint, or does not fit the network.
         DeviceUnavailableError: ``device`` names a device this machine does not have.
         PrecisionUnsupportedError: the device cannot compute ``precision`` fast.
+        ValueError: ``device="meta"``, or a ``memory_budget_mb`` that is zero, negative, NaN or infinite.
     """
     return load_embedder(get_variant(variant), model_file_path, device=device, download=download,
                          memory_budget_mb=memory_budget_mb, precision=precision)

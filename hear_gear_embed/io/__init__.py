@@ -16,20 +16,19 @@ from .audio import (
     require_backends,
     resample,
 )
-from .corpus import (
+from .corpus import embed_files, plan_jobs, read_path_list
+from .models import IDENTITY_KEYS, CorpusModel, HearModuleModel, ModelSpec, VariantModel
+from .record import (
     MANIFEST_NAME,
     REPORT_NAME,
     STATUSES,
     CorpusReport,
     FileResult,
     Job,
-    embed_files,
+    ReportWriteError,
     is_up_to_date,
     pending_jobs,
-    plan_jobs,
-    read_path_list,
 )
-from .models import IDENTITY_KEYS, CorpusModel, HearModuleModel, ModelSpec, VariantModel
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -46,6 +45,7 @@ __all__ = [
     "HearModuleModel",
     "Job",
     "ModelSpec",
+    "ReportWriteError",
     "VariantModel",
     "embed_files",
     "find_audio_files",

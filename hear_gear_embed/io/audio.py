@@ -103,7 +103,9 @@ def find_audio_files(path: str | os.PathLike[str]) -> list[Path]:
 
     A file is returned as is (whatever its extension). A folder is searched recursively for files
     with an extension in :data:`AUDIO_EXTENSIONS`, in sorted order; hidden files and folders (names
-    starting with ``.``, such as macOS ``._x.wav`` resource forks) are left out.
+    starting with ``.``, such as macOS ``._x.wav`` resource forks) are left out. Symbolic links to
+    folders are followed, each real folder searched once: a link back to a folder above it (a loop), or
+    a second link to a folder already searched, is left out with a warning that names both.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -114,7 +116,15 @@ def find_audio_files(path: str | os.PathLike[str]) -> list[Path]:
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such file or folder")
     found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
+    searched: dict[str, Path] = {}
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in searched:
+            logger.warning("%s: not searched, a link to %s, which is searched already (a loop or a second link)",
+                           folder, searched[real])
+            dirs[:] = []
+            continue
+        searched[real] = Path(folder)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found += [Path(folder) / f for f in sorted(files)
                   if not f.startswith(".") and Path(f).suffix.lower() in AUDIO_EXTENSIONS]

@@ -1,7 +1,7 @@
 """Embed a collection of audio files into one ``.npz`` per file: batched by length, resumable, and
 with a per-file report in which one bad file never costs the others their results. The pieces here
-(planning, the resume rule, batching, embedding with retries, atomic saving, the report and manifest)
-are shared by both engines: :func:`embed_files` on this machine and :mod:`.ray_engine` on a Ray cluster.
+(planning, batching, embedding with retries, atomic saving) are shared by both engines: :func:`embed_files`
+on this machine and :mod:`.ray_engine` on a Ray cluster; the resume rule and the report are in :mod:`.record`.
 
 Output file layout (all arrays ``float32`` unless said otherwise; strings are 0-d unicode arrays)::
 
@@ -10,7 +10,8 @@ Output file layout (all arrays ``float32`` unless said otherwise; strings are 0-
     timestamps_ms          (n_timestamps,) centre of each window, ms, with timestamp_embeddings
     variant                variant name, or the import name of another HEAR module
     module                 the HEAR module's import name
-    module_version         version of the distribution providing the module
+    module_version         which code the module runs: its version, with a hash of its source where no release
+                           pins it (:func:`~hear_gear_embed.hear.loading.module_version`)
     weights                checkpoint path, "random (seed N)", "none" or, for another module, its model file
     weights_sha256         SHA-256 of the checkpoint file ("" when there is none)
     precision              format of the network's matrix products: "fp32", "bf16" or "fp16"
@@ -26,16 +27,12 @@ Output file layout (all arrays ``float32`` unless said otherwise; strings are 0-
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-import time
 import urllib.parse
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,120 +44,12 @@ from ..embedding.embedder import Embedder
 from ..util.chunking import length_batches
 from ..util.files import write_atomic
 from .audio import AUDIO_EXTENSIONS, AudioInfo, AudioReadError, Clip, find_audio_files, probe, read_audio, require_backends
-from .models import IDENTITY_KEYS, CorpusModel, VariantModel
+from .models import CorpusModel, VariantModel
+from .record import CorpusReport, FileResult, Job, OutputFolder, describe_error, failed
 
 logger = logging.getLogger(__name__)
 
-_OUTPUT_KEYS: dict[str, tuple[str, ...]] = {"scene": ("scene",), "timestamp": ("timestamp_embeddings", "timestamps_ms")}
-"""The ``.npz`` arrays each embedding kind is saved as."""
-
-REPORT_NAME = "embed-report.json"
-"""Name of the run report written in the output folder."""
-MANIFEST_NAME = "embed-manifest.jsonl"
-"""Name of the manifest written beside the report: one JSON object per input and line, the fields of
-:class:`FileResult`, in input order."""
-STATUSES = ("embedded", "skipped", "failed")
-"""The status of every input after a run."""
-NOT_PROCESSED = "not processed (the run stopped early)"
-"""The error recorded for inputs a stopped run did not reach."""
-RESUME_THREADS = 16
-"""Threads that check earlier outputs before a run (:func:`pending_jobs`)."""
-
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input file and where its embeddings go.
-
-    Attributes:
-        source: the audio file.
-        output: its ``.npz`` file: ``<out>/<path relative to the folder given>/<file name>.npz``, or
-            ``<out>/<file name>.npz`` for a file given directly (``<out>/<path relative to root>.npz``
-            when :func:`plan_jobs` has a ``root``). The audio extension is kept, so ``a.wav`` and
-            ``a.flac`` side by side do not collide.
-    """
-
-    source: Path
-    output: Path
-
-
-@dataclass(slots=True)
-class FileResult:
-    """Outcome for one input.
-
-    Attributes:
-        source: the input path as given or found.
-        status: ``"embedded"``, ``"skipped"`` (up-to-date output from an earlier run) or ``"failed"``.
-        output: the ``.npz`` file (``None`` when there is none).
-        error: why it failed (``None`` otherwise).
-        seconds: audio duration in seconds (when read).
-        source_bytes: size of the source file its output was made from (``embedded`` and ``skipped``), bytes.
-        source_mtime_ns: its modification time then, ns (``-1`` for bytes read from elsewhere).
-    """
-
-    source: str
-    status: str
-    output: str | None = None
-    error: str | None = None
-    seconds: float | None = None
-    source_bytes: int | None = None
-    source_mtime_ns: int | None = None
-
-
-@dataclass
-class CorpusReport:
-    """Outcome of a corpus run, one :class:`FileResult` per input; saved in the output folder as JSON
-    (:data:`REPORT_NAME`) and as a manifest (:data:`MANIFEST_NAME`).
-
-    Attributes:
-        variant, weights, precision, module, module_version, weights_sha256: the model
-            (:data:`~.models.IDENTITY_KEYS`), as every output records it.
-        kinds: the embedding kinds computed.
-        engine: ``"local"`` or ``"ray"``.
-        results: one per input, in input order.
-        wall_seconds: the run's duration.
-    """
-
-    variant: str
-    weights: str
-    kinds: tuple[Kind, ...]
-    precision: str = "fp32"
-    module: str = ""
-    module_version: str = ""
-    weights_sha256: str = ""
-    engine: str = "local"
-    results: list[FileResult] = field(default_factory=list)
-    wall_seconds: float = 0.0
-
-    @classmethod
-    def start(cls, identity: dict[str, str], kinds: tuple[Kind, ...], engine: str) -> CorpusReport:
-        """An empty report of a run of the model with ``identity``."""
-        return cls(identity["variant"], identity["weights"], kinds, identity["precision"], identity["module"],
-                   identity["module_version"], identity["weights_sha256"], engine)
-
-    def count(self, status: str) -> int:
-        """Number of inputs with ``status``."""
-        return sum(r.status == status for r in self.results)
-
-    @property
-    def failed(self) -> list[FileResult]:
-        """Inputs that failed, in input order."""
-        return [r for r in self.results if r.status == "failed"]
-
-    def summary(self) -> str:
-        """One line: counts per status and the audio time embedded."""
-        audio = sum(r.seconds or 0.0 for r in self.results if r.status == "embedded")
-        return (f"{self.count('embedded')} embedded ({audio:.1f} s of audio in {self.wall_seconds:.1f} s), "
-                f"{self.count('skipped')} already done, {self.count('failed')} failed")
-
-    def save(self, out_dir: Path) -> None:
-        """Write the report (:data:`REPORT_NAME`) and the manifest (:data:`MANIFEST_NAME`) into ``out_dir``,
-        each through a temporary file."""
-        rows = [asdict(r) for r in self.results]
-        header = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "results"}
-        _write_text_atomic(out_dir / REPORT_NAME, json.dumps({**header, "results": rows}, indent=2) + "\n")
-        _write_text_atomic(out_dir / MANIFEST_NAME, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 @dataclass(frozen=True)
@@ -191,15 +80,25 @@ def read_path_list(path: str | os.PathLike[str]) -> list[str]:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a line holds a URI of another scheme than ``file`` (mount such storage on every node,
-            or read it with Ray: :func:`~.ray_engine.embed_dataset`).
+        ValueError: the file is not UTF-8 text (e.g. an audio file given as the list), or a line holds a NUL byte or a
+            URI of another scheme than ``file`` (mount such storage on every node, or read it with Ray:
+            :func:`~.ray_engine.embed_dataset`); the message names the list file and the line.
     """
     entries = []
     with open(path, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
+        number = 0
+        try:
+            lines = [(number := number + 1, raw) for raw in handle]
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not a text file of paths (line {number + 1} is not UTF-8: {err.reason}); "
+                             "--from-list takes a file with one path or file:// URI per line") from err
+        for number, raw in lines:
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
+            if "\0" in line:
+                raise ValueError(f"{path}, line {number}: holds a NUL byte, which no path can; --from-list takes a text "
+                                 "file with one path or file:// URI per line")
             # "://" marks a URI; a colon alone may be part of a file name
             scheme = urllib.parse.urlsplit(line).scheme if "://" in line else ""
             if scheme == "file":
@@ -241,7 +140,7 @@ def plan_jobs(paths: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLik
         try:
             files = find_audio_files(given)
         except FileNotFoundError as err:
-            failures.append(FileResult(str(given), "failed", error=_describe(err, given)))
+            failures.append(FileResult(str(given), "failed", error=describe_error(err, given)))
             continue
         if given.is_dir() and not files:
             logger.warning("%s: no audio files (%s) in this folder", given, ", ".join(AUDIO_EXTENSIONS))
@@ -268,124 +167,6 @@ def plan_jobs(paths: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLik
     return jobs, failures
 
 
-def is_up_to_date(job: Job, identity: dict[str, str], wanted: tuple[str, ...]) -> bool:
-    """Whether ``job.output`` holds the wanted arrays for this source file and this model (the resume rule of
-    both engines).
-
-    Args:
-        job: the input and its output.
-        identity: the model's :attr:`~.models.CorpusModel.identity`.
-        wanted: the arrays the run computes (:func:`wanted_arrays`).
-
-    Raises:
-        ValueError: the output exists but was made with another variant, other weights or another precision, so that
-            neither skipping it nor silently replacing it would be right.
-    """
-    if not job.output.is_file():
-        return False
-    try:
-        with np.load(job.output, allow_pickle=False) as saved:
-            # only the metadata is read: the embeddings themselves (megabytes) need not be
-            present = set(saved.files)
-            stored = {k: saved[k] for k in (*IDENTITY_KEYS, "source_bytes", "source_mtime_ns") if k in present}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        logger.warning("%s: unreadable earlier output (%s); embedding again", job.output, err)
-        return False
-    # The same checkpoint file may have moved: its hash identifies it; random weights go by their seed.
-    # Outputs written before precisions existed are fp32.
-    stored.setdefault("precision", np.array("fp32"))
-    for key in _model_keys(identity):
-        if key in stored and str(stored[key]) != str(identity[key]):
-            raise ValueError(f"{job.output} exists with {key} {str(stored[key])!r}, not {str(identity[key])!r}; "
-                             "pass --overwrite to replace it, or choose another output folder")
-    stat = job.source.stat()
-    if int(stored.get("source_bytes", -1)) != stat.st_size or int(stored.get("source_mtime_ns", -1)) != stat.st_mtime_ns:
-        logger.info("%s changed since %s was written; embedding again", job.source, job.output)
-        return False
-    return all(k in present for k in wanted)
-
-
-def _model_keys(identity: dict[str, str]) -> tuple[str, ...]:
-    """The identity keys that decide whether a recorded model is the one of ``identity``: the variant, the
-    precision, and the checkpoint's hash (the same file may have moved), or, without a checkpoint file, the
-    weights (random weights go by their seed)."""
-    return ("variant", "weights_sha256" if identity["weights_sha256"] else "weights", "precision")
-
-
-def _same_model(saved: dict[str, object], identity: dict[str, str]) -> bool:
-    """Whether the model recorded in ``saved`` (a report's fields) is the one of ``identity`` (:func:`_model_keys`)."""
-    return all(str(saved.get(key)) == str(identity[key]) for key in _model_keys(identity))
-
-
-def previous_results(out_dir: Path, identity: dict[str, str], kinds: tuple[Kind, ...]) -> dict[str, FileResult]:
-    """The finished files of the last run into ``out_dir``, by output path, when that run used the same model and
-    computed at least ``kinds``: its report is then the resume check's index, and an output it lists as done is
-    not opened again. Empty when there is no such report (or it cannot be read)."""
-    try:
-        report = json.loads((out_dir / REPORT_NAME).read_text())
-        if not _same_model(report, identity) or not set(kinds) <= set(report["kinds"]):
-            return {}
-        rows = [FileResult(**row) for row in report["results"]]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        logger.debug("no usable earlier report in %s (%s): every earlier output is opened", out_dir, err)
-        return {}
-    return {r.output: r for r in rows if r.status in ("embedded", "skipped") and r.output and r.source_bytes is not None}
-
-
-def pending_jobs(jobs: Sequence[Job], identity: dict[str, str], wanted: tuple[str, ...], overwrite: bool,
-                 results: dict[Path, FileResult], previous: dict[str, FileResult] | None = None) -> list[Job]:
-    """The jobs left to do, by the resume rule (:func:`is_up_to_date`), checked in :data:`RESUME_THREADS` threads
-    since the check waits on storage.
-
-    A job that ``previous`` (:func:`previous_results`) lists as done, from the same source whose size and
-    modification time are unchanged, with its output still there, is skipped without opening the output: two
-    ``stat`` calls instead of reading a zip archive (measured 534 outputs/s opened, against thousands of stats,
-    on one disk), so that a second run over millions of files starts at once.
-
-    Args:
-        jobs: every planned job.
-        identity: the model's :attr:`~.models.CorpusModel.identity`.
-        wanted: the arrays the run computes (:func:`wanted_arrays`).
-        overwrite: every job is left to do.
-        results: filled with a ``skipped`` result for each finished job and a ``failed`` one for each job whose
-            earlier output belongs to another model (or cannot be checked).
-        previous: the last run's finished files, by output path.
-
-    Returns:
-        The other jobs, in order.
-    """
-    if overwrite:
-        return list(jobs)
-    previous = previous or {}
-
-    def check(job: Job) -> FileResult | None:
-        try:
-            stat = job.source.stat()
-            done = FileResult(str(job.source), "skipped", str(job.output), source_bytes=stat.st_size,
-                              source_mtime_ns=stat.st_mtime_ns)
-            known = previous.get(str(job.output))
-            if (known is not None and known.source == str(job.source) and known.source_bytes == stat.st_size
-                    and known.source_mtime_ns == stat.st_mtime_ns and job.output.is_file()):
-                return done
-            return done if is_up_to_date(job, identity, wanted) else None
-        except (ValueError, OSError) as err:
-            return failed(job.source, err)
-
-    todo = []
-    with ThreadPoolExecutor(RESUME_THREADS) as pool:
-        for job, result in zip(jobs, pool.map(check, jobs), strict=True):
-            if result is None:
-                todo.append(job)
-            else:
-                results[job.source] = result
-    return todo
-
-
-def wanted_arrays(kinds: tuple[Kind, ...]) -> tuple[str, ...]:
-    """The ``.npz`` arrays a run of these kinds writes (and a resumed run requires)."""
-    return tuple(key for kind in kinds for key in _OUTPUT_KEYS[kind])
-
-
 def check_kinds(kinds: Sequence[str]) -> tuple[Kind, ...]:
     """``kinds`` in :data:`~hear_gear_embed.embedding.config.KINDS` order.
 
@@ -398,8 +179,15 @@ def check_kinds(kinds: Sequence[str]) -> tuple[Kind, ...]:
     return tuple(k for k in KINDS if k in kinds)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, text.encode("utf-8"))
+def check_batching(batch_size: int, batch_seconds: float) -> None:
+    """The one check of both engines' batching options.
+
+    Raises:
+        ValueError: ``batch_size`` below 1, or ``batch_seconds`` not a positive finite number of seconds.
+    """
+    if batch_size < 1 or not math.isfinite(batch_seconds) or batch_seconds <= 0:
+        raise ValueError(f"batch_size must be >= 1 and batch_seconds a positive number of seconds, got {batch_size} and "
+                         f"{batch_seconds}")
 
 
 def batch_groups(items: Sequence[_T], lengths: Sequence[int], batch_size: int, batch_seconds: float,
@@ -407,20 +195,6 @@ def batch_groups(items: Sequence[_T], lengths: Sequence[int], batch_size: int, b
     """Groups of items of equal length (samples at ``rate``), each split into batches of at most ``batch_size``
     items and ``batch_seconds`` of audio in all (at least one item), shortest first."""
     return length_batches(items, lengths, max_items=batch_size, max_samples=int(batch_seconds * rate))
-
-
-def _describe(err: BaseException, source: Path | None = None) -> str:
-    """``err`` as one readable line: the message without a leading ``"<source>: "`` (the report names
-    the file already), and with the exception type when it is not self-explanatory."""
-    message = str(err).strip() or type(err).__name__
-    if source is not None:
-        message = message.removeprefix(f"{source}: ")
-    return message if isinstance(err, (AudioReadError, FileNotFoundError)) else f"{type(err).__name__}: {message}"
-
-
-def failed(source: Path, err: BaseException, seconds: float | None = None) -> FileResult:
-    """The failed :class:`FileResult` of ``source`` for ``err``, described in one line."""
-    return FileResult(str(source), "failed", error=_describe(err, source), seconds=seconds)
 
 
 def decode(job: Job, sample_rate: int, data: bytes | None = None) -> Decoded:
@@ -452,7 +226,7 @@ def embed_group(model: CorpusModel, group: list[Decoded],
     except Exception as err:  # noqa: BLE001 - whatever the cause, the files are retried alone, then reported one by one
         if len(group) == 1:
             return [(group[0], err)]
-        logger.warning("a batch of %d files failed (%s); retrying them one by one", len(group), _describe(err))
+        logger.warning("a batch of %d files failed (%s); retrying them one by one", len(group), describe_error(err))
         return [outcome for member in group for outcome in embed_group(model, [member], kinds)]
     return list(zip(group, embedded, strict=True))
 
@@ -479,24 +253,17 @@ def save_output(decoded: Decoded, arrays: dict[str, np.ndarray], identity: dict[
     contents = {**arrays, **meta}
     try:
         write_atomic(job.output, lambda stream: np.savez(stream, **contents))  # type: ignore[arg-type]
+        size = job.output.stat().st_size
     except OSError as err:
         return FileResult(str(job.source), "failed", error=f"cannot write {job.output}: {err}", seconds=decoded.seconds)
     return FileResult(str(job.source), "embedded", str(job.output), seconds=decoded.seconds,
-                      source_bytes=decoded.source_bytes, source_mtime_ns=decoded.source_mtime_ns)
+                      source_bytes=decoded.source_bytes, source_mtime_ns=decoded.source_mtime_ns, output_bytes=size)
 
 
 def embed_and_save(model: CorpusModel, group: list[Decoded], kinds: tuple[Kind, ...]) -> list[FileResult]:
     """:func:`embed_group`, then :func:`save_output` for each clip that embedded: one result per clip."""
     return [save_output(d, arrays, model.identity) if isinstance(arrays, dict) else failed(d.job.source, arrays, d.seconds)
             for d, arrays in embed_group(model, group, kinds)]
-
-
-def report_results(jobs: Sequence[Job], failures: list[FileResult], results: dict[Path, FileResult],
-                   why_stopped: str = "") -> list[FileResult]:
-    """The report's rows: planning failures first, then one row per job in input order (:data:`NOT_PROCESSED`,
-    followed by ``why_stopped`` when given, for a job without a result)."""
-    missing = f"{NOT_PROCESSED}: {why_stopped}" if why_stopped else NOT_PROCESSED
-    return failures + [results.get(j.source) or FileResult(str(j.source), "failed", error=missing) for j in jobs]
 
 
 def as_corpus_model(model: CorpusModel | Embedder) -> CorpusModel:
@@ -522,10 +289,11 @@ def embed_files(
     Files are read with :func:`~hear_gear_embed.io.audio.read_audio` (mono mix-down, soxr
     resampling to the model's rate). Files that resample to the same length are embedded
     together in batches. Existing outputs made by the same model and weights from the unchanged
-    source file are skipped unless ``overwrite`` (:func:`is_up_to_date`). Outputs are written atomically. A file that
-    cannot be read, or whose embedding fails, is recorded as failed and the run goes on; when a batch
-    fails, its files are retried one by one so that only the culprit fails. The report and manifest are saved
-    in ``out_dir`` (:data:`REPORT_NAME`, :data:`MANIFEST_NAME`), also when the run is interrupted.
+    source file are skipped unless ``overwrite`` (:func:`~.record.is_up_to_date`). Outputs are written atomically. A
+    file that cannot be read, or whose embedding fails, is recorded as failed and the run goes on; when a batch
+    fails, its files are retried one by one so that only the culprit fails. The folder is locked for the run, and the
+    report and manifest are saved in ``out_dir`` (:data:`~.record.REPORT_NAME`, :data:`~.record.MANIFEST_NAME`), also
+    when the run is interrupted (:class:`~.record.OutputFolder` says what they list).
 
     Args:
         paths: audio files and folders.
@@ -543,45 +311,38 @@ def embed_files(
         on_total: called once with the number of inputs to process, before the first.
 
     Returns:
-        The :class:`CorpusReport`, in input order.
+        The :class:`~.record.CorpusReport`: the inputs in order, then outputs kept from earlier runs.
+
+    Raises:
+        ValueError: bad kinds or batching options.
+        OSError: the output folder cannot be created or written.
+        FolderBusyError: another run holds the output folder (:func:`~hear_gear_embed.util.files.folder_lock`).
+        ReportWriteError: the run finished but its report could not be written (it carries the report).
     """
     kinds = check_kinds(kinds)
-    if batch_size < 1 or batch_seconds <= 0:
-        raise ValueError(f"batch_size must be >= 1 and batch_seconds > 0, got {batch_size} and {batch_seconds}")
+    check_batching(batch_size, batch_seconds)
     require_backends()
     corpus_model = as_corpus_model(model)
-    start = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    identity = corpus_model.identity
-    report = CorpusReport.start(identity, kinds, "local")
-    wanted = wanted_arrays(kinds)
-    jobs, failures = plan_jobs(paths, out, root=root)
-    results: dict[Path, FileResult] = {}
-    if on_total is not None:
-        on_total(len(jobs))
-    try:
+    with OutputFolder(Path(out_dir), corpus_model.identity, kinds, "local") as folder:
+        folder.plan(*plan_jobs(paths, folder.out, root=root))
+        if on_total is not None:
+            on_total(len(folder.jobs))
         todo: list[tuple[Job, AudioInfo]] = []
-        pending = pending_jobs(jobs, identity, wanted, overwrite, results, previous_results(out, identity, kinds))
-        for job in pending:
+        for job in folder.pending(overwrite):
             try:
                 todo.append((job, probe(job.source)))
             except (AudioReadError, OSError) as err:
-                results[job.source] = failed(job.source, err)
+                folder.results[job.source] = failed(job.source, err)
         if progress is not None:
-            progress(len(jobs) - len(todo))
+            progress(len(folder.jobs) - len(todo))
         rate = corpus_model.sample_rate
         lengths = [math.ceil(info.frames * rate / info.sample_rate) for _, info in todo]
         for batch in batch_groups([job for job, _ in todo], lengths, batch_size, batch_seconds, rate):
             for result in _run_batch(corpus_model, batch, kinds):
-                results[Path(result.source)] = result
+                folder.results[Path(result.source)] = result
             if progress is not None:
                 progress(len(batch))
-    finally:
-        report.results = report_results(jobs, failures, results)
-        report.wall_seconds = time.perf_counter() - start
-        report.save(out)
-    return report
+    return folder.report
 
 
 def _run_batch(model: CorpusModel, batch: list[Job], kinds: tuple[Kind, ...]) -> list[FileResult]:

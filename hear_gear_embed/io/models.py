@@ -10,6 +10,7 @@ output may be kept when a run resumes.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -18,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._version import __version__
 from ..embedding.config import Kind
 from ..embedding.embedder import Embedder, load_embedder, random_embedder
-from ..hear.loading import HearModel, load_hear_module
+from ..hear.loading import HearModel, load_hear_module, module_version
 from ..model.hub import sha256_of
 from ..registry import get_variant, is_variant
 from ..util.device import resolve_device
@@ -36,7 +36,9 @@ IDENTITY_KEYS = ("variant", "module", "module_version", "weights", "weights_sha2
 
 * ``variant``: the registry variant, or the import name of another HEAR module;
 * ``module``: the HEAR module's import name (``hear_gear_embed.hear.<variant>`` for this package's variants);
-* ``module_version``: version of the distribution that provides the module (``""`` when none does);
+* ``module_version``: which code the module runs: the version of the distribution that provides it, with a hash
+  of its source for an editable install or a module no distribution provides
+  (:func:`~hear_gear_embed.hear.loading.module_version`, the same for this package's variants and other modules);
 * ``weights``: checkpoint path, ``"random (seed N)"``, ``"none"`` (weight-free variant) or, for another module,
   the ``model_file_path`` given to its ``load_model`` (``"module default"`` when none);
 * ``weights_sha256``: SHA-256 of that checkpoint file (``""`` when there is no file);
@@ -154,7 +156,9 @@ class VariantModel(CorpusModel):
         self.sample_rate = embedder.sample_rate
         source = embedder.weights_source
         sha = sha256_of(source) if embedder.net is not None and Path(source).is_file() else ""
-        self.identity = {"variant": self.name, "module": _PACKAGE_MODULE + self.name, "module_version": __version__,
+        module = _PACKAGE_MODULE + self.name
+        self.identity = {"variant": self.name, "module": module,
+                         "module_version": module_version(importlib.import_module(module)),
                          "weights": source, "weights_sha256": sha, "precision": embedder.precision}
 
     @property

@@ -14,6 +14,10 @@ A worker that dies mid-batch is restarted by Ray and its batch retried; as outpu
 temporary file and ``os.replace``, no partial output is ever left. Outputs must be on storage every node can
 write (a shared filesystem), and inputs on storage every node can read (docs/cluster.md).
 
+No wait is unbounded: the cluster's address is probed before Ray connects (and the connection has
+:data:`CONNECT_TIMEOUT_S`), the actors' resources are checked against the cluster's nodes before anything is
+scheduled, and a job that finishes no file for :attr:`RayOptions.stall_timeout_s` is stopped with the reason.
+
 Needs the ``ray`` extra: ``pip install "hear_gear_embed[ray]"``.
 """
 
@@ -22,9 +26,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import math
 import os
-import time
-from collections.abc import Callable, Iterable
+import queue
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -35,35 +43,29 @@ import numpy as np
 from ..embedding.config import KINDS, Kind
 from ..registry import get_variant
 from .audio import AudioInfo, AudioReadError, Clip, require_backends
-from .corpus import (
-    CorpusReport,
-    Decoded,
-    FileResult,
-    Job,
-    batch_groups,
-    check_kinds,
-    decode,
-    embed_and_save,
-    embed_group,
-    failed,
-    pending_jobs,
-    plan_jobs,
-    previous_results,
-    report_results,
-    wanted_arrays,
-)
+from .corpus import Decoded, batch_groups, check_batching, check_kinds, decode, embed_and_save, embed_group, plan_jobs
 from .models import CorpusModel, ModelSpec
+from .record import CorpusReport, FileResult, Job, OutputFolder, failed, wanted_arrays
 
 if TYPE_CHECKING:
     import ray.data
 
 logger = logging.getLogger(__name__)
 
-RESULT_COLUMNS = ("path", "status", "output", "error", "seconds", "source_bytes", "source_mtime_ns")
+RESULT_COLUMNS = ("path", "status", "output", "error", "seconds", "source_bytes", "source_mtime_ns", "output_bytes")
 """Columns of every row :func:`embed_dataset` returns (with ``out_dir=None``, also the embedding arrays)."""
 DECODE_MEMORY_BYTES = 512 * 2**20
 """Memory each decode task reserves with Ray's scheduler: one call's clips (``rows_per_call`` files of 10 s at
 32 kHz are 20 MB) and soundfile's and soxr's buffers, with room for long files."""
+CONNECT_TIMEOUT_S = 60.0
+"""Most seconds to connect to a Ray cluster given by address (Ray itself retries for minutes when nothing answers);
+an address whose port refuses connections fails at once."""
+PROBE_TIMEOUT_S = 5.0
+"""Most seconds to open a TCP connection to the cluster's address before Ray is asked to connect."""
+
+
+class ClusterError(RuntimeError):
+    """The Ray cluster cannot be reached, cannot place the model actors, or stopped making progress; names why."""
 
 
 def _ray() -> ModuleType:
@@ -87,6 +89,8 @@ class RayOptions:
         batch_seconds: most audio per model call, seconds (bounds memory on long files).
         rows_per_call: files per Ray Data batch, of the decode tasks and of each actor call (at least
             ``batch_size``, so that actors can fill their batches).
+        stall_timeout_s: the job is stopped (:class:`ClusterError`) when no file finishes for this long, seconds,
+            the actors' start included (default 30 minutes: a large model on a cold node, long files on CPUs).
     """
 
     workers: tuple[int, int] = (1, 1)
@@ -95,17 +99,21 @@ class RayOptions:
     batch_size: int = 1
     batch_seconds: float = 600.0
     rows_per_call: int = 16
+    stall_timeout_s: float = 1800.0
 
     def __post_init__(self) -> None:
         low, high = self.workers
         if not 1 <= low <= high:
             raise ValueError(f"workers must be MIN:MAX with 1 <= MIN <= MAX, got {low}:{high}")
-        if self.gpus_per_worker < 0 or self.cpus_per_worker <= 0:
-            raise ValueError(f"gpus_per_worker must be >= 0 and cpus_per_worker > 0, got {self.gpus_per_worker} and "
-                             f"{self.cpus_per_worker}")
-        if self.batch_size < 1 or self.batch_seconds <= 0 or self.rows_per_call < self.batch_size:
-            raise ValueError(f"batch_size must be >= 1, batch_seconds > 0 and rows_per_call >= batch_size, got "
-                             f"{self.batch_size}, {self.batch_seconds} and {self.rows_per_call}")
+        if not (math.isfinite(self.gpus_per_worker) and self.gpus_per_worker >= 0 and math.isfinite(self.cpus_per_worker)
+                and self.cpus_per_worker > 0):
+            raise ValueError(f"gpus_per_worker must be >= 0 and cpus_per_worker > 0 (finite numbers), got "
+                             f"{self.gpus_per_worker} and {self.cpus_per_worker}")
+        check_batching(self.batch_size, self.batch_seconds)
+        if self.rows_per_call < self.batch_size:
+            raise ValueError(f"rows_per_call must be >= batch_size, got {self.rows_per_call} and {self.batch_size}")
+        if not math.isfinite(self.stall_timeout_s) or self.stall_timeout_s <= 0:
+            raise ValueError(f"stall_timeout_s must be a positive number of seconds, got {self.stall_timeout_s}")
 
 
 def parse_workers(text: str) -> tuple[int, int]:
@@ -228,6 +236,7 @@ class _EmbedActor:
             "source_bytes": np.asarray([-1 if rows[p].source_bytes is None else rows[p].source_bytes for p in paths], np.int64),
             "source_mtime_ns": np.asarray([-1 if rows[p].source_mtime_ns is None else rows[p].source_mtime_ns for p in paths],
                                           np.int64),
+            "output_bytes": np.asarray([-1 if rows[p].output_bytes is None else rows[p].output_bytes for p in paths], np.int64),
         }
         if self.out_dir is None:
             out.update(self._arrays(paths, arrays))
@@ -315,11 +324,12 @@ def embed_files_ray(
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> CorpusReport:
-    """:func:`~.corpus.embed_files` on a Ray cluster: same outputs, resume rule, report and manifest.
+    """:func:`~.corpus.embed_files` on a Ray cluster: same outputs, resume rule, lock, report and manifest.
 
     Before anything is scheduled, the model is loaded once on this machine (to fail early and to learn what the
-    outputs must record), and every earlier output is checked (:func:`~.corpus.pending_jobs`): finished
-    files are ``skipped`` and never reach the cluster. When nothing is left to do, Ray is not started at all.
+    outputs must record), and every earlier output is checked (:func:`~.record.pending_jobs`): finished
+    files are ``skipped`` and never reach the cluster. When nothing is left to do, Ray is not started at all. Then
+    the cluster is reached (:data:`CONNECT_TIMEOUT_S`) and its nodes are checked for room for the actors.
 
     Args:
         paths: audio files and folders (on storage every node can read).
@@ -327,73 +337,174 @@ def embed_files_ray(
         out_dir: output folder, on storage every node can write.
         kinds: the embedding kinds to compute.
         overwrite: re-embed files whose outputs exist.
-        options: placement and batching.
+        options: placement, batching and the stall timeout.
         root: outputs mirror the inputs' paths below this folder (:func:`~.corpus.plan_jobs`).
-        address: the Ray cluster (``"auto"``, ``"ray://HOST:PORT"``); ``None`` joins the Ray this process has
-            already started, or starts a local one. A Ray started here is shut down at the end.
+        address: the Ray cluster (``"auto"``, ``"HOST:PORT"``, ``"ray://HOST:PORT"``); ``None`` joins the Ray this
+            process has already started, or starts a local one. A Ray started or joined here is shut down at the end.
         progress: called with the number of inputs finished after each step.
         on_total: called once with the number of inputs, before the first.
 
     Returns:
-        The :class:`~.corpus.CorpusReport` (``engine="ray"``), in input order. When the Ray job itself fails (its
-        retries exhausted, a node lost), the files it did not finish are ``failed`` with the reason, and a second
-        run resumes.
+        The :class:`~.record.CorpusReport` (``engine="ray"``), in input order. When the Ray job itself fails (its
+        retries exhausted, a node lost, no progress for ``options.stall_timeout_s``), the files it did not finish are
+        ``failed`` with the reason (outputs already written are found on disk and listed as ``embedded``), and a
+        second run resumes.
+
+    Raises:
+        ClusterError: the cluster cannot be reached in time, or has no node with room for one actor (or not for
+            ``workers`` MIN of them and one decode task).
+        FolderBusyError, OSError, ReportWriteError: as for :func:`~.corpus.embed_files`.
     """
     kinds = check_kinds(kinds)
     options = options or RayOptions()
     require_backends()
     ray = _ray()
-    start = time.perf_counter()
     identity, rate = driver_identity(spec)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    report = CorpusReport.start(identity, kinds, "ray")
-    jobs, failures = plan_jobs(paths, out, root=root)
-    results: dict[Path, FileResult] = {}
-    if on_total is not None:
-        on_total(len(jobs))
     started = False
-    why_stopped = ""
     try:
-        todo = pending_jobs(jobs, identity, wanted_arrays(kinds), overwrite, results, previous_results(out, identity, kinds))
-        if progress is not None:
-            progress(len(jobs) - len(todo))
-        if todo:
-            if not ray.is_initialized():
-                ray.init(address=address, logging_level=logging.WARNING)
-                started = True
+        with OutputFolder(Path(out_dir), identity, kinds, "ray") as folder:
+            folder.plan(*plan_jobs(paths, folder.out, root=root))
+            if on_total is not None:
+                on_total(len(folder.jobs))
+            todo = folder.pending(overwrite)
+            if progress is not None:
+                progress(len(folder.jobs) - len(todo))
+            if not todo:
+                return folder.report
+            started = _connect(ray, address)
             _quiet(ray)
-            _check_room_for_decoding(ray, options)
+            _check_resources(ray, options)
             items = [{"path": str(job.source), "output": str(job.output)} for job in todo]
             blocks = max(1, min(len(items) // options.rows_per_call, 1000))
             dataset = ray.data.from_items(items, override_num_blocks=blocks)
-            rows = embed_dataset(dataset, spec, out_dir=out, kinds=kinds, options=options, identity=(identity, rate))
+            rows = embed_dataset(dataset, spec, out_dir=folder.out, kinds=kinds, options=options, identity=(identity, rate))
             try:
-                for batch in rows.iter_batches(batch_size=None, batch_format="numpy"):
+                for batch in _batches(rows, options.stall_timeout_s):
                     for i, path in enumerate(batch["path"]):
-                        results[Path(str(path))] = _result_of(batch, i)
+                        folder.results[Path(str(path))] = _result_of(batch, i)
                     if progress is not None:
                         progress(len(batch["path"]))
             except Exception as err:  # noqa: BLE001 - the job is lost (retries exhausted, a node gone): the report says so
-                why_stopped = f"the Ray job failed ({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''})"
+                first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                folder.why_stopped = f"the Ray job failed ({type(err).__name__}: {first})"
                 logger.error("%s after %d of %d files; finished outputs are kept, run the same command again to resume",
-                             why_stopped, len(results), len(jobs))
+                             folder.why_stopped, len(folder.results), len(folder.jobs))
     finally:
-        report.results = report_results(jobs, failures, results, why_stopped)
-        report.wall_seconds = time.perf_counter() - start
-        report.save(out)
         if started:
             ray.shutdown()
-    return report
+    return folder.report
+
+
+def _batches(rows: ray.data.Dataset, stall_timeout_s: float) -> Iterator[dict[str, np.ndarray]]:
+    """The result batches of ``rows`` as they finish, read in a thread so that no wait for the next one is unbounded.
+
+    Raises:
+        ClusterError: no batch came for ``stall_timeout_s`` seconds (the actors cannot start, or hang).
+        Exception: whatever the job raised.
+    """
+    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def offer(item: tuple[str, object]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=1.0)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        try:
+            for batch in rows.iter_batches(batch_size=None, batch_format="numpy"):
+                if not offer(("batch", batch)):
+                    return
+            offer(("end", None))
+        except BaseException as err:  # noqa: BLE001 - handed to the caller, which raises it
+            offer(("error", err))
+
+    threading.Thread(target=pump, name="hear-gear-ray-results", daemon=True).start()
+    try:
+        while True:
+            try:
+                what, value = handoff.get(timeout=stall_timeout_s)
+            except queue.Empty:
+                raise ClusterError(f"no file finished in {stall_timeout_s:g} s: the model actors cannot start or are stuck "
+                                   "(see the Ray logs; RayOptions.stall_timeout_s, --stall-timeout, sets this bound)") from None
+            if what == "end":
+                return
+            if what == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+
+
+def _connect(ray: ModuleType, address: str | None) -> bool:
+    """Join the Ray at ``address`` (``None``: the one this process has, else a new local one); whether it was joined or
+    started here (and is to be shut down at the end).
+
+    Raises:
+        ClusterError: nothing answers at ``address``, or Ray does not connect within :data:`CONNECT_TIMEOUT_S`.
+    """
+    if ray.is_initialized():
+        return False
+    if address is None or address == "local":
+        ray.init(address=address, logging_level=logging.WARNING)
+        return True
+    _probe(address)
+    outcome: dict[str, BaseException | None] = {}
+
+    def join() -> None:
+        try:
+            ray.init(address=address, logging_level=logging.WARNING)
+            outcome["error"] = None
+        except BaseException as err:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = err
+
+    # Ray retries a cluster that does not answer for minutes, in C++ code that cannot be interrupted: wait in a thread
+    thread = threading.Thread(target=join, name="hear-gear-ray-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S)
+    if "error" not in outcome:
+        raise ClusterError(f"the Ray cluster at {address} did not answer within {CONNECT_TIMEOUT_S:g} s; check the "
+                           "address (`ray status` on its head node prints it)")
+    error = outcome["error"]
+    if error is not None:
+        raise ClusterError(f"cannot join the Ray cluster at {address}: {type(error).__name__}: {error}") from error
+    return True
+
+
+def _probe(address: str) -> None:
+    """Open a TCP connection to ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``; other forms, e.g. ``auto``, are left
+    to Ray).
+
+    Raises:
+        ClusterError: the host is unknown, or nothing accepts a connection on the port within :data:`PROBE_TIMEOUT_S`.
+    """
+    parsed = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        return
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+            pass
+    except OSError as err:
+        reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise ClusterError(f"no Ray cluster answers at {address}: connecting to {host}:{port}: {reason}") from err
 
 
 def _result_of(batch: dict[str, np.ndarray], i: int) -> FileResult:
-    """Row ``i`` of a batch of :func:`embed_dataset`'s results as a :class:`~.corpus.FileResult`."""
+    """Row ``i`` of a batch of :func:`embed_dataset`'s results as a :class:`~.record.FileResult`."""
     seconds, size, mtime = float(batch["seconds"][i]), int(batch["source_bytes"][i]), int(batch["source_mtime_ns"][i])
+    written = int(batch["output_bytes"][i])
     embedded = str(batch["status"][i]) == "embedded"
     return FileResult(str(batch["path"][i]), str(batch["status"][i]), str(batch["output"][i]) or None,
                       str(batch["error"][i]) or None, None if np.isnan(seconds) else seconds,
-                      size if embedded else None, mtime if embedded else None)
+                      size if embedded else None, mtime if embedded else None, written if written >= 0 else None)
 
 
 def _quiet(ray: ModuleType) -> None:
@@ -407,11 +518,39 @@ def _quiet(ray: ModuleType) -> None:
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # its "progress bars disabled" note
 
 
-def _check_room_for_decoding(ray: ModuleType, options: RayOptions) -> None:
-    """Warn when CPU actors could take every CPU of the cluster: the decode tasks would then wait for a CPU that
-    never frees (an autoscaling cluster may still add nodes, so this is not an error)."""
-    cpus = float(ray.cluster_resources().get("CPU", 0.0))
-    if options.gpus_per_worker == 0 and options.workers[1] * options.cpus_per_worker > cpus - 1:
-        logger.warning("%d model actors of %g CPUs leave %g of the cluster's %g CPUs for decoding; decoding needs at "
-                       "least one: lower --workers or --cpus-per-worker", options.workers[1], options.cpus_per_worker,
-                       max(0.0, cpus - options.workers[1] * options.cpus_per_worker), cpus)
+def _check_resources(ray: ModuleType, options: RayOptions) -> None:
+    """Refuse a placement the cluster's live nodes cannot hold, which Ray would wait for without end: an actor needs
+    one node with ``cpus_per_worker`` CPUs and ``gpus_per_worker`` GPUs, the pool's MIN actors must fit at once, and
+    one CPU must stay free for the decode tasks. Warn when MAX actors would take that CPU.
+
+    Raises:
+        ClusterError: the placement cannot be satisfied by the nodes that are up (an autoscaling cluster must start
+            its nodes first); names what is asked and what there is.
+    """
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive", False)]
+    cpus, gpus = options.cpus_per_worker, options.gpus_per_worker
+    asked = f"{cpus:g} CPUs" + (f" and {gpus:g} GPUs" if gpus else "") + " per model actor"
+    there = ", ".join(f"{node.get('CPU', 0.0):g} CPUs and {node.get('GPU', 0.0):g} GPUs" for node in nodes) or "none"
+    per_node = [_actors_fitting(node, cpus, gpus) for node in nodes]
+    if not any(per_node):
+        raise ClusterError(f"no node of the Ray cluster can hold one model actor: {asked}, and the live nodes have "
+                           f"{there}; lower --cpus-per-worker / --gpus-per-worker (or start nodes that have them)")
+    low, high = options.workers
+    if sum(per_node) < low:
+        raise ClusterError(f"the Ray cluster can hold {sum(per_node)} model actors of {asked} at once, fewer than "
+                           f"--workers asks for at least ({low}); the live nodes have {there}")
+    total = sum(float(node.get("CPU", 0.0)) for node in nodes)
+    if total - low * cpus < 1:
+        raise ClusterError(f"{low} model actors of {cpus:g} CPUs take all {total:g} CPUs of the Ray cluster, and decoding "
+                           "needs at least one: lower --workers or --cpus-per-worker")
+    if high * cpus > total - 1:
+        logger.warning("%d model actors of %g CPUs leave %g of the cluster's %g CPUs for decoding; the pool grows only "
+                       "while decoding keeps one", high, cpus, max(0.0, total - high * cpus), total)
+
+
+def _actors_fitting(node: dict[str, float], cpus: float, gpus: float) -> int:
+    """How many actors of ``cpus`` CPUs and ``gpus`` GPUs a node's resources hold at once."""
+    fit = math.floor(float(node.get("CPU", 0.0)) / cpus + 1e-9)
+    if gpus > 0:
+        fit = min(fit, math.floor(float(node.get("GPU", 0.0)) / gpus + 1e-9))
+    return max(0, fit)

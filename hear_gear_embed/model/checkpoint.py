@@ -9,11 +9,15 @@ import pickle
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from .config import PasstConfig
+
+if TYPE_CHECKING:
+    from .passt import PaSST
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +25,9 @@ SAVED_FORMAT = "hear_gear_embed/checkpoint-v1"
 """Value of the ``format`` key in files written by :func:`save_checkpoint`."""
 
 _ANCHOR = "patch_embed.proj.weight"
+
+_ZIP_MAGIC = b"PK\x03\x04"
+"""The first bytes of a zip archive, the format of torch.save."""
 
 
 class CheckpointError(ValueError):
@@ -39,7 +46,12 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], di
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
     if not path.is_file():
         raise CheckpointError(f"checkpoint path {path} is not a file")
-    if not _looks_like_torch_file(path):
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head == _ZIP_MAGIC and not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is a truncated or corrupt PyTorch checkpoint: it starts as a zip archive, but "
+                              "the archive's directory at its end is missing (a download or copy cut short?)")
+    if not (zipfile.is_zipfile(path) or head[:1] == b"\x80"):  # torch.save's zip archive, or a legacy pickle (PROTO)
         raise CheckpointError(
             f"{path} is not a PyTorch checkpoint: it is neither a zip archive nor a pickle (torch.save writes one of them)"
         )
@@ -69,13 +81,6 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], di
     if not state:
         raise CheckpointError(f"{path} contains no tensors")
     return state, metadata
-
-
-def _looks_like_torch_file(path: Path) -> bool:
-    """torch.save writes a zip archive (legacy files: a pickle starting with the PROTO opcode 0x80)."""
-    with path.open("rb") as handle:
-        head = handle.read(4)
-    return zipfile.is_zipfile(path) or head[:1] == b"\x80"
 
 
 def strip_prefix(state: Mapping[str, Tensor], expected: set[str]) -> dict[str, Tensor]:
@@ -123,6 +128,20 @@ def load_into(net: nn.Module, state: Mapping[str, Tensor], source: str = "checkp
     if problems:
         raise CheckpointError(f"{source} does not fit the network: " + "; ".join(problems))
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True, assign=True)
+
+
+def load_checkpoint(net: PaSST, path: str | os.PathLike[str]) -> None:
+    """Load the checkpoint file ``path`` into ``net`` strictly: :func:`read_checkpoint`, then
+    :func:`check_saved_geometry` against ``net.config`` and :func:`load_into` (``net`` may be on ``meta``). What
+    ``load_model(path)`` does with a file, and what ``hear-gear weights verify`` checks where no checksum is published.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: an unreadable file, or one that does not fit ``net`` (the message says why).
+    """
+    state, metadata = read_checkpoint(path)
+    check_saved_geometry(metadata, net.config, str(path))
+    load_into(net, state, str(path))
 
 
 def check_saved_geometry(metadata: Mapping[str, object], config: PasstConfig, source: str) -> None:

@@ -30,6 +30,11 @@ class ChecksumMismatchError(ValueError):
     """A checkpoint file's SHA-256 differs from the one its record holds (names both, and who attests the expected one)."""
 
 
+class CacheUnavailableError(WeightsUnavailableError):
+    """The cache folder cannot be created or is not writable, so no checkpoint can be downloaded into it (names the
+    folder, where its name comes from, and the operating system's error)."""
+
+
 def cache_dir() -> Path:
     """Directory for official checkpoints: ``$HEAR_GEAR_EMBED_HOME``, else torch hub's ``checkpoints``."""
     env = os.environ.get(HOME_ENV)
@@ -38,6 +43,25 @@ def cache_dir() -> Path:
     import torch.hub  # the default location is torch's, wherever $TORCH_HOME puts it
 
     return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def writable_cache_dir() -> Path:
+    """:func:`cache_dir`, created if needed, once it is known to be writable (downloads are written there).
+
+    Raises:
+        CacheUnavailableError: the folder cannot be created (a file in the way, no permission) or is not writable.
+    """
+    folder = cache_dir()
+    origin = f"${HOME_ENV}" if os.environ.get(HOME_ENV) else "torch hub's checkpoints folder"
+    advice = f"set ${HOME_ENV} to a folder that can be written, or pass a checkpoint's path to load_model(model_file_path=...)"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CacheUnavailableError(f"the weights cache folder {folder} ({origin}) cannot be created: "
+                                    f"{type(err).__name__}: {err}; {advice}") from err
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CacheUnavailableError(f"the weights cache folder {folder} ({origin}) is not writable; {advice}")
+    return folder
 
 
 def cached_path(weights: PretrainedWeights) -> Path:
@@ -54,7 +78,7 @@ def sha256_of(path: str | os.PathLike[str], chunk_bytes: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-Verdict = Literal["match", "mismatch", "no published checksum", "missing"]
+Verdict = Literal["match", "mismatch", "no published checksum", "not a checkpoint", "missing"]
 
 
 @dataclass(frozen=True)
@@ -64,15 +88,19 @@ class Verification:
     Attributes:
         weights: the record.
         path: the file checked.
-        verdict: ``"match"``, ``"mismatch"``, ``"no published checksum"`` (the hash is reported so that
-            users can pin it themselves) or ``"missing"`` (no such file).
+        verdict: ``"match"`` or ``"mismatch"`` (against the record's checksum); without a checksum,
+            ``"no published checksum"`` (the file loads into the record's network, and its hash is reported so that
+            users can pin it themselves) or ``"not a checkpoint"`` (it does not load: :attr:`reason` says why);
+            ``"missing"`` (no such file).
         sha256: the file's hash (``None`` when missing).
+        reason: why the file is not a checkpoint of the record (``""`` for the other verdicts).
     """
 
     weights: PretrainedWeights
     path: Path
     verdict: Verdict
     sha256: str | None
+    reason: str = ""
 
     def explain(self) -> str:
         """One line for people: the verdict, the hashes and, for a mismatch, what it means."""
@@ -82,7 +110,11 @@ class Verification:
         if self.verdict == "match":
             return f"{w.name}: sha256 {self.sha256} matches ({w.sha256_source})"
         if self.verdict == "no published checksum":
-            return f"{w.name}: sha256 {self.sha256} (no checksum is published for this file, so it cannot be verified)"
+            return (f"{w.name}: sha256 {self.sha256}, a checkpoint of this record's network (no checksum is published "
+                    "for this file, so its content cannot be verified)")
+        if self.verdict == "not a checkpoint":
+            return (f"{w.name}: {self.path} (sha256 {self.sha256}) is not a checkpoint of this record: {self.reason}. "
+                    f"Download it again: `hear-gear weights download --force {w.name}`")
         return (
             f"{w.name}: sha256 {self.sha256} differs from {w.sha256} ({w.sha256_source}). The file is not the one "
             "that source downloaded: a truncated or corrupted download, a substituted file, or a re-upload by the "
@@ -91,31 +123,55 @@ class Verification:
 
 
 def verify(weights: PretrainedWeights, path: str | os.PathLike[str] | None = None) -> Verification:
-    """Check ``path`` (default: the cached file) against ``weights.sha256``."""
+    """Check ``path`` (default: the cached file) against ``weights.sha256``, or, where the record has none, check that
+    it loads into the record's network as ``load_model`` would load it (:func:`.checkpoint.load_checkpoint`; about
+    a second for a full-size file)."""
     target = Path(path) if path is not None else cached_path(weights)
     if not target.is_file():
         return Verification(weights, target, "missing", None)
     digest = sha256_of(target)
-    if weights.sha256 is None:
-        return Verification(weights, target, "no published checksum", digest)
-    return Verification(weights, target, "match" if digest == weights.sha256 else "mismatch", digest)
+    if weights.sha256 is not None:
+        return Verification(weights, target, "match" if digest == weights.sha256 else "mismatch", digest)
+    reason = _not_a_checkpoint(weights, target)
+    return Verification(weights, target, "not a checkpoint" if reason else "no published checksum", digest, reason)
+
+
+def _not_a_checkpoint(weights: PretrainedWeights, path: Path) -> str:
+    """Why ``path`` does not load into the network of ``weights`` (``""`` when it does)."""
+    import torch  # the checkpoint modules import torch, which listing the records does not need
+
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .passt import PaSST
+
+    with torch.device("meta"):  # shapes only: the file's tensors are assigned, nothing is initialised
+        net = PaSST(weights.net)
+    try:
+        load_checkpoint(net, path)
+    except CheckpointError as err:
+        return str(err)
+    return ""
 
 
 def download(weights: PretrainedWeights, *, force: bool = False, progress: bool = True) -> Path:
-    """Download ``weights`` into the cache (unless cached and not ``force``) and check its checksum when one is known.
+    """Download ``weights`` into the cache (unless cached and not ``force``), and check it (:func:`verify`): its
+    checksum when one is known, else that it is a checkpoint of the record's network. A cached file is checked too.
 
     The file is written under a temporary name and moved into place only after the check, so an
-    interrupted or mismatching download never leaves a file that later loads would trust; a
-    mismatching one is kept as ``<file>.sha256-mismatch`` beside the cache.
+    interrupted or refused download never leaves a file that later loads would trust; a refused one is kept
+    beside the cache as ``<file>.sha256-mismatch`` or ``<file>.not-a-checkpoint``.
 
     Raises:
         WeightsUnavailableError: the download failed; the message says how to place the file by hand.
-        ChecksumMismatchError: the downloaded file's SHA-256 differs from the record's.
+        CacheUnavailableError: the cache folder cannot be created or written (a ``WeightsUnavailableError``).
+        ChecksumMismatchError: the downloaded (or cached) file's SHA-256 differs from the record's.
+        CheckpointError: without a published checksum, the downloaded (or cached) file is not a checkpoint of the
+            record's network.
     """
     target = cached_path(weights)
     if target.is_file() and not force:
+        _check_cached(weights, target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    writable_cache_dir()
     partial = target.with_name(target.name + ".partial")
     logger.info("downloading %s to %s", weights.url, target)
     import torch.hub  # a resumable-enough downloader with a progress bar, already a dependency
@@ -132,8 +188,27 @@ def download(weights: PretrainedWeights, *, force: bool = False, progress: bool 
             f"{check.explain()}. The download is kept as {rejected} for inspection; once checked, it can be used "
             "by passing its path to load_model(model_file_path=...)"
         )
+    if check.verdict == "not a checkpoint":
+        from .checkpoint import CheckpointError
+
+        rejected = target.with_name(target.name + ".not-a-checkpoint")
+        os.replace(partial, rejected)
+        raise CheckpointError(f"the download of {weights.name} from {weights.url} is not a checkpoint of this record: "
+                              f"{check.reason}. It is kept as {rejected} for inspection; nothing was placed in the cache")
     os.replace(partial, target)
     return target
+
+
+def _check_cached(weights: PretrainedWeights, target: Path) -> None:
+    """Refuse a cached file that mismatches its record's checksum or, without one, is not a checkpoint of its network."""
+    check = verify(weights, target)
+    replace = f"force=True (hear-gear weights download --force {weights.name}) replaces it"
+    if check.verdict == "mismatch":
+        raise ChecksumMismatchError(f"the cached file {target}: {check.explain()}; {replace}")
+    if check.verdict == "not a checkpoint":
+        from .checkpoint import CheckpointError
+
+        raise CheckpointError(f"the cached file {target} is not a checkpoint of this record: {check.reason}; {replace}")
 
 
 def resolve(weights: PretrainedWeights, *, download_missing: bool = True) -> Path:
@@ -141,8 +216,9 @@ def resolve(weights: PretrainedWeights, *, download_missing: bool = True) -> Pat
 
     Raises:
         WeightsUnavailableError: not cached and the download is off or failed; the message says
-            where to put the file by hand.
+            where to put the file by hand (:class:`CacheUnavailableError`: the cache folder cannot be written).
         ChecksumMismatchError: a fresh download does not match the record's checksum.
+        CheckpointError: a fresh download without a published checksum is not a checkpoint of the record's network.
     """
     target = cached_path(weights)
     if target.is_file():

@@ -292,8 +292,13 @@ def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool)
 def random_passt(config: PasstConfig, seed: int = 0) -> PaSST:
     """A PaSST with seeded random weights (:meth:`PaSST.reset_parameters`) in eval mode.
 
-    For tests, pipeline checks and random-weight baselines; the embeddings mean nothing.
+    For tests, pipeline checks and random-weight baselines; the embeddings mean nothing. The weights are drawn once,
+    on the CPU: the network is built without storage (``meta``), so neither torch's layer defaults nor the unseeded
+    draw of :class:`PaSST` run first (each pass costs seconds at full size); the seeded draw is the same as on a
+    network built normally.
     """
-    net = PaSST(config)
+    with torch.device("meta"):
+        net = PaSST(config)
+    net.to_empty(device="cpu")
     net.reset_parameters(torch.Generator().manual_seed(seed))
     return net.eval()

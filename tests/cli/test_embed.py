@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import re
 import urllib.error
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import hear_gear_embed
 from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.cli import main
 from hear_gear_embed.embedding import Embedder
+from hear_gear_embed.hear.loading import module_version
 from hear_gear_embed.io import REPORT_NAME, read_audio
 
 from ..audio_corpus import BAD_FILES, GOOD_FILES, load, tone, write_corpus
@@ -264,7 +267,8 @@ def test_any_hear_module_embeds_and_records_what_is_known_of_it(corpus: Path, tm
                  "--no-progress"]) == 0
     saved = load(out / "b_44k_stereo.flac.npz")
     assert str(saved["variant"]) == str(saved["module"]) == "tests.gear_fake_module"
-    assert str(saved["module_version"]) == "" and str(saved["weights"]) == "module default"
+    assert re.fullmatch("no distribution, source sha256 [0-9a-f]{16}", str(saved["module_version"]))  # tests/ on sys.path
+    assert str(saved["weights"]) == "module default"
     assert str(saved["precision"]) == "fp32" and int(saved["sample_rate"]) == 16000
     from tests import gear_fake_module as fake
 
@@ -283,7 +287,8 @@ def test_any_hear_module_embeds_and_records_what_is_known_of_it(corpus: Path, tm
     assert main(["embed", source, "--variant", "handcrafted", "--out", str(by_variant), "--no-progress"]) == 0
     a, b = load(by_module / "a_16k_mono.wav.npz"), load(by_variant / "a_16k_mono.wav.npz")
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-    assert str(a["module"]) == "hear_gear_embed.hear.handcrafted" and str(a["module_version"]) == hear_gear_embed.__version__
+    assert str(a["module"]) == "hear_gear_embed.hear.handcrafted"
+    assert str(a["module_version"]) == module_version(hear_gear_embed) and str(a["package_version"]) == hear_gear_embed.__version__
 
 
 def test_a_module_that_returns_nan_fails_the_file_not_the_run(corpus: Path, tmp_path: Path,
@@ -304,6 +309,16 @@ def test_missing_cuda_device_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["embed", str(tmp_path), "--variant", "handcrafted", "--device", "cuda", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "error: device 'cuda' was requested but CUDA is not available" in err and "Traceback" not in err
+
+
+def test_a_device_that_holds_no_data_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "a.wav"
+    soundfile.write(source, tone(440, 0.5, 32000), 32000)
+    for argv in (["--variant", "handcrafted"], ["--variant", "tiny_test", "--random-weights", "0"]):
+        assert main(["embed", str(source), *argv, "--device", "meta", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "error: device 'meta' holds no data" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_paths_and_name_clashes_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -370,3 +385,73 @@ def test_precision_is_recorded_and_never_mixed_in_one_folder(tiny_ckpt: Path, tm
     assert main([*common, "--overwrite"]) == 0
     assert str(load(out / "x.wav.npz")["precision"]) == "fp32"
     assert main(common) == 0 and "1 already done" in capsys.readouterr().out
+
+
+def test_a_list_file_that_is_not_text_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    soundfile.write(tmp_path / "x.wav", tone(440.0, 0.2, 32000), 32000)
+    (tmp_path / "nul.txt").write_text("a.wav\nb\0.wav\n")
+    for listing, message in ((tmp_path / "x.wav", "x.wav: not a text file of paths (line 1 is not UTF-8"),
+                             (tmp_path / "nul.txt", "nul.txt, line 2: holds a NUL byte")):
+        assert main(["embed", "--from-list", str(listing), "--variant", "handcrafted", "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--batch-seconds", "nan"), ("--batch-seconds", "inf"),
+                                               ("--batch-seconds", "0"), ("--memory-budget-mb", "nan"),
+                                               ("--memory-budget-mb", "-1"), ("--cpus-per-worker", "nan"),
+                                               ("--gpus-per-worker", "inf"), ("--stall-timeout", "nan")])
+def test_non_finite_or_out_of_range_numbers_are_refused_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                option: str, value: str) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["embed", str(tmp_path), "--variant", "handcrafted", option, value])
+    assert stopped.value.code == 2
+    assert f"argument {option}: {value!r} is not a finite number" in capsys.readouterr().err
+
+
+def test_an_unwritable_output_folder_stops_before_the_model_is_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from hear_gear_embed.io import ModelSpec
+
+    soundfile.write(tmp_path / "x.wav", tone(440.0, 0.2, 32000), 32000)
+    (tmp_path / "file").write_text("a file, so that no folder can be made below it, whoever runs the test")
+
+    def never(self: ModelSpec) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(ModelSpec, "load", never)
+    assert main(["embed", str(tmp_path / "x.wav"), "--variant", "handcrafted", "--out", str(tmp_path / "file" / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out: cannot create or write the folder {tmp_path / 'file' / 'o'}" in err and "Traceback" not in err
+
+
+def test_folders_reached_through_links_are_embedded_once_and_loops_are_left(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    soundfile.write(outside / "linked.wav", tone(440.0, 0.2, 32000), 32000)
+    root = tmp_path / "audio"
+    (root / "sub").mkdir(parents=True)
+    soundfile.write(root / "sub" / "own.wav", tone(330.0, 0.2, 32000), 32000)
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    (root / "sub" / "loop").symlink_to(root, target_is_directory=True)
+    (root / "twice").symlink_to(outside, target_is_directory=True)
+    out = tmp_path / "o"
+    assert main(["embed", str(root), "--variant", "handcrafted", "--out", str(out), "--no-progress"]) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.npz")) == ["link/linked.wav.npz", "sub/own.wav.npz"]
+    assert f"{root / 'sub' / 'loop'}: not searched, a link to {root}" in caplog.text
+    assert f"{root / 'twice'}: not searched, a link to {root / 'link'}" in caplog.text
+
+
+def test_progress_is_logged_when_stderr_is_not_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    from hear_gear_embed.cli import embed as embed_command
+
+    for i in range(3):
+        soundfile.write(tmp_path / f"{i}.wav", tone(300.0 * (i + 1), 0.2, 32000), 32000)
+    monkeypatch.setattr(embed_command, "PROGRESS_LOG_SECONDS", 0.0)
+    with caplog.at_level(logging.INFO, logger="hear_gear_embed.cli.embed"):
+        assert main(["embed", str(tmp_path), "--variant", "handcrafted", "--out", str(tmp_path / "o")]) == 0
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("embedding: ")]
+    assert lines and lines[-1].startswith("embedding: 3 of 3 files (100%)")

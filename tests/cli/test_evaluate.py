@@ -12,6 +12,7 @@ import pytest
 
 from hear_gear_embed.cli import main
 from hear_gear_embed.evaluation.downstream import protocols, runner
+from hear_gear_embed.hear import loading
 from tests.evaluation.downstream.fakes import write_task
 
 SCENE = {split: {f"{split}-{i}.wav": ["quiet" if i % 2 else "loud"] for i in range(n)}
@@ -105,3 +106,30 @@ def test_a_missing_eval_extra_is_named(task_dirs: list[str], monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "sklearn", None)  # as if scikit-learn were not installed
     assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(tmp_path)]) == 2
     assert 'sklearn missing): pip install "hear_gear_embed[eval]"' in capsys.readouterr().err
+
+
+def test_an_unwritable_out_exits_2_before_any_work(task_dirs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def not_loaded(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the module was loaded before --out was checked")
+
+    monkeypatch.setattr(loading, "load_hear_module", not_loaded)
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "out"
+    assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out: ") and f"cannot create or write the folder {out}: [Errno 20] Not a directory" in err
+
+
+def test_an_unwritable_cache_is_read_and_the_run_goes_on(task_dirs: list[str], tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "file").write_text("")
+    cache = tmp_path / "file" / "cache"  # cannot be created, whoever runs (root included)
+    with caplog.at_level("WARNING"):
+        assert main(["evaluate", "lowlevel_mel", task_dirs[0], "--out", str(tmp_path / "out"), "--cache", str(cache),
+                     "--protocol", "knn"]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and warned[0].startswith(f"the embeddings cache {cache} is not writable (") and \
+        warned[0].endswith("nothing new is kept"), warned
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert scores["tasks"]["loudness"]["knn"]["top1_acc"] == 1.0 and scores["embeddings_cached"] == {"loudness": False}

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from hear_gear_embed.cli import main
+from hear_gear_embed.evaluation import gear
 from hear_gear_embed.util import precision as precision_module
 
 FAKE = "tests.gear_fake_module"
@@ -54,3 +55,28 @@ def test_cli_names_a_missing_gear_extra(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert main(["gear", FAKE, "--out", str(tmp_path), "--n-alpha", "5", "--n-r", "5", "--isomap-neighbors", "5",
                  "--knn-neighbors", "3", "--no-progress"]) == 2
     assert "gear extra" in capsys.readouterr().err
+
+
+def test_an_unwritable_out_exits_2_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def not_loaded(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the module was loaded before --out was checked")
+
+    monkeypatch.setattr(gear, "load_hear_module", not_loaded)
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "run"
+    assert main(["gear", FAKE, "--out", str(out), *COMMON]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and f"cannot create or write the folder {out}: [Errno 20] Not a directory" in err
+
+
+def test_compare_names_a_malformed_metrics_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text('{"module": "x",')
+    (run / "gear.npz").write_bytes(b"")
+    assert main(["gear-compare", str(run), "--out", str(tmp_path / "cmp")]) == 2
+    assert f"error: {run / 'metrics.json'}: not valid JSON (" in capsys.readouterr().err
+    (run / "metrics.json").write_text('{"module": "x"}')
+    assert main(["gear-compare", str(run), "--out", str(tmp_path / "cmp")]) == 2
+    assert f"error: {run / 'metrics.json'}: not a GEAR metrics record: grid is missing" in capsys.readouterr().err

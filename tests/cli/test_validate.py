@@ -23,3 +23,9 @@ def test_validate_module_that_does_not_import_exits_2(capsys: pytest.CaptureFixt
     assert main(["validate", "tests.harness.broken_modules.import_fails"]) == 2
     assert "error: cannot import tests.harness.broken_modules.import_fails" in capsys.readouterr().err
     assert main(["validate", "no_such_module_anywhere"]) == 2
+
+
+def test_validate_fails_nan_embeddings_and_says_it_is_stricter(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "tests.harness.broken_modules.nan_embeddings", "--device", "cpu"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  get_timestamp_embeddings, 2 x 4.0 s\n" in out and "stricter than hear-validator 2021.0.6" in out

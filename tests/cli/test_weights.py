@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import urllib.error
 from pathlib import Path
 
 import pytest
 import torch
 
+from hear_gear_embed import get_variant
 from hear_gear_embed.cli import main
 from hear_gear_embed.model.hub import HOME_ENV
 from hear_gear_embed.model.weights import PRETRAINED
@@ -22,6 +25,13 @@ KD = "passt_s_kd_p16_128_ap486"
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+@pytest.fixture
+def tiny_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unpinned records KD and HOP5 with the tiny geometry, so that a small file can be a checkpoint of theirs."""
+    for name in (KD, HOP5):
+        monkeypatch.setitem(PRETRAINED, name, dataclasses.replace(PRETRAINED[name], net=get_variant("tiny_test").net))
 
 
 def test_list(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,13 +48,18 @@ def test_list(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"{SWA}  [not cached]  variants: passt_base, passt_2lvl" in text and "sha256: none published" in text
 
 
-def test_verify(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify(home: Path, tiny_ckpt: Path, tiny_records: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["weights", "verify"]) == 1  # the checkpoints of the published variants, none cached
     out = capsys.readouterr().out
     assert out.splitlines() == [f"{SWA}: not cached at {home / PRETRAINED[SWA].filename}",
                                 f"{HOP5}: not cached at {home / PRETRAINED[HOP5].filename}"]
     home.mkdir()
-    (home / PRETRAINED[KD].filename).write_bytes(b"some bytes")
+    cached = home / PRETRAINED[KD].filename
+    cached.write_bytes(b"some bytes")
+    assert main(["weights", "verify", KD]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{KD}: {cached} (sha256 ") and "is not a checkpoint of this record: " in out
+    shutil.copyfile(tiny_ckpt, cached)
     assert main(["weights", "verify", KD]) == 0
     assert "no checksum is published" in capsys.readouterr().out
     (home / PRETRAINED[SWA].filename).write_bytes(b"not the release")
@@ -52,15 +67,16 @@ def test_verify(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"{SWA}: sha256 " in (out := capsys.readouterr().out) and "differs from" in out
 
 
-def test_download(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_download(home: Path, tiny_ckpt: Path, tiny_records: None, monkeypatch: pytest.MonkeyPatch,
+                  capsys: pytest.CaptureFixture[str]) -> None:
     fetched: list[str] = []
 
     def fake_download(url: str, dst: str, progress: bool = True) -> None:
         fetched.append(url)
-        Path(dst).write_bytes(b"weights of " + url.encode())
+        shutil.copyfile(tiny_ckpt, dst)
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
-    assert main(["weights", "download", KD, "passt_lm2rf_hop5"]) == 0
+    assert main(["weights", "download", KD, HOP5]) == 0
     assert fetched == [PRETRAINED[KD].url, PRETRAINED[HOP5].url]
     assert capsys.readouterr().out.splitlines() == [f"{KD}: {home / PRETRAINED[KD].filename}",
                                                     f"{HOP5}: {home / PRETRAINED[HOP5].filename}"]
@@ -74,6 +90,43 @@ def test_download(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
     assert not (home / PRETRAINED[SWA].filename).exists() and not list(home.glob("*.partial"))
     assert (home / (PRETRAINED[SWA].filename + ".sha256-mismatch")).is_file()
     assert main(["weights", "verify", SWA]) == 1
+
+
+def test_download_refuses_what_is_not_a_checkpoint(home: Path, tiny_ckpt: Path, tiny_records: None,
+                                                   monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """No checksum is published for KD: a download, or a cached file, that does not load into its network is
+    refused (exit status 1) and never placed in the cache; the other checkpoints are still downloaded."""
+    def fake_download(url: str, dst: str, progress: bool = True) -> None:
+        if url == PRETRAINED[KD].url:
+            Path(dst).write_text("<html>Too many requests</html>")
+        else:
+            shutil.copyfile(tiny_ckpt, dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
+    assert main(["weights", "download", KD, HOP5]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"failed: the download of {KD} from {PRETRAINED[KD].url} is not a checkpoint of this "
+                                   "record: ") and "is not a PyTorch checkpoint" in captured.err
+    assert captured.out == f"{HOP5}: {home / PRETRAINED[HOP5].filename}\n"
+    assert not (home / PRETRAINED[KD].filename).exists()
+    assert (home / (PRETRAINED[KD].filename + ".not-a-checkpoint")).is_file()
+    # A junk file placed in the cache by hand: reported, and replaced only when asked.
+    (home / PRETRAINED[HOP5].filename).write_bytes(b"not weights")
+    assert main(["weights", "download", HOP5]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert main(["weights", "download", HOP5, "--force"]) == 0
+    assert main(["weights", "verify", HOP5]) == 0
+
+
+def test_download_into_a_folder_that_cannot_be_made_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "a_file" / "weights"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, dst, progress=True: None)
+    assert main(["weights", "download", KD, HOP5]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the weights cache folder {tmp_path / 'a_file' / 'weights'} (${HOME_ENV}) cannot be "
+                          "created") and "Traceback" not in err and err.count("error:") == 1
 
 
 def test_download_failures(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

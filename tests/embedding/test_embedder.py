@@ -4,6 +4,8 @@ geometry (fast), frame-feature blocks of the weight-free variants, FLOP counts."
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from hear_gear_embed.embedding.pooling import centre_frames, clip_mean_std, wind
 from hear_gear_embed.embedding.windowing import pad_reflect_then_zero
 from hear_gear_embed.features import FeatureConfig
 from hear_gear_embed.features.frames import FrameFeatures
+from hear_gear_embed.model import PaSST
 
 from ..conftest import counted_flops, noise, tone
 
@@ -156,9 +159,37 @@ def test_weight_free_paths_and_missing_checkpoint(tiny_ckpt) -> None:
     assert isinstance(load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu"), Embedder)
 
 
-def test_memory_budget_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="memory_budget_mb must be positive"):
-        Embedder(get_variant("tiny_test"), memory_budget_mb=0)
+@pytest.mark.parametrize("budget", [0, -1.0, math.nan, math.inf, -math.inf, np.float32("nan")])
+def test_memory_budget_must_be_a_positive_finite_number(budget: float, tiny_ckpt, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every way a budget enters (the model, the loaders, the HEAR load_model, a later assignment) is one check,
+    made before any weights are read or drawn."""
+    from hear_gear_embed.embedding import embedder as embedder_module
+    from hear_gear_embed.embedding import random_embedder
+    from hear_gear_embed.hear import load_model
+
+    def no_weights(*args: object) -> None:
+        raise AssertionError("weights were drawn before the budget was checked")
+
+    monkeypatch.setattr(embedder_module, "random_passt", no_weights)
+    tiny = get_variant("tiny_test")
+    message = f"memory_budget_mb must be a positive, finite number of MiB, got {budget}"
+    for make in (lambda: Embedder(tiny, memory_budget_mb=budget),
+                 lambda: load_embedder(tiny, tiny_ckpt, device="cpu", memory_budget_mb=budget),
+                 lambda: random_embedder(tiny, 0, device="cpu", memory_budget_mb=budget),
+                 lambda: load_model(str(tiny_ckpt), variant="tiny_test", device="cpu", memory_budget_mb=budget)):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            make()
+    model = Embedder(get_variant("lowlevel_mel"), memory_budget_mb=64)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.memory_budget_mb = budget
+    assert model.memory_budget_mb == 64
+
+
+def test_memory_budget_must_be_a_number() -> None:
+    for budget in ("512", True):
+        with pytest.raises(TypeError, match=f"memory_budget_mb must be a number of MiB or None, got {type(budget).__name__}"):
+            Embedder(get_variant("lowlevel_mel"), memory_budget_mb=budget)
+    assert Embedder(get_variant("lowlevel_mel"), memory_budget_mb=np.int64(8)).memory_budget_mb == 8
 
 
 @pytest.mark.parametrize(("kind", "seconds"), [("timestamp", 1.07), ("scene", 0.05), ("scene", 4.0), ("scene", 12.5)])
@@ -184,6 +215,27 @@ def test_random_embedder_is_seeded() -> None:
     torch.testing.assert_close(first, again, rtol=0, atol=0)
     assert not torch.allclose(first, other)
     assert random_embedder(get_variant("lowlevel_mel")).net is None
+
+
+def test_loaded_and_random_weights_are_not_drawn_first(tiny_ckpt, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network about to receive a checkpoint's weights, or seeded random ones, is built without storage: no
+    initialiser of torch's layers or of PaSST runs on it first (at full size each such pass costs seconds)."""
+    from hear_gear_embed.embedding import random_embedder
+
+    def refusing(init):
+        def refused(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+            if not tensor.is_meta:
+                raise AssertionError(f"{init.__name__} initialised a {tuple(tensor.shape)} tensor that is then replaced")
+            return init(tensor, *args, **kwargs)
+
+        return refused
+
+    for name in ("trunc_normal_", "kaiming_uniform_", "uniform_", "normal_", "ones_", "zeros_"):
+        monkeypatch.setattr(torch.nn.init, name, refusing(getattr(torch.nn.init, name)))
+    assert load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu").weights_source == str(tiny_ckpt)
+    monkeypatch.setattr("hear_gear_embed.embedding.embedder.random_passt", lambda config, seed: PaSST(config))
+    with pytest.raises(AssertionError, match="initialised a"):  # the check itself: a network built normally is caught
+        random_embedder(get_variant("tiny_test"), 0, device="cpu")
 
 
 def test_feature_block_equals_direct_pooling() -> None:

@@ -4,18 +4,23 @@ figures, metrics, reports and comparisons; the analysis of an ideal embedding.""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from hear_gear_embed.evaluation import gear
 from hear_gear_embed.evaluation.gear import GearSettings, analyse, compare_runs, ridge_targets, run_gear
 from hear_gear_embed.util import precision as precision_module
 from hear_gear_embed.util.precision import PrecisionUnsupportedError
 from tests import gear_fake_module
+
+from .corrupt import truncate
 
 FAKE = "tests.gear_fake_module"
 SMALL = GearSettings(isomap_neighbors=12, knn_neighbors=5, trust_neighbors=5, ridge_folds=3, n_clusters=3)
@@ -107,6 +112,92 @@ def test_compare_runs(runs: dict[str, Path], tmp_path: Path) -> None:
     (old / "metrics.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="older version, without sensitivity"):
         compare_runs([old], tmp_path / "cmp4")
+
+
+def _delete(*keys: str) -> Callable[[dict[str, Any]], None]:
+    def change(record: dict[str, Any]) -> None:
+        for key in keys[:-1]:
+            record = record[key]
+        del record[keys[-1]]
+
+    return change
+
+
+def _set(value: object, *keys: str) -> Callable[[dict[str, Any]], None]:
+    def change(record: dict[str, Any]) -> None:
+        for key in keys[:-1]:
+            record = record[key]
+        record[keys[-1]] = value
+
+    return change
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (_delete("embedding"), "embedding is missing"),
+    (_delete("metrics", "knn", "median_abs_log_ratio", "leave_one_out"),
+     "metrics.knn.median_abs_log_ratio.leave_one_out is missing"),
+    (_delete("metrics", "ridge_r2", "alpha"), "metrics.ridge_r2.alpha is missing"),
+    (_set("high", "metrics", "ridge_r2", "f1"), "metrics.ridge_r2.f1 must be a number, got 'high'"),
+    (_set(True, "metrics", "isomap", "trustworthiness"), "metrics.isomap.trustworthiness must be a number, got True"),
+    (_set([0.1], "metrics", "sensitivity_interval", "r"), r"metrics.sensitivity_interval.r must be a pair of numbers, "
+                                                           r"got [0.1]"),
+    (_set("36", "embedding", "dim"), "embedding.dim must be an integer, got '36'"),
+    (_set(["x"], "metrics"), "metrics must be a JSON object, got list"),
+])
+def test_compare_names_a_malformed_metrics_file_and_what_is_wrong(runs: dict[str, Path], tmp_path: Path,
+                                                                 change: Callable[[dict[str, Any]], None],
+                                                                 problem: str) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(runs["fake"], run)
+    record = json.loads((run / "metrics.json").read_text())
+    change(record)
+    (run / "metrics.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=f"^{re.escape(str(run / 'metrics.json'))}: not a GEAR metrics record: "
+                                         f"{re.escape(problem)}$"):
+        compare_runs([run], tmp_path / "cmp")
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_names_an_unreadable_metrics_or_arrays_file(runs: dict[str, Path], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(runs["fake"], run)
+    metrics = run / "metrics.json"
+    good = metrics.read_text()
+    metrics.write_text(good[: len(good) // 2])
+    with pytest.raises(ValueError, match=f"^{re.escape(str(metrics))}: not valid JSON \\("):
+        compare_runs([run], tmp_path / "cmp")
+    metrics.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=f"^{re.escape(str(metrics))}: not a GEAR metrics record: expected a JSON "
+                                         "object, got list$"):
+        compare_runs([run], tmp_path / "cmp")
+    metrics.write_bytes(b"\xff\xfe{")
+    with pytest.raises(ValueError, match=f"^{re.escape(str(metrics))}: not valid JSON"):
+        compare_runs([run], tmp_path / "cmp")
+    metrics.write_text(good)
+    arrays = run / "gear.npz"
+    with np.load(arrays) as data:
+        saved = {k: data[k] for k in data.files}
+    np.savez(arrays, **{k: v for k, v in saved.items() if k != "coords"})
+    with pytest.raises(ValueError, match=f"^{re.escape(str(arrays))}: lacks the array\\(s\\) coords$"):
+        compare_runs([run], tmp_path / "cmp")
+    np.savez(arrays, **{**saved, "coords": saved["coords"][:, :2]})
+    with pytest.raises(ValueError, match=f"^{re.escape(str(arrays))}: coords has shape \\(36, 2\\), expected \\(36, 3\\)"):
+        compare_runs([run], tmp_path / "cmp")
+    np.savez(arrays, **saved)
+    truncate(arrays)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(arrays))}: not a readable \\.npz file"):
+        compare_runs([run], tmp_path / "cmp")
+
+
+def test_an_unwritable_out_dir_is_refused_before_the_module_is_loaded(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_loaded(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the module was loaded before the output folder was checked")
+
+    monkeypatch.setattr(gear, "load_hear_module", not_loaded)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError, match=r"cannot create or write the folder .*file/run: \[Errno 20\] Not a directory"):
+        run_gear(FAKE, tmp_path / "file" / "run", preset="perceptual", grid_overrides=GRID, settings=SMALL, progress=False)
 
 
 def test_passt_variant_with_a_checkpoint_file(official_ckpt: Callable[[str], Path], tmp_path: Path) -> None:

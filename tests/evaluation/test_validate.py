@@ -37,6 +37,8 @@ def test_verdict_and_reason(name: str) -> None:
     assert report.passed == case.passes, report.format()
     assert report.format().splitlines()[-1].startswith(f"verdict: {'PASS' if case.passes else 'FAIL'} (")
     named = report.errors if not case.passes else report.warnings
+    if case.real_verdict != case.passes:  # a documented difference: the report says so
+        assert any("stricter than hear-validator" in line for line in report.errors), report.format()
     if case.reason:
         assert any(re.search(case.reason, line) for line in named), report.format()
     else:
@@ -108,7 +110,33 @@ def _bfloat16_timestamps(audio: torch.Tensor, model: torch.nn.Module) -> tuple[t
     return embeddings, timestamps.bfloat16()
 
 
+def _inf_scene(audio: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    embeddings = base.get_scene_embeddings(audio, model)
+    embeddings[:, 0] = torch.inf
+    return embeddings
+
+
+def _nan_timestamps(audio: torch.Tensor, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    embeddings, timestamps = base.get_timestamp_embeddings(audio, model)
+    return embeddings, torch.where(timestamps > 500, torch.nan, timestamps)
+
+
+def _nan_and_inf(audio: torch.Tensor, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    embeddings, timestamps = base.get_timestamp_embeddings(audio, model)
+    embeddings[0, 0, :3], embeddings[1, -1, 0] = torch.nan, -torch.inf
+    return embeddings, timestamps
+
+
+STRICTER = r": this check is stricter than hear-validator 2021\.0\.6, which passes them; hear-gear embed and evaluate refuse"
+
+
 @pytest.mark.parametrize(("functions", "passes", "reason"), [
+    # Non-finite outputs: hear-validator passes them, this validator fails them (a documented difference).
+    ({"get_scene_embeddings": _inf_scene}, False, r"^get_scene_embeddings, 4 x 2\.74 s: embeddings contain 4 Inf of 32 "
+                                                  r"values" + STRICTER),
+    ({"get_timestamp_embeddings": _nan_timestamps}, False, r"^get_timestamp_embeddings, 2 x 1\.07 s: timestamps contain "
+                                                           r"22 NaN of 44 values" + STRICTER),
+    ({"get_timestamp_embeddings": _nan_and_inf}, False, r"2 x 1\.98 s: embeddings contain 3 NaN and 1 Inf of 640 values"),
     # One timestamp per sound: no interval to check, as in the real validator.
     ({"get_timestamp_embeddings": _single_frame}, True, ""),
     # The real validator unpacks the result into two: the embeddings alone, of 2 sounds, unpack into 2 tensors.

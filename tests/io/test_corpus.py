@@ -14,7 +14,7 @@ import soundfile
 
 from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.embedding import Embedder
-from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, STATUSES, Job, corpus, embed_files, plan_jobs, read_path_list
+from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, STATUSES, embed_files, plan_jobs, read_path_list, record
 
 from ..conftest import tone
 
@@ -81,7 +81,9 @@ def test_manifest_holds_one_row_per_input_in_order(model: Embedder, tmp_path: Pa
     assert [(Path(r["source"]).name, r["status"]) for r in lines] == [("gone.wav", "failed"), ("b.wav", "embedded"),
                                                                       ("a.wav", "failed")]
     assert lines == json.loads((tmp_path / "o" / REPORT_NAME).read_text())["results"]
-    assert set(lines[1]) == {"source", "status", "output", "error", "seconds", "source_bytes", "source_mtime_ns"}
+    assert set(lines[1]) == {"source", "status", "output", "error", "seconds", "source_bytes", "source_mtime_ns",
+                             "output_bytes"}
+    assert lines[1]["output_bytes"] == (tmp_path / "o" / "b.wav.npz").stat().st_size
     assert lines[1]["source_bytes"] == (tmp_path / "b.wav").stat().st_size and lines[2]["source_bytes"] is None
     assert {r.status for r in report.results} <= set(STATUSES)
 
@@ -104,19 +106,19 @@ def test_a_second_run_skips_what_the_last_report_lists_without_opening_outputs(
     out = tmp_path / "o"
     assert embed_files(inputs, model, out).count("embedded") == 3
     opened: list[str] = []
-    original = corpus.is_up_to_date
+    original = record._saved_metadata
 
-    def spy(job: Job, *args: object) -> bool:
-        opened.append(job.source.name)
-        return original(job, *args)  # type: ignore[arg-type]
+    def spy(output: Path) -> object:
+        opened.append(output.name.removesuffix(".npz"))
+        return original(output)
 
-    monkeypatch.setattr(corpus, "is_up_to_date", spy)
+    monkeypatch.setattr(record, "_saved_metadata", spy)
     assert embed_files(inputs, model, out).count("skipped") == 3 and opened == []
-    # the report of that second run indexes the files as well; a changed source or a missing output is checked
+    # the report of that second run indexes the files as well; a changed source is opened, a missing output embedded
     (out / "b.wav.npz").unlink()
     os.utime(inputs[2], ns=(inputs[2].stat().st_atime_ns, inputs[2].stat().st_mtime_ns + 10**9))
     report = embed_files(inputs, model, out)
-    assert [r.status for r in report.results] == ["skipped", "embedded", "embedded"] and sorted(opened) == ["b.wav", "c.wav"]
+    assert [r.status for r in report.results] == ["skipped", "embedded", "embedded"] and opened == ["c.wav"]
     # a report of more kinds is an index for fewer; one of fewer kinds, or of another model, is none
     opened.clear()
     embed_files(inputs, model, out, kinds=("scene",))

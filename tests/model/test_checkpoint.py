@@ -84,7 +84,7 @@ def test_unreadable_files(tmp_path: Path) -> None:
         read_checkpoint(tmp_path / "notes.txt")
     torch.save({"x": torch.ones(3)}, tmp_path / "whole.pt")
     (tmp_path / "truncated.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:200])
-    with pytest.raises(CheckpointError, match="is not a PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="truncated.pt is a truncated or corrupt PyTorch checkpoint: it starts as a zip"):
         read_checkpoint(tmp_path / "truncated.pt")
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
         archive.writestr("readme.txt", "a zip archive, but not one torch.save wrote")

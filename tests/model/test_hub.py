@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import re
+import shutil
 import urllib.error
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +16,11 @@ import pytest
 import torch
 
 import hear_gear_embed
+from hear_gear_embed import get_variant
+from hear_gear_embed.model.checkpoint import CheckpointError
 from hear_gear_embed.model.hub import (
     HOME_ENV,
+    CacheUnavailableError,
     ChecksumMismatchError,
     WeightsUnavailableError,
     cache_dir,
@@ -27,6 +33,7 @@ from hear_gear_embed.model.hub import (
 from hear_gear_embed.model.weights import PretrainedWeights, get_weights
 
 SWA = "passt_s_swa_p16_128_ap476"
+TINY = get_variant("tiny_test").net
 
 
 @pytest.fixture
@@ -37,18 +44,41 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def release(tmp_path: Path) -> Path:
-    """A small file standing for a release asset."""
+def release(tmp_path: Path, tiny_ckpt: Path) -> Path:
+    """A small file standing for a release asset: a checkpoint of the tiny geometry in the official layout."""
     path = tmp_path / "server" / "release.pt"
     path.parent.mkdir()
-    torch.save({"x": torch.arange(5.0)}, path)
+    shutil.copyfile(tiny_ckpt, path)
     return path
 
 
 def local(source: Path, sha256: str | None = None) -> PretrainedWeights:
-    """An official record pointing at ``source`` (a ``file://`` URL), with ``sha256`` attested by a test."""
-    return dataclasses.replace(get_weights(SWA), name="local", url=source.as_uri(), sha256=sha256,
+    """An official record of the tiny geometry pointing at ``source`` (a ``file://`` URL), with ``sha256`` attested
+    by a test."""
+    return dataclasses.replace(get_weights(SWA), name="local", url=source.as_uri(), net=TINY, sha256=sha256,
                                sha256_source="this test" if sha256 else "")
+
+
+def not_checkpoints(folder: Path, release: Path) -> dict[str, tuple[Path, str]]:
+    """Files that are not a checkpoint of the tiny record, each with what the verdict must say about it."""
+    folder.mkdir(exist_ok=True)
+    state = torch.load(release, weights_only=True)
+    files = {
+        "junk": (b"<html>rate limit exceeded</html>", "is not a PyTorch checkpoint"),
+        "truncated": (release.read_bytes()[:1000], "is a truncated or corrupt PyTorch checkpoint: it starts as a zip archive"),
+        "other tensors": ({"x": torch.arange(5.0)}, "does not fit the network: missing keys"),
+        "missing key": ({k: v for k, v in state.items() if k != "head_dist.bias"}, r"missing keys \(1\): head_dist.bias"),
+        "other shape": ({**state, "cls_token": torch.zeros(1, 1, 8)}, r"shape mismatches \(1\): cls_token"),
+    }
+    out = {}
+    for name, (content, reason) in files.items():
+        path = folder / f"{name.replace(' ', '_')}.pt"
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            torch.save(content, path)
+        out[name] = (path, reason)
+    return out
 
 
 def offline(url: str, dst: str, **kwargs: object) -> None:
@@ -80,10 +110,25 @@ def test_verify_every_verdict(release: Path) -> None:
     unpinned = verify(local(release), release)
     assert unpinned.verdict == "no published checksum" and unpinned.sha256 == digest
     assert digest in unpinned.explain() and "cannot be verified" in unpinned.explain()
+    assert "a checkpoint of this record's network" in unpinned.explain()
 
     missing = verify(local(release), release.with_name("absent.pt"))
     assert (missing.verdict, missing.sha256) == ("missing", None)
     assert missing.explain() == f"local: not cached at {release.with_name('absent.pt')}"
+
+
+def test_without_a_checksum_a_file_must_be_a_checkpoint_of_the_record(release: Path, tmp_path: Path) -> None:
+    """No checksum is published for most checkpoints: then at least the file must load into the record's network,
+    as load_model would load it."""
+    for name, (path, reason) in not_checkpoints(tmp_path / "bad", release).items():
+        check = verify(local(release), path)
+        assert (check.verdict, check.sha256) == ("not a checkpoint", sha256_of(path)), name
+        assert re.search(reason, check.reason), (name, check.reason)
+        assert check.explain().startswith(f"local: {path} (sha256 {check.sha256}) is not a checkpoint of this record: ")
+        assert "hear-gear weights download --force local" in check.explain()
+    # A published checksum decides alone: a file that matches it is the attested one.
+    junk = not_checkpoints(tmp_path / "bad", release)["junk"][0]
+    assert verify(local(release, sha256_of(junk)), junk).verdict == "match"
 
 
 def test_verify_defaults_to_the_cached_file(home: Path, release: Path) -> None:
@@ -110,6 +155,54 @@ def test_download_into_the_cache(home: Path, release: Path, monkeypatch: pytest.
 
 def test_unpinned_download_is_kept(home: Path, release: Path) -> None:
     assert resolve(local(release)).read_bytes() == release.read_bytes()
+
+
+def test_a_download_that_is_not_a_checkpoint_is_never_used(home: Path, release: Path, tmp_path: Path) -> None:
+    junk = not_checkpoints(tmp_path / "server", release)["other tensors"][0]
+    with pytest.raises(CheckpointError, match="does not fit the network: missing keys") as info:
+        download(local(junk), progress=False)
+    rejected = home / (junk.name + ".not-a-checkpoint")
+    assert [p.name for p in home.iterdir()] == [rejected.name] and rejected.read_bytes() == junk.read_bytes()
+    assert f"the download of local from {junk.as_uri()} is not a checkpoint of this record" in str(info.value)
+    assert str(rejected) in str(info.value)
+    with pytest.raises(WeightsUnavailableError, match="is not cached"):
+        resolve(local(junk), download_missing=False)
+
+
+def test_a_cached_file_that_fails_its_check_is_reported_not_returned(home: Path, release: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """download() of a cached file checks it (loads only look for it): a file that is not a checkpoint, or that
+    mismatches a published checksum, is an error that says how to replace it; force=True replaces it."""
+    home.mkdir()
+    cached = home / "release.pt"
+    cached.write_bytes(b"half a file")
+    fetch = torch.hub.download_url_to_file
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(CheckpointError, match=rf"the cached file {re.escape(str(cached))} is not a checkpoint of this "
+                       "record: .*force=True \\(hear-gear weights download --force local\\) replaces it"):
+        download(local(release))
+    with pytest.raises(ChecksumMismatchError, match="force=True"):
+        download(local(release, sha256_of(release)))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", fetch)
+    assert download(local(release), force=True, progress=False).read_bytes() == release.read_bytes()
+    assert download(local(release)) == cached
+
+
+def test_a_cache_folder_that_cannot_be_made_is_named(tmp_path: Path, release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "a_file" / "weights"))
+    with pytest.raises(CacheUnavailableError) as info:
+        download(local(release), progress=False)
+    message = str(info.value)
+    assert f"the weights cache folder {tmp_path / 'a_file' / 'weights'} (${HOME_ENV}) cannot be created" in message
+    assert "NotADirectoryError" in message or "FileExistsError" in message
+    assert isinstance(info.value, WeightsUnavailableError) and isinstance(info.value.__cause__, OSError)
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "read_only"))
+    (tmp_path / "read_only").mkdir()
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # root may write anywhere: the check is what is tested
+    with pytest.raises(CacheUnavailableError, match=rf"folder {re.escape(str(tmp_path / 'read_only'))} \(\${HOME_ENV}\) "
+                       "is not writable"):
+        download(local(release), progress=False)
 
 
 def test_mismatching_download_is_never_used(home: Path, release: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+
 import pytest
 import torch
 
@@ -206,3 +209,53 @@ def test_compute_dtype_converts_only_the_blocks_linear_layers() -> None:
     assert bool((cosine > 0.999).all()) and not torch.equal(reduced.mid, reference.mid)
     with pytest.raises(ValueError, match="float32, bfloat16 or float16"):
         net.set_compute_dtype(torch.float64)
+
+
+RANDOM_WEIGHTS_SHA256 = {
+    # (torch major.minor, kernel of torch's normal_): {seed: SHA-256 of random_passt(TINY, seed)'s state dict}.
+    # torch's CPU normal_ has a vectorised kernel for AVX2 and wider and a scalar one, which draw different values.
+    ("2.13", "vectorised"): {0: "70ed6771f0da749c7c393a419ec6474cdcd606269a91ce5684f598eab78e8a83",
+                             3: "2bafb91195866855b43e0b767a74b935970816220ba9f97cd668ee687dcaf846"},
+    ("2.13", "scalar"): {0: "c46542c1378ef19387e711745bf9b85d8175fbf8b16060fe944bccc3726f096f",
+                         3: "9860a98b34045fc1b4d1779ade0aacc987c18788d894ec71d6761b6554b8ca5e"},
+}
+"""Checksums of the seeded random weights as release 0.2.0 drew them (measured with ``ATEN_CPU_CAPABILITY`` set to
+``default``, ``avx2`` and ``avx512``)."""
+
+
+def state_sha256(net: torch.nn.Module) -> str:
+    """SHA-256 of a state dict: every key, then its tensor's bytes, in key order."""
+    digest = hashlib.sha256()
+    for key, value in sorted(net.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_seeded_random_weights_are_those_of_earlier_releases(seed: int) -> None:
+    capability = torch.backends.cpu.get_cpu_capability()
+    kernel = "vectorised" if capability in ("AVX2", "AVX512") else "scalar" if capability == "DEFAULT" else capability
+    key = (".".join(torch.__version__.split(".")[:2]), kernel)
+    if key not in RANDOM_WEIGHTS_SHA256:
+        pytest.skip(f"no checksum recorded for torch {key[0]} with the {capability} CPU kernels")
+    assert state_sha256(random_passt(TINY, seed)) == RANDOM_WEIGHTS_SHA256[key][seed]
+
+
+def test_random_weights_are_drawn_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each parameter of a seeded random network is initialised once: not by torch's layer defaults, nor by an
+    unseeded draw first (at full size each pass over the 86 M parameters costs seconds)."""
+    initialised: list[int] = []
+
+    def counting(init: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        def counted(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+            if not tensor.is_meta:
+                initialised.append(tensor.data_ptr())
+            return init(tensor, *args, **kwargs)
+
+        return counted
+
+    for name in ("trunc_normal_", "kaiming_uniform_", "uniform_", "normal_", "ones_", "zeros_"):
+        monkeypatch.setattr(torch.nn.init, name, counting(getattr(torch.nn.init, name)))
+    net = random_passt(TINY, seed=1)
+    assert sorted(initialised) == sorted(p.data_ptr() for p in net.parameters())

@@ -52,3 +52,26 @@ def test_cuda_index_beyond_the_visible_gpus() -> None:
 def test_not_a_device_string() -> None:
     with pytest.raises(ValueError, match="is not a torch device"):
         resolve_device("gpu")
+
+
+def test_meta_device_is_refused_by_every_entry_point() -> None:
+    """torch's meta device records shapes, not values: nothing can be embedded there, so it is refused before any
+    model is built, by the one device rule that every loader calls."""
+    from hear_gear_embed.embedding import random_embedder
+
+    for device in ("meta", torch.device("meta")):
+        with pytest.raises(ValueError, match="'meta' holds no data"):
+            resolve_device(device)
+    with pytest.raises(ValueError, match="'meta' holds no data"):
+        load_model(variant="handcrafted", device="meta")
+    with pytest.raises(ValueError, match="'meta' holds no data"):
+        random_embedder(hear_gear_embed.get_variant("tiny_test"), device="meta")
+
+
+@pytest.mark.parametrize("kind", ["mps", "xpu", "mtia", "hpu", "vulkan", "privateuseone"])
+def test_device_types_this_torch_or_machine_lacks(kind: str) -> None:
+    backend = torch.backends.mps if kind == "mps" else getattr(torch, kind, None)
+    if backend is not None and backend.is_available():
+        pytest.skip(f"this machine has a {kind} device")
+    with pytest.raises(DeviceUnavailableError, match=f"device '{kind}:1' was requested but .* no {kind} device"):
+        resolve_device(f"{kind}:1")

@@ -18,20 +18,20 @@ from .tasks import DataSplit, HearTask, Split, TaskError, event_labels_at, folds
 if TYPE_CHECKING:
     from .embeddings import DEFAULT_BATCH_SAMPLES, EmbeddingError, TaskEmbeddings, embed_task
     from .metrics import METRICS, Metric, task_metrics
-    from .protocols import PROTOCOLS, ProtocolResult, run_protocol
+    from .protocols import PROTOCOLS, ProtocolResult, fold_warnings, run_protocol
     from .runner import build_folds, evaluate, load_tasks, scores_markdown
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "DEFAULT_BATCH_SAMPLES": ".embeddings", "EmbeddingError": ".embeddings", "TaskEmbeddings": ".embeddings",
     "embed_task": ".embeddings", "METRICS": ".metrics", "Metric": ".metrics",
     "task_metrics": ".metrics", "PROTOCOLS": ".protocols", "ProtocolResult": ".protocols",
-    "run_protocol": ".protocols", "build_folds": ".runner", "evaluate": ".runner", "load_tasks": ".runner",
-    "scores_markdown": ".runner",
+    "fold_warnings": ".protocols", "run_protocol": ".protocols", "build_folds": ".runner", "evaluate": ".runner",
+    "load_tasks": ".runner", "scores_markdown": ".runner",
 })
 
 __all__ = [
     "DEFAULT_BATCH_SAMPLES", "METRICS", "PROTOCOLS", "DataSplit", "EmbeddingError", "Event", "Fold", "HearTask", "Metric",
     "ProtocolResult", "Split", "SplitEmbeddings", "TaskEmbeddings", "TaskError", "TaskInfo", "build_folds", "embed_task",
-    "evaluate", "event_labels_at", "folds_rule", "load_task", "load_tasks", "run_protocol",
+    "evaluate", "event_labels_at", "fold_warnings", "folds_rule", "load_task", "load_tasks", "run_protocol",
     "scores_markdown", "task_metrics",
 ]

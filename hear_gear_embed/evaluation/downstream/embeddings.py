@@ -8,13 +8,19 @@ What heareval's ``task_embeddings`` does, with these differences in how, not in 
   length is embedded as it is, with a warning);
 * rows come in heareval's order: files shuffled by ``random.Random(0)``, one generator per task drawn through the
   splits in metadata order, as its ``memmap_embeddings`` stores them (heareval trains on them in that order);
-* an event task's rows are labelled by :func:`~.tasks.event_labels_at`, heareval's rule;
+* an event task's rows are labelled by :func:`~.tasks.event_labels_at`, heareval's rule, and a file whose timestamps do
+  not increase strictly is refused (:class:`EmbeddingError`): heareval keys a file's frames by timestamp, so a repeated
+  one silently drops rows and constant ones leave one frame per file (its mean frame step is then NaN), and its
+  frame-to-event rules presume time order;
 * the embeddings are cached, one folder per module identity and task (:func:`cache_folder`).
 
 The cache folder holds ``<split>.npz`` for every split used (``embeddings`` ``(n_rows, dim)`` float32, ``file_index``
 ``(n_rows,)`` int64 into ``files``, ``files`` (str), and ``timestamps_ms`` ``(n_rows,)`` float64 for event tasks, rows
 in the order of the split's JSON file) and ``identity.json``, written last (:func:`cache_identity`). A cache is used
-only when its identity equals the one of this run; otherwise the task is embedded again (and the reason logged).
+only when its identity equals the one of this run; otherwise the task is embedded again (and the reason logged). A
+damaged entry (an unreadable ``identity.json``, a truncated or bit-flipped ``.npz``: every member's CRC-32 is verified)
+is discarded with a warning naming the file, and embedded again. A read-only cache (``cache_writable=False``) is read
+the same way, and nothing is written into it.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import torch
 from ...hear.loading import HearModel
 from ...util.chunking import length_batches
 from ...util.files import write_atomic
+from ..storage import read_npz
 from .data import SplitEmbeddings
 from .tasks import HearTask, Split, TaskError, event_labels_at
 
@@ -50,6 +57,8 @@ duration and rate."""
 CACHE_FORMAT = 1
 """Version of the cache layout, part of its identity."""
 IDENTITY_NAME = "identity.json"
+_SHOWN_TIMESTAMPS = 8
+"""Timestamps quoted in the error about a file whose timestamps do not increase."""
 
 
 class EmbeddingError(ValueError):
@@ -113,6 +122,7 @@ def embed_task(
     task: HearTask,
     *,
     cache_dir: Path | None = None,
+    cache_writable: bool = True,
     batch_samples: int = DEFAULT_BATCH_SAMPLES,
     batch_size: int | None = None,
 ) -> TaskEmbeddings:
@@ -122,6 +132,8 @@ def embed_task(
         model: the HEAR module, loaded (:func:`~hear_gear_embed.hear.loading.load_hear_module`), on its device.
         task: the task (:func:`~.tasks.load_task`).
         cache_dir: where embeddings are cached (:func:`cache_folder`); ``None``: no cache.
+        cache_writable: ``False``: ``cache_dir`` is read only (a shared cache): embeddings found there are used, and
+            the others are embedded without being written or anything there being removed.
         batch_samples: most samples of audio in one call of the model (at least one file per call).
         batch_size: most files in one call; ``None``: bound by ``batch_samples`` only.
 
@@ -131,7 +143,9 @@ def embed_task(
     Raises:
         ValueError: ``batch_samples`` or ``batch_size`` below 1.
         TaskError: missing audio, an unreadable file, a file not mono or not at the model's sample rate.
-        EmbeddingError: the module failed on a file or returned NaN, Inf or wrong shapes for it.
+        EmbeddingError: the module failed on a file or returned NaN, Inf or wrong shapes for it, or timestamps that do
+            not increase strictly within it (event tasks).
+        OSError: a writable ``cache_dir`` could not be written.
         ModuleNotFoundError: soundfile is not installed.
     """
     if batch_samples < 1 or (batch_size is not None and batch_size < 1):
@@ -145,15 +159,16 @@ def embed_task(
         rows = _read_cache(folder, expected, task)
     cached = rows is not None
     if rows is None:
-        if folder is not None:
-            (folder / IDENTITY_NAME).unlink(missing_ok=True)
+        kept = folder if cache_writable else None  # where the new embeddings are written
+        if kept is not None:
+            (kept / IDENTITY_NAME).unlink(missing_ok=True)
         rows = {}
         for name in task.used_splits:
             rows[name] = _embed_split(model, task, task.split(name), batch_samples, batch_size)
-            if folder is not None:
-                _write_rows(folder / f"{name}.npz", rows[name], task.split(name).files)
-        if folder is not None:
-            write_atomic(folder / IDENTITY_NAME, (json.dumps(expected, indent=2) + "\n").encode())
+            if kept is not None:
+                _write_rows(kept / f"{name}.npz", rows[name], task.split(name).files)
+        if kept is not None:
+            write_atomic(kept / IDENTITY_NAME, (json.dumps(expected, indent=2) + "\n").encode())
     orders = heareval_file_orders(task)
     splits = {name: _assemble(task, task.split(name), split_rows, orders[name]) for name, split_rows in rows.items()}
     seconds = time.perf_counter() - start
@@ -215,8 +230,10 @@ def _embed_split(model: HearModel, task: HearTask, split: Split, batch_samples: 
     for batch in length_batches(range(len(paths)), lengths, max_items=batch_size, max_samples=batch_samples):
         audio = np.stack([sf.read(str(paths[i]), dtype="float32")[0] for i in batch])
         outputs = _embed_batch(model, audio, event, [f"{where}/{split.files[i]}" for i in batch])
-        for i, out in zip(batch, outputs, strict=True):
-            per_file[i] = out
+        for i, (emb, stamps) in zip(batch, outputs, strict=True):
+            if stamps is not None:
+                _check_increasing(stamps, model.name, f"{where}/{split.files[i]}")
+            per_file[i] = emb, stamps
     outputs = [per_file[i] for i in range(len(paths))]
     if not event:
         return _Rows(np.stack([e for e, _ in outputs]), np.arange(len(paths), dtype=np.int64), None)
@@ -260,6 +277,24 @@ def _embed_batch(model: HearModel, audio: np.ndarray, event: bool,
         return alone
 
 
+def _check_increasing(stamps: np.ndarray, module: str, name: str) -> None:
+    """Raise :class:`EmbeddingError` unless the timestamps ``(n_timestamps,)`` of file ``name`` (ms, finite: the module's
+    outputs are checked) increase strictly."""
+    steps = np.flatnonzero(np.diff(stamps) <= 0)
+    if not len(steps):
+        return
+    if np.ptp(stamps) == 0:
+        seen = f"all {len(stamps)} timestamps are {stamps[0]:g} ms"
+    else:
+        j = int(steps[0])
+        shown = ", ".join(f"{t:g}" for t in stamps[:_SHOWN_TIMESTAMPS]) + (", ..." if len(stamps) > _SHOWN_TIMESTAMPS else "")
+        seen = (f"timestamp {j + 2} ({stamps[j + 1]:g} ms) does not come after timestamp {j + 1} ({stamps[j]:g} ms); "
+                f"they are {shown} ms")
+    raise EmbeddingError(f"{name}: {module}.get_timestamp_embeddings returned timestamps that do not increase within the "
+                         f"file: {seen}. An event task scores each file's frames in time order, one frame per timestamp, "
+                         "so a file's timestamps must increase strictly")
+
+
 def _warn_other_lengths(task: HearTask, split: Split, lengths: list[int], rate: int) -> None:
     if task.sample_duration_s is None:
         return
@@ -282,8 +317,8 @@ def _write_rows(path: Path, rows: _Rows, files: tuple[str, ...]) -> None:
 
 
 def _read_cache(folder: Path, expected: dict[str, Any], task: HearTask) -> dict[str, _Rows] | None:
-    """The cached rows of every split, or ``None`` (logged) when the cache is absent, of another identity, or
-    incomplete."""
+    """The cached rows of every split, or ``None`` (logged) when the cache is absent, of another identity, incomplete
+    or damaged (a warning naming the file)."""
     record_path = folder / IDENTITY_NAME
     if not record_path.is_file():
         logger.info("%s: no cached embeddings in %s", task.info.name, folder)
@@ -293,6 +328,10 @@ def _read_cache(folder: Path, expected: dict[str, Any], task: HearTask) -> dict[
     except (OSError, ValueError) as err:
         logger.warning("%s: unreadable %s (%s): embedding again", task.info.name, record_path, err)
         return None
+    if not isinstance(record, dict):
+        logger.warning("%s: unreadable %s (a JSON %s, not an object): embedding again", task.info.name, record_path,
+                       type(record).__name__)
+        return None
     if record != expected:
         changed = sorted(k for k in {*record, *expected} if record.get(k) != expected.get(k))
         logger.info("%s: the cache in %s was made with other %s: embedding again", task.info.name, folder,
@@ -300,15 +339,14 @@ def _read_cache(folder: Path, expected: dict[str, Any], task: HearTask) -> dict[
         return None
     rows = {}
     for name in task.used_splits:
+        path = folder / f"{name}.npz"
         try:
-            with np.load(folder / f"{name}.npz", allow_pickle=False) as saved:
-                files = tuple(str(f) for f in saved["files"])
-                stamps = saved["timestamps_ms"] if "timestamps_ms" in saved else None
-                rows[name] = _Rows(saved["embeddings"], saved["file_index"], stamps)
+            saved = read_npz(path, required=("embeddings", "file_index", "files"))
+            files = tuple(str(f) for f in saved["files"])
+            rows[name] = _Rows(saved["embeddings"], saved["file_index"], saved.get("timestamps_ms"))
             _check_rows(rows[name], len(task.split(name).files), task.info.embedding_type == "event")
-        except (OSError, ValueError, KeyError) as err:
-            logger.warning("%s: unreadable cache file %s (%s): embedding again", task.info.name,
-                           folder / f"{name}.npz", err)
+        except ValueError as err:
+            logger.warning("%s: corrupt or unreadable cache file %s (%s): embedding again", task.info.name, path, err)
             return None
         if files != task.split(name).files:
             logger.warning("%s: %s lists other files than %s.json: embedding again", task.info.name,

@@ -539,6 +539,48 @@ def _check_split(task: TaskInfo, fold: str, split_name: str, split: SplitEmbeddi
         raise ValueError(f"{where}: a multiclass task needs exactly one label per row")
 
 
+def fold_warnings(task: TaskInfo, folds: Sequence[Fold], protocols: Sequence[str]) -> list[str]:
+    """What makes a fold's training split too small to learn from, one message per fold and problem; ``[]``: nothing.
+
+    Each protocol learns a label from the training rows that have it and (multilabel and event tasks, whose labels
+    are separate yes-or-no decisions) from those that lack it. So, for the labels that occur in a fold's test split:
+
+    * a label that no training row has cannot be predicted by any protocol (every task type);
+    * a label that every training row has (multilabel and event tasks) cannot be told absent by any protocol;
+    * a training split of a single row leaves ``mlp`` untrained: its hidden layers' BatchNorm cannot train on a batch
+      of one row, which is skipped (named only when ``mlp`` is among ``protocols``).
+
+    Fewer training rows than labels is not itself a problem (one row per label can be learnt from); it matters through
+    the labels above, which the messages name. The validation split only selects hyper-parameters: it is not checked.
+    """
+    out = []
+    for fold in folds:
+        where = "the training split" if len(folds) == 1 else f"the training split of fold {fold.name}"
+        train = fold.train.targets > 0
+        tested = np.asarray((fold.test.targets > 0).any(axis=0))
+        rows = len(train)
+        unseen = tested & ~train.any(axis=0)
+        if unseen.any():
+            out.append(f"{where}: {unseen.sum()} of the {tested.sum()} labels of the test split never occur in its {rows} "
+                       f"training row(s) ({_label_list(task, unseen)}): no protocol can learn them, and their test rows "
+                       "are scored at chance or worse")
+        always = tested & train.all(axis=0)
+        if task.prediction_type != "multiclass" and always.any():
+            out.append(f"{where}: {always.sum()} of the {tested.sum()} labels of the test split occur in every one of its "
+                       f"{rows} training row(s) ({_label_list(task, always)}): no protocol can learn when they are "
+                       "absent")
+        if "mlp" in protocols and rows == 1:
+            out.append(f"{where} has 1 row: the mlp protocol cannot train on it (BatchNorm needs 2 rows per batch), so "
+                       "its scores are those of an untrained network")
+    return out
+
+
+def _label_list(task: TaskInfo, chosen: np.ndarray, most: int = 10) -> str:
+    """The names of the labels marked in ``chosen`` ``(n_labels,)``, the first ``most`` of them."""
+    names = [label for label, c in zip(task.labels, chosen, strict=True) if c]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def _summary(fold_names: Sequence[str], fold_scores: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
     """heareval's aggregation: mean and sample standard deviation over folds, NaN values left out."""
     means, stds = {}, {}

@@ -9,7 +9,9 @@ write ``scores.json`` and ``scores.md``.
 * ``metrics`` and ``folds``: task -> its metric names (the first selects models) and its folds' names;
 * ``embedding_seconds`` and ``embeddings_cached``: task -> time to embed it (or read its cache), and whether it was
   read from the cache;
-* ``failed``: task -> ``embedding`` or protocol -> the error, for whatever failed (the rest is still scored).
+* ``failed``: task -> ``embedding`` or protocol -> the error, for whatever failed (the rest is still scored);
+* ``warnings``: task -> what makes its training split too small to learn from (:func:`~.protocols.fold_warnings`),
+  for the tasks where something does.
 
 A score that is not a finite number (heareval's ``aucroc`` of a label without positives is NaN) is written as
 ``null``. Both files are rewritten after each task, so an interrupted run keeps the tasks done.
@@ -28,12 +30,12 @@ from typing import Any
 import torch
 
 from ...hear.loading import HearModel
-from ...util.files import write_atomic
+from ...util.files import check_writable, write_atomic
 from ...util.names import unknown_name
 from .data import Fold, SplitEmbeddings
 from .embeddings import DEFAULT_BATCH_SAMPLES, EmbeddingError, embed_task
 from .metrics import task_metrics
-from .protocols import PROTOCOLS, ProtocolResult, run_protocol
+from .protocols import PROTOCOLS, ProtocolResult, fold_warnings, run_protocol
 from .tasks import METADATA_NAME, HearTask, TaskError, load_task
 
 logger = logging.getLogger(__name__)
@@ -58,8 +60,9 @@ def evaluate(
     into ``out_dir``.
 
     Every task folder is read and checked (metadata, vocabulary, splits, metric names, audio present at the model's
-    sample rate) before anything is embedded. A task or protocol that fails afterwards is recorded under ``failed``
-    and the others go on.
+    sample rate), and ``out_dir`` and ``cache_dir`` are checked for writing, before anything is embedded. A cache that
+    cannot be written is used read-only (one warning): embeddings found there are used, the others are embedded and not
+    kept. A task or protocol that fails afterwards is recorded under ``failed`` and the others go on.
 
     Args:
         model: the HEAR module (:func:`~hear_gear_embed.hear.loading.load_hear_module`), on the device it embeds on.
@@ -78,25 +81,40 @@ def evaluate(
     Raises:
         ValueError: no protocol or an unknown or repeated one, no task, or two tasks of one name.
         TaskError: a task folder that cannot be read or scored, or without audio at the model's sample rate.
+        OSError: ``out_dir`` cannot be created or written (the message names it and the operating system's error).
         ModuleNotFoundError: soundfile or scikit-learn is not installed.
     """
     protocols = _check_protocols(protocols)
     tasks = load_tasks(task_dirs, model.sample_rate)
-    identity = model.identity
     out = Path(out_dir)
+    check_writable(out)
+    cache = None if cache_dir is None else Path(cache_dir)
+    cache_writable = cache is not None and _cache_writable(cache)
+    identity = model.identity
     scores: dict[str, Any] = {
         **identity, "sample_rate": model.sample_rate, "seed": seed, "protocols": list(protocols),
         "tasks": {t.info.name: {} for t in tasks}, "details": {t.info.name: {} for t in tasks},
         "metrics": {t.info.name: list(t.info.evaluation) for t in tasks},
         "folds": {t.info.name: [ds.name for ds in t.data_splits] for t in tasks},
-        "embedding_seconds": {}, "embeddings_cached": {}, "failed": {},
+        "embedding_seconds": {}, "embeddings_cached": {}, "failed": {}, "warnings": {},
     }
     for task in tasks:
-        _evaluate_task(model, task, scores, protocols=protocols, cache_dir=cache_dir, seed=seed, device=device,
-                       batch_samples=batch_samples, batch_size=batch_size)
+        _evaluate_task(model, task, scores, protocols=protocols, cache_dir=cache, cache_writable=cache_writable, seed=seed,
+                       device=device, batch_samples=batch_samples, batch_size=batch_size)
         write_atomic(out / SCORES_JSON, (json.dumps(scores, indent=2, allow_nan=False) + "\n").encode())
         write_atomic(out / SCORES_MD, scores_markdown(scores).encode())
     return scores
+
+
+def _cache_writable(cache: Path) -> bool:
+    """Whether the embeddings cache can be written, decided once per run; a warning when it cannot."""
+    try:
+        check_writable(cache)
+    except OSError as err:
+        logger.warning("the embeddings cache %s is not writable (%s): embeddings cached there are used, nothing new is "
+                       "kept", cache, err)
+        return False
+    return True
 
 
 def load_tasks(task_dirs: Sequence[str | Path], sample_rate: int) -> list[HearTask]:
@@ -135,7 +153,8 @@ def build_folds(task: HearTask, splits: Mapping[str, SplitEmbeddings]) -> list[F
 
 def scores_markdown(scores: Mapping[str, Any]) -> str:
     """``scores.md`` from the content of ``scores.json``: the module, a table of each task's primary metric (one
-    column per protocol, ``mean ± std`` over folds for k-fold tasks), a table of every metric, and the failures."""
+    column per protocol, ``mean ± std`` over folds for k-fold tasks), a table of every metric, the warnings and the
+    failures."""
     protocols = list(scores["protocols"])
     lines = [
         f"# Downstream evaluation of {scores['module']}", "",
@@ -155,6 +174,10 @@ def scores_markdown(scores: Mapping[str, Any]) -> str:
             every.append(row)
     lines += ["", "## Every metric", "", "| task | metric | " + " | ".join(protocols) + " |",
               "|---|---|" + "---:|" * len(protocols), *every]
+    warnings = scores.get("warnings", {})  # absent from the scores.json of versions before it
+    if warnings:
+        lines += ["", "## Warnings", ""]
+        lines += [f"- {task}: {message}" for task, messages in warnings.items() for message in messages]
     failed = scores["failed"]
     if failed:
         lines += ["", "## Failures", ""]
@@ -174,13 +197,13 @@ def _check_protocols(protocols: Sequence[str]) -> tuple[str, ...]:
 
 
 def _evaluate_task(model: HearModel, task: HearTask, scores: dict[str, Any], *, protocols: Sequence[str],
-                   cache_dir: str | Path | None, seed: int, device: str | torch.device, batch_samples: int,
-                   batch_size: int | None) -> None:
-    """Embed ``task`` and run every protocol on it, recording results and failures into ``scores``."""
+                   cache_dir: Path | None, cache_writable: bool, seed: int, device: str | torch.device,
+                   batch_samples: int, batch_size: int | None) -> None:
+    """Embed ``task`` and run every protocol on it, recording results, warnings and failures into ``scores``."""
     name = task.info.name
     start = time.perf_counter()
     try:
-        embedded = embed_task(model, task, cache_dir=None if cache_dir is None else Path(cache_dir),
+        embedded = embed_task(model, task, cache_dir=cache_dir, cache_writable=cache_writable,
                               batch_samples=batch_samples, batch_size=batch_size)
     except ModuleNotFoundError:
         raise
@@ -190,6 +213,11 @@ def _evaluate_task(model: HearModel, task: HearTask, scores: dict[str, Any], *, 
     scores["embedding_seconds"][name] = embedded.seconds
     scores["embeddings_cached"][name] = embedded.cached
     folds = build_folds(task, embedded.splits)
+    warnings = fold_warnings(task.info, folds, protocols)
+    for message in warnings:
+        logger.warning("%s: %s", name, message)
+    if warnings:
+        scores["warnings"][name] = warnings
     times = [f"embedding {embedded.seconds:.1f} s{' (cached)' if embedded.cached else ''}"]
     for protocol in protocols:
         try:

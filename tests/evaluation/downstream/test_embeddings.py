@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,11 @@ import pytest
 import soundfile as sf
 import torch
 
+from hear_gear_embed.evaluation.downstream import embeddings
 from hear_gear_embed.evaluation.downstream.embeddings import (
     IDENTITY_NAME,
     EmbeddingError,
+    TaskEmbeddings,
     cache_folder,
     embed_task,
 )
@@ -23,6 +26,7 @@ from hear_gear_embed.hear.loading import HearModel, load_hear_module
 from hear_gear_embed.model.hub import sha256_of
 from hear_gear_embed.util import precision as precision_module
 
+from ..corrupt import CORRUPTIONS
 from .fakes import RATE, FakeModel, fake_hear, fake_timestamps, write_task
 
 SPLITS = {
@@ -142,11 +146,107 @@ def test_cache_hit_skips_the_model_and_any_change_recomputes(tmp_path: Path, cap
     assert embed_task(hear, load_task(folder), cache_dir=cache).cached
 
 
+def _same_splits(a: TaskEmbeddings, b: TaskEmbeddings) -> bool:
+    return a.splits.keys() == b.splits.keys() and all(
+        np.array_equal(x.embeddings, y.embeddings) and np.array_equal(x.targets, y.targets)
+        and np.array_equal(x.file_index, y.file_index) and np.array_equal(x.timestamps_ms, y.timestamps_ms)  # type: ignore[arg-type]
+        for x, y in ((a.splits[n], b.splits[n]) for n in a.splits))
+
+
+def _flip_first_bit(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[0] ^= 0x01  # "{" -> "z"
+    path.write_bytes(bytes(raw))
+
+
+IDENTITY_CORRUPTIONS = {
+    "identity truncated": lambda path: path.write_bytes(path.read_bytes()[:20]),
+    "identity bit": _flip_first_bit,
+    "identity not an object": lambda path: path.write_text("[1, 2]"),
+}
+
+
+@pytest.mark.parametrize(("file", "corrupt"), [
+    *(("train.npz", c) for c in CORRUPTIONS.values()), *((IDENTITY_NAME, c) for c in IDENTITY_CORRUPTIONS.values()),
+], ids=[*CORRUPTIONS, *IDENTITY_CORRUPTIONS])
+def test_a_corrupt_cache_entry_is_discarded_and_embedded_again(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                              file: str, corrupt: Callable[[Path], None]) -> None:
+    folder = write_task(tmp_path / "tasks", embedding_type="event", prediction_type="multilabel", split_files=EVENTS)
+    clean = embed_task(fake_hear(), load_task(folder))
+    cache = tmp_path / "cache"
+    hear = fake_hear()
+    embed_task(hear, load_task(folder), cache_dir=cache)
+    where = cache_folder(cache, hear.identity, load_task(folder))
+    corrupt(where / file)
+    with caplog.at_level("WARNING"):
+        healed = embed_task(hear, load_task(folder), cache_dir=cache)
+    assert not healed.cached and _same_splits(healed, clean)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and str(where / file) in warned[0] and "embedding again" in warned[0], warned
+    again = embed_task(hear, load_task(folder), cache_dir=cache)
+    assert again.cached and _same_splits(again, clean)  # the entry was written anew
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def test_a_read_only_cache_is_read_and_nothing_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_task(tmp_path / "tasks", prediction_type="multilabel", split_files=SPLITS)
+    cache = tmp_path / "cache"
+    hear = fake_hear()
+    first = embed_task(hear, load_task(folder), cache_dir=cache)
+    before = _files(cache)
+
+    def no_write(path: Path, content: object) -> None:
+        raise AssertionError(f"{path} written into a read-only cache")
+
+    monkeypatch.setattr(embeddings, "write_atomic", no_write)
+    calls = len(_model_of(hear).batches)
+    read = embed_task(hear, load_task(folder), cache_dir=cache, cache_writable=False)
+    assert read.cached and _same_splits(read, first) and len(_model_of(hear).batches) == calls
+    (folder / "valid.json").write_text(json.dumps({"v0.wav": ["a"], "v1.wav": []}))  # the entry is stale now
+    stale = embed_task(hear, load_task(folder), cache_dir=cache, cache_writable=False)
+    assert not stale.cached and stale.splits["valid"].targets[stale.splits["valid"].files.index("v0.wav")].tolist() == [1, 0]
+    (folder / "valid.json").write_text(json.dumps(SPLITS["valid"]))  # the entry is valid again
+    assert embed_task(hear, load_task(folder), cache_dir=cache, cache_writable=False).cached
+    (cache_folder(cache, hear.identity, load_task(folder)) / "train.npz").write_bytes(b"")  # and now corrupt
+    before = _files(cache)
+    assert not embed_task(hear, load_task(folder), cache_dir=cache, cache_writable=False).cached
+    assert _files(cache) == before  # nothing written, nothing discarded
+
+
+@pytest.mark.parametrize(("stamps", "seen"), [
+    (lambda ts: torch.zeros_like(ts), r"all 6 timestamps are 0 ms"),
+    (lambda ts: torch.full_like(ts, 125.0), r"all 6 timestamps are 125 ms"),
+    (lambda ts: ts.flip(-1), r"timestamp 2 \(200 ms\) does not come after timestamp 1 \(250 ms\); they are 250, 200, "
+                             r"150, 100, 50, 0 ms"),
+    (lambda ts: torch.cat([ts[..., :3], ts[..., 2:5]], dim=-1), r"timestamp 4 \(100 ms\) does not come after "
+                                                                r"timestamp 3 \(100 ms\)"),
+], ids=["all zero", "constant", "decreasing", "repeated"])
+def test_event_timestamps_that_do_not_increase_are_named(tmp_path: Path, stamps: Callable[[torch.Tensor], torch.Tensor],
+                                                         seen: str) -> None:
+    task = load_task(write_task(tmp_path, embedding_type="event", prediction_type="multilabel", split_files=EVENTS))
+    hear = fake_hear()
+    regular = hear.module.get_timestamp_embeddings
+
+    def broken(audio: torch.Tensor, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        emb, ts = regular(audio, model)
+        return emb, stamps(ts)
+
+    hear.module.get_timestamp_embeddings = broken
+    with pytest.raises(EmbeddingError, match=r"^mini/train/e0\.wav: fake_downstream_hear\.get_timestamp_embeddings returned "
+                                             r"timestamps that do not increase within the file: " + seen) as info:
+        embed_task(hear, task)
+    assert str(info.value).endswith(". An event task scores each file's frames in time order, one frame per timestamp, "
+                                   "so a file's timestamps must increase strictly")
+
+
 def test_identity_names_weights_and_precision(tmp_path: Path, tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(precision_module, "cpu_bf16_units", lambda flags=None: ("avx512_bf16",))  # any CPU: tiny model
-    assert fake_hear().identity == {"module": "fake_downstream_hear", "module_version": "", "weights": "module default",
-                                           "weights_sha256": "", "precision": "fp32"}
+    assert fake_hear().identity == {"module": "fake_downstream_hear", "module_version": "no distribution, no source files",
+                                    "weights": "module default", "weights_sha256": "", "precision": "fp32"}
     handcrafted = load_hear_module("handcrafted").identity
     assert handcrafted["weights"] == "none" and handcrafted["weights_sha256"] == "" and handcrafted["module_version"]
     task = load_task(write_task(tmp_path, seconds=dict.fromkeys([f"train-{i}.wav" for i in range(4)], 0.5)))

@@ -16,6 +16,7 @@ from hear_gear_embed.evaluation.downstream.protocols import (
     LINEAR,
     MLP,
     events_from_frames,
+    fold_warnings,
     grid_configurations,
     run_protocol,
 )
@@ -194,3 +195,48 @@ def test_bad_inputs_are_refused_with_the_problem_named() -> None:
         run_protocol("knn", dataclasses.replace(MULTICLASS, evaluation=("accuracy",)), [fold])
     with pytest.raises(ValueError, match="not a torch device"):
         run_protocol("knn", MULTICLASS, [fold], device="gpu0")
+
+
+def _train_rows(fold: Fold, rows: np.ndarray, targets: np.ndarray | None = None) -> Fold:
+    """``fold`` with only the training rows ``rows`` (their targets replaced by ``targets``)."""
+    train = fold.train
+    return dataclasses.replace(fold, train=SplitEmbeddings(
+        train.embeddings[rows], train.targets[rows] if targets is None else targets, train.files, train.file_index[rows],
+        None if train.timestamps_ms is None else train.timestamps_ms[rows], train.events))
+
+
+def test_fold_warnings_name_what_no_protocol_can_learn() -> None:
+    for task in (MULTICLASS, MULTILABEL, EVENTS):  # separable folds: nothing to say
+        assert fold_warnings(task, folds_for(task), protocols.PROTOCOLS) == []
+    fold = folds_for(MULTICLASS)[0]
+    first_two = np.flatnonzero(fold.train.targets[:, :2].any(axis=1))  # rows of labels a and b only
+    assert fold_warnings(MULTICLASS, [_train_rows(fold, first_two)], ("knn",)) == [
+        f"the training split: 2 of the 4 labels of the test split never occur in its {len(first_two)} training row(s) "
+        "(c, d): no protocol can learn them, and their test rows are scored at chance or worse"]
+    one = _train_rows(fold, np.array([0]))
+    assert fold_warnings(MULTICLASS, [one], ("knn", "linear"))[0].startswith("the training split: 3 of the 4 labels")
+    assert len(fold_warnings(MULTICLASS, [one], ("knn", "linear"))) == 1  # the mlp's need is named only when it runs
+    assert fold_warnings(MULTICLASS, [one], ("mlp",))[1] == (
+        "the training split has 1 row: the mlp protocol cannot train on it (BatchNorm needs 2 rows per batch), so its "
+        "scores are those of an untrained network")
+
+    fold = folds_for(MULTILABEL)[0]
+    targets = fold.train.targets.copy()
+    targets[:, 2] = 1.0  # "noise" in every training row: nothing tells its absence
+    assert fold_warnings(MULTILABEL, [_train_rows(fold, np.arange(len(targets)), targets)], ("knn",)) == [
+        f"the training split: 1 of the 3 labels of the test split occur in every one of its {len(targets)} training "
+        "row(s) (noise): no protocol can learn when they are absent"]
+    events = folds_for(EVENTS)[0]
+    targets = events.train.targets.copy()
+    targets[:, 0] = 0.0  # no training frame of tone_a
+    warned = fold_warnings(EVENTS, [_train_rows(events, np.arange(len(targets)), targets)], ("knn",))
+    assert warned == [f"the training split: 1 of the 3 labels of the test split never occur in its {len(targets)} "
+                      "training row(s) (tone_a): no protocol can learn them, and their test rows are scored at chance "
+                      "or worse"]
+
+    folds = make_folds(MULTICLASS, n_folds=3, sizes=(12, 8, 8))
+    folds[1] = _train_rows(folds[1], np.flatnonzero(folds[1].train.targets[:, 0] == 0))
+    assert fold_warnings(MULTICLASS, folds, ("knn",)) == [
+        f"the training split of fold {folds[1].name}: 1 of the 4 labels of the test split never occur in its "
+        f"{len(folds[1].train.targets)} training row(s) (a): no protocol can learn them, and their test rows are scored "
+        "at chance or worse"]

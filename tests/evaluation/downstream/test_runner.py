@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hear_gear_embed.evaluation.downstream import runner
+from hear_gear_embed.evaluation.downstream import embeddings, runner
 from hear_gear_embed.evaluation.downstream.data import Fold, TaskInfo
 from hear_gear_embed.evaluation.downstream.protocols import ProtocolResult
 from hear_gear_embed.evaluation.downstream.runner import evaluate, scores_markdown
 from hear_gear_embed.evaluation.downstream.tasks import TaskError
 
+from ..corrupt import flip_value_bit
 from .fakes import FakeModel, fake_hear, write_task
 
 TASKS = ("tones-multiclass", "timbre-multilabel", "events", "tones-kfold")
@@ -52,7 +53,7 @@ def test_scores_of_every_task_and_protocol(synthetic_tasks: Path, tmp_path: Path
                       cache_dir=tmp_path / "cache", seed=7)
     assert json.loads((out / "scores.json").read_text()) == scores
     assert scores["module"] == "fake_downstream_hear" and scores["precision"] == "fp32" and scores["seed"] == 7
-    assert scores["protocols"] == ["knn", "mlp"] and scores["failed"] == {}
+    assert scores["protocols"] == ["knn", "mlp"] and scores["failed"] == {} and scores["warnings"] == {}
     assert list(scores["tasks"]) == list(TASKS) and set(scores["embedding_seconds"]) == set(TASKS)
     assert scores["tasks"]["tones-multiclass"] == {"knn": {"top1_acc": 24.0}, "mlp": {"top1_acc": 24.0}}
     assert scores["tasks"]["timbre-multilabel"]["knn"] == {"mAP": 15.0, "d_prime": 15.0, "aucroc": None}
@@ -118,3 +119,87 @@ def test_bad_tasks_are_refused_before_anything_is_embedded(tmp_path: Path, monke
     refused([good], ValueError, "unknown protocol 'kn'; did you mean knn", protocols=("kn",))
     refused([good], ValueError, "a protocol is given twice", protocols=("knn", "knn"))
     assert hear.model.batches == [] and not (tmp_path / "out").exists()
+
+
+def test_a_corrupt_cache_entry_heals_to_the_scores_of_a_clean_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    task = write_task(tmp_path / "tasks", split_files={
+        split: {f"{split}-{i}.wav": ["a" if i % 2 else "b"] for i in range(n)} for split, n in (("train", 6), ("valid", 4),
+                                                                                             ("test", 4))})
+    loud = write_task(tmp_path / "tasks", "loud", loud=("train-1.wav", "train-3.wav", "valid-1.wav", "test-1.wav"))
+    clean = evaluate(fake_hear(), [task, loud], out_dir=tmp_path / "clean", protocols=("knn",))
+    cache = tmp_path / "cache"
+    evaluate(fake_hear(), [task, loud], out_dir=tmp_path / "out", protocols=("knn",), cache_dir=cache)
+    damaged = next((cache).glob("*/loud/train.npz"))
+    flip_value_bit(damaged)
+    with caplog.at_level("WARNING"):
+        healed = evaluate(fake_hear(), [task, loud], out_dir=tmp_path / "out", protocols=("knn",), cache_dir=cache)
+    assert healed["failed"] == {} and healed["embeddings_cached"] == {"mini": True, "loud": False}
+    assert healed["tasks"] == clean["tasks"] and healed["details"]["loud"]["knn"]["fold_scores"] == \
+        clean["details"]["loud"]["knn"]["fold_scores"]
+    assert f"unreadable cache file {damaged}" in caplog.text
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def test_a_read_only_cache_is_read_and_nothing_new_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(runner, "run_protocol", StandInProtocols())
+    kept, stale = write_task(tmp_path / "tasks", "kept"), write_task(tmp_path / "tasks", "stale")
+    missing = write_task(tmp_path / "tasks", "missing")
+    cache = tmp_path / "cache"
+    writable = evaluate(fake_hear(), [kept, stale, missing], out_dir=tmp_path / "rw", cache_dir=cache)
+    shutil.rmtree(next(cache.glob("*/missing")))
+    (stale / "labelvocabulary.csv").write_text("idx,label\r\n0,a\r\n1,b\r\n")  # the same labels, other bytes: stale
+    before = _files(cache)
+    real_check = runner.check_writable
+
+    def cache_is_read_only(folder: Path) -> None:
+        if Path(folder) == cache:  # as a shared read-only mount answers, whoever runs (root included)
+            raise PermissionError(13, "Permission denied", str(folder))
+        real_check(folder)
+
+    def no_write(path: Path, content: object) -> None:
+        raise AssertionError(f"{path} written into a read-only cache")
+
+    monkeypatch.setattr(runner, "check_writable", cache_is_read_only)
+    monkeypatch.setattr(embeddings, "write_atomic", no_write)
+    with caplog.at_level("WARNING"):
+        scores = evaluate(fake_hear(), [kept, stale, missing], out_dir=tmp_path / "ro", cache_dir=cache)
+    assert scores["embeddings_cached"] == {"kept": True, "stale": False, "missing": False} and scores["failed"] == {}
+    assert scores["tasks"] == writable["tasks"] and _files(cache) == before
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and warned[0].startswith(f"the embeddings cache {cache} is not writable (")
+    assert warned[0].endswith(f"Permission denied: '{cache}'): embeddings cached there are used, nothing new is kept")
+
+
+def test_an_unwritable_out_dir_is_refused_before_anything_is_embedded(tmp_path: Path) -> None:
+    task = write_task(tmp_path, "mini")
+    (tmp_path / "file").write_text("")
+    hear = fake_hear()
+    assert isinstance(hear.model, FakeModel)
+    with pytest.raises(OSError, match=r"cannot create or write the folder .*file/out: \[Errno 20\] Not a directory"):
+        evaluate(hear, [task], out_dir=tmp_path / "file" / "out", cache_dir=tmp_path / "cache")
+    assert hear.model.batches == [] and not (tmp_path / "cache").exists()
+
+
+def test_a_training_split_too_small_to_learn_from_is_warned_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(runner, "run_protocol", StandInProtocols())
+    labels = ("a", "b", "c", "d", "e", "f")
+    splits = {"train": {"train-0.wav": ["a"]}, **{split: {f"{split}-{i}.wav": [label] for i, label in enumerate(labels)}
+                                                   for split in ("valid", "test")}}
+    task = write_task(tmp_path, "one-file", labels=labels, split_files=splits)
+    with caplog.at_level("WARNING"):
+        scores = evaluate(fake_hear(), [task], out_dir=tmp_path / "out", protocols=("knn", "mlp"))
+    messages = scores["warnings"]["one-file"]
+    assert messages == [
+        "the training split: 5 of the 6 labels of the test split never occur in its 1 training row(s) (b, c, d, e, f): no "
+        "protocol can learn them, and their test rows are scored at chance or worse",
+        "the training split has 1 row: the mlp protocol cannot train on it (BatchNorm needs 2 rows per batch), so its "
+        "scores are those of an untrained network",
+    ]
+    assert [f"one-file: {m}" for m in messages] == [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    table = (tmp_path / "out" / "scores.md").read_text()
+    assert "## Warnings\n\n" + "".join(f"- one-file: {m}\n" for m in messages) in table
