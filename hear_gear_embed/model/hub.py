@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..util.files import check_writable
 from .weights import PretrainedWeights
 
 logger = logging.getLogger(__name__)
@@ -46,21 +47,23 @@ def cache_dir() -> Path:
 
 
 def writable_cache_dir() -> Path:
-    """:func:`cache_dir`, created if needed, once it is known to be writable (downloads are written there).
+    """:func:`cache_dir`, created if needed, once it is known to be writable (downloads are written there); checked by
+    writing in it (:func:`~hear_gear_embed.util.files.check_writable`), which also holds for root and read-only mounts.
 
     Raises:
-        CacheUnavailableError: the folder cannot be created (a file in the way, no permission) or is not writable.
+        CacheUnavailableError: the folder cannot be created (a file in the way, no permission) or written.
     """
     folder = cache_dir()
     origin = f"${HOME_ENV}" if os.environ.get(HOME_ENV) else "torch hub's checkpoints folder"
-    advice = f"set ${HOME_ENV} to a folder that can be written, or pass a checkpoint's path to load_model(model_file_path=...)"
     try:
+        check_writable(folder)
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise CacheUnavailableError(f"the weights cache folder {folder} ({origin}) cannot be created: "
-                                    f"{type(err).__name__}: {err}; {advice}") from err
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CacheUnavailableError(f"the weights cache folder {folder} ({origin}) is not writable; {advice}")
+        cause = err.__cause__ if isinstance(err.__cause__, OSError) else err
+        raise CacheUnavailableError(
+            f"the weights cache folder {folder} ({origin}) cannot be created or written: {type(cause).__name__}: {cause}; "
+            f"set ${HOME_ENV} to a folder that can be written, or pass a checkpoint's path to "
+            "load_model(model_file_path=...)") from err
     return folder
 
 

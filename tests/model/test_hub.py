@@ -4,8 +4,8 @@ against their record, downloading them (``file://`` URLs: no network), and what 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
-import os
 import re
 import shutil
 import urllib.error
@@ -17,6 +17,7 @@ import torch
 
 import hear_gear_embed
 from hear_gear_embed import get_variant
+from hear_gear_embed.model import hub
 from hear_gear_embed.model.checkpoint import CheckpointError
 from hear_gear_embed.model.hub import (
     HOME_ENV,
@@ -194,14 +195,18 @@ def test_a_cache_folder_that_cannot_be_made_is_named(tmp_path: Path, release: Pa
     with pytest.raises(CacheUnavailableError) as info:
         download(local(release), progress=False)
     message = str(info.value)
-    assert f"the weights cache folder {tmp_path / 'a_file' / 'weights'} (${HOME_ENV}) cannot be created" in message
-    assert "NotADirectoryError" in message or "FileExistsError" in message
+    assert f"the weights cache folder {tmp_path / 'a_file' / 'weights'} (${HOME_ENV}) cannot be created or written" in message
+    assert "NotADirectoryError" in message
     assert isinstance(info.value, WeightsUnavailableError) and isinstance(info.value.__cause__, OSError)
+    assert not (tmp_path / "a_file").is_dir()
+
+    def read_only(folder: Path) -> None:  # a read-only mount, which refuses root as well
+        raise OSError(f"cannot create or write the folder {folder}: read-only") from OSError(errno.EROFS, "Read-only file system")
+
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "read_only"))
-    (tmp_path / "read_only").mkdir()
-    monkeypatch.setattr(os, "access", lambda path, mode: False)  # root may write anywhere: the check is what is tested
+    monkeypatch.setattr(hub, "check_writable", read_only)
     with pytest.raises(CacheUnavailableError, match=rf"folder {re.escape(str(tmp_path / 'read_only'))} \(\${HOME_ENV}\) "
-                       "is not writable"):
+                       r"cannot be created or written: OSError: \[Errno 30\] Read-only file system"):
         download(local(release), progress=False)
 
 
