@@ -14,7 +14,7 @@ from ..features.frames import FrameFeatures
 from ..frontends.build import build_frontend
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.hub import resolve
-from ..model.passt import PaSST, PasstOutput, forward_flops, random_passt
+from ..model.passt import PaSST, PasstOutput, forward_flops, passt_without_weights, random_passt
 from ..util.chunking import chunks
 from ..util.device import resolve_device
 from ..util.precision import Precision, check_precision_name, compute_dtype, precision_of
@@ -420,8 +420,7 @@ def _network_without_weights(variant: VariantConfig) -> PaSST | None:
     loaded or drawn; ``None`` for a variant without one."""
     if not variant.needs_network or variant.net is None:
         return None
-    with torch.device("meta"):
-        return PaSST(variant.net)
+    return passt_without_weights(variant.net)
 
 
 def _placed(embedder: Embedder, device: torch.device, precision: Precision) -> Embedder:

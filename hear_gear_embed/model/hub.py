@@ -141,15 +141,12 @@ def verify(weights: PretrainedWeights, path: str | os.PathLike[str] | None = Non
 
 def _not_a_checkpoint(weights: PretrainedWeights, path: Path) -> str:
     """Why ``path`` does not load into the network of ``weights`` (``""`` when it does)."""
-    import torch  # the checkpoint modules import torch, which listing the records does not need
-
+    # the checkpoint modules import torch, which listing the records does not need
     from .checkpoint import CheckpointError, load_checkpoint
-    from .passt import PaSST
+    from .passt import passt_without_weights
 
-    with torch.device("meta"):  # shapes only: the file's tensors are assigned, nothing is initialised
-        net = PaSST(weights.net)
     try:
-        load_checkpoint(net, path)
+        load_checkpoint(passt_without_weights(weights.net), path)
     except CheckpointError as err:
         return str(err)
     return ""

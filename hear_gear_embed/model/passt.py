@@ -289,6 +289,13 @@ def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool)
     return patch_embed + network + head
 
 
+def passt_without_weights(config: PasstConfig) -> PaSST:
+    """A PaSST of ``config`` with its parameters on ``meta``: shapes without storage, nothing initialised (a full-size
+    initialisation costs seconds), for weights about to be loaded (``load_state_dict(..., assign=True)``) or drawn."""
+    with torch.device("meta"):
+        return PaSST(config)
+
+
 def random_passt(config: PasstConfig, seed: int = 0) -> PaSST:
     """A PaSST with seeded random weights (:meth:`PaSST.reset_parameters`) in eval mode.
 
@@ -297,8 +304,7 @@ def random_passt(config: PasstConfig, seed: int = 0) -> PaSST:
     draw of :class:`PaSST` run first (each pass costs seconds at full size); the seeded draw is the same as on a
     network built normally.
     """
-    with torch.device("meta"):
-        net = PaSST(config)
+    net = passt_without_weights(config)
     net.to_empty(device="cpu")
     net.reset_parameters(torch.Generator().manual_seed(seed))
     return net.eval()
