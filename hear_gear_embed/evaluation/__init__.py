@@ -10,7 +10,6 @@ Works on any HEAR module. Needs the ``gear`` extra (scikit-learn, matplotlib, tq
 * :mod:`.dispersion`: Gini index of the covariance spectrum, top-2 ratio, K-means F-test,
   Calinski-Harabasz, and the BECR regulariser;
 * :mod:`.plots`: the figures; :mod:`.gear`: whole runs, reports and comparisons;
-* :mod:`.storage`: ``.npz`` files read back whole (every CRC-32 verified) or refused, naming the file;
 * :mod:`.downstream`: ``hear-gear evaluate``, HEAR tasks scored as heareval scores them (needs the ``eval`` extra).
 """
 

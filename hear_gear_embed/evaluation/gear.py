@@ -31,6 +31,7 @@ import numpy as np
 from ..embedding.config import KINDS, Kind
 from ..hear.loading import load_hear_module
 from ..util.files import check_writable
+from ..util.npz import read_npz
 from ..util.precision import Precision
 from .analysis import (
     SENSITIVITY_LEVEL,
@@ -53,7 +54,6 @@ from .plots import (
     plot_isomap_parameter,
     plot_log_ratios,
 )
-from .storage import read_npz
 from .synth import PARAMETERS, ToneGrid, make_grid
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -26,6 +25,7 @@ import numpy as np
 
 from ..embedding.config import Kind
 from ..util.files import check_writable, folder_lock, write_atomic
+from ..util.npz import NPZ_ERRORS
 from .audio import AudioReadError
 from .models import IDENTITY_KEYS, module_variant
 
@@ -186,7 +186,7 @@ def _saved_metadata(output: Path) -> tuple[set[str], dict[str, np.ndarray]] | No
             present = set(saved.files)
             keys = (*IDENTITY_KEYS, "source_bytes", "source_mtime_ns", "source_frames", "source_sample_rate")
             return present, {k: saved[k] for k in keys if k in present}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except NPZ_ERRORS as err:
         logger.warning("%s: unreadable earlier output (%s); embedding again", output, err)
         return None
 
@@ -334,11 +334,7 @@ def pending_jobs(jobs: Sequence[Job], identity: dict[str, str], wanted: tuple[st
                                   source_bytes=stat.st_size, source_mtime_ns=stat.st_mtime_ns,
                                   output_bytes=known.output_bytes)
             stored = _check_saved(job, identity, wanted)
-            if stored is None:
-                return None
-            return FileResult(str(job.source), "skipped", str(job.output), seconds=_seconds(stored),
-                              source_bytes=stat.st_size, source_mtime_ns=stat.st_mtime_ns,
-                              output_bytes=_output_bytes(job.output))
+            return None if stored is None else _finished(job, "skipped", stored, _output_bytes(job.output))
         except (ValueError, OSError) as err:
             return failed(job.source, err)
 
@@ -351,11 +347,15 @@ def pending_jobs(jobs: Sequence[Job], identity: dict[str, str], wanted: tuple[st
     return todo
 
 
-def _seconds(stored: dict[str, np.ndarray]) -> float | None:
-    """The duration of the source an output was made from, s (``None`` for outputs that do not record it)."""
-    if "source_frames" not in stored or "source_sample_rate" not in stored or int(stored["source_sample_rate"]) <= 0:
-        return None
-    return int(stored["source_frames"]) / int(stored["source_sample_rate"])
+def _finished(job: Job, status: str, stored: dict[str, np.ndarray], output_bytes: int | None) -> FileResult:
+    """The row of a job whose output is up to date (:func:`_check_saved` returned its metadata, ``stored``, and
+    ``output_bytes`` is the output's size): the source's size and modification time as the output records them, which
+    the check found equal to the source's now."""
+    seconds = None
+    if "source_frames" in stored and "source_sample_rate" in stored and int(stored["source_sample_rate"]) > 0:
+        seconds = int(stored["source_frames"]) / int(stored["source_sample_rate"])
+    return FileResult(str(job.source), status, str(job.output), seconds=seconds, source_bytes=int(stored["source_bytes"]),
+                      source_mtime_ns=int(stored["source_mtime_ns"]), output_bytes=output_bytes)
 
 
 def _threaded(check: Callable[[Job], FileResult | None], jobs: Sequence[Job]) -> Iterator[FileResult | None]:
@@ -459,10 +459,7 @@ class OutputFolder:
             written = job.output.stat()
         except (ValueError, OSError):
             return None
-        status = "embedded" if written.st_mtime_ns >= self._start_ns else "skipped"
-        return FileResult(str(job.source), status, str(job.output), seconds=_seconds(stored),
-                          source_bytes=int(stored["source_bytes"]), source_mtime_ns=int(stored["source_mtime_ns"]),
-                          output_bytes=written.st_size)
+        return _finished(job, "embedded" if written.st_mtime_ns >= self._start_ns else "skipped", stored, written.st_size)
 
     def _kept(self, planned: set[str]) -> list[FileResult]:
         earlier = self._earlier

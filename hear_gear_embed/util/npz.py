@@ -1,5 +1,6 @@
-"""The files that evaluation runs read back: ``.npz`` files read whole or refused with the file named, so that a
-truncated or bit-flipped file (a full disk, a killed writer, a flaw of the storage) never passes for a good one."""
+"""``.npz`` files read back: whole or refused with the file named (:func:`read_npz`), so that a truncated or
+bit-flipped file (a full disk, a killed writer, a flaw of the storage) never passes for a good one; and what reading a
+damaged one raises (:data:`NPZ_ERRORS`), for readers that open only part of a file."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-_NPZ_ERRORS = (OSError, EOFError, ValueError, RuntimeError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile,
+NPZ_ERRORS = (OSError, EOFError, ValueError, RuntimeError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile,
                zlib.error)
 """What reading a damaged ``.npz`` raises: ``EOFError`` (an empty file), ``BadZipFile`` (no central directory, a bad
 CRC-32), ``NotImplementedError`` (a ``RuntimeError``: an unknown compression method or zip version) or
@@ -39,7 +40,7 @@ def read_npz(path: Path, required: Collection[str] = ()) -> dict[str, np.ndarray
             raise zipfile.BadZipFile(f"bad CRC-32 of {damaged}")
         with np.load(path, allow_pickle=False) as saved:
             arrays = {name: saved[name] for name in saved.files}
-    except _NPZ_ERRORS as err:
+    except NPZ_ERRORS as err:
         raise ValueError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from err
     missing = [name for name in required if name not in arrays]
     if missing:

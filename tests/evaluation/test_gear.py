@@ -20,7 +20,7 @@ from hear_gear_embed.util import precision as precision_module
 from hear_gear_embed.util.precision import PrecisionUnsupportedError
 from tests import gear_fake_module
 
-from .corrupt import truncate
+from ..util.corrupt import truncate
 
 FAKE = "tests.gear_fake_module"
 SMALL = GearSettings(isomap_neighbors=12, knn_neighbors=5, trust_neighbors=5, ridge_folds=3, n_clusters=3)

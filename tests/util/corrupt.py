@@ -1,5 +1,5 @@
 """Damaged ``.npz`` files, as a full disk, a killed writer or a flipped bit on storage leave them: for the tests of
-every reader that must refuse them, or heal from them (:mod:`hear_gear_embed.evaluation.storage`)."""
+every reader that must refuse them, or heal from them (:func:`hear_gear_embed.util.npz.read_npz`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``.npz`` files read back whole or refused with the file named (:mod:`hear_gear_embed.evaluation.storage`)."""
+"""``.npz`` files read back whole or refused with the file named (:mod:`hear_gear_embed.util.npz`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hear_gear_embed.evaluation.storage import read_npz
+from hear_gear_embed.util.npz import read_npz
 
 from .corrupt import CORRUPTIONS, flip_shape_bit
 

@@ -44,7 +44,7 @@ import torch
 from ...hear.loading import HearModel
 from ...util.chunking import length_batches
 from ...util.files import write_atomic
-from ..storage import read_npz
+from ...util.npz import read_npz
 from .data import SplitEmbeddings
 from .tasks import HearTask, Split, TaskError, event_labels_at
 

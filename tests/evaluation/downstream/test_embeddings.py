@@ -26,7 +26,7 @@ from hear_gear_embed.hear.loading import HearModel, load_hear_module
 from hear_gear_embed.model.hub import sha256_of
 from hear_gear_embed.util import precision as precision_module
 
-from ..corrupt import CORRUPTIONS
+from ...util.corrupt import CORRUPTIONS
 from .fakes import RATE, FakeModel, fake_hear, fake_timestamps, write_task
 
 SPLITS = {

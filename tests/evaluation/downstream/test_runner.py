@@ -19,7 +19,7 @@ from hear_gear_embed.evaluation.downstream.protocols import ProtocolResult
 from hear_gear_embed.evaluation.downstream.runner import evaluate, scores_markdown
 from hear_gear_embed.evaluation.downstream.tasks import TaskError
 
-from ..corrupt import flip_value_bit
+from ...util.corrupt import flip_value_bit
 from .fakes import FakeModel, fake_hear, write_task
 
 TASKS = ("tones-multiclass", "timbre-multilabel", "events", "tones-kfold")
