@@ -37,8 +37,7 @@ import numpy as np
 import soundfile
 import torch
 
-from hear_gear_embed import __version__, get_variant
-from hear_gear_embed.embedding import random_embedder
+from hear_gear_embed import __version__, get_variant, load
 from hear_gear_embed.io import embed_files, read_audio
 
 RATE = 44100
@@ -69,7 +68,7 @@ def timed(fn: Callable[..., object], *args: object, **kwargs: object) -> tuple[f
 
 def bench_variant(name: str, corpus: Path, paths: list[Path], scratch: Path, batch_size: int) -> dict[str, object]:
     variant = get_variant(name)
-    model = random_embedder(variant, 0)
+    model = load(name, weights="random" if variant.needs_network else None, seed=0 if variant.needs_network else None)
     audio_s = sum(soundfile.info(str(p)).duration for p in paths)
     read_s, _ = timed(lambda: [read_audio(p, variant.sample_rate) for p in paths])
     row: dict[str, object] = {"variant": name, "audio_seconds": audio_s, "read_seconds": read_s}

@@ -18,7 +18,7 @@ does not depend on the values), wall clock (``time.perf_counter``), one run each
 And the driver's work at scale (``--plan-files``, default 20000): a list of that many files (hard links of one
 short WAV, each with a finished output), timed through :func:`~hear_gear_embed.io.read_path_list` and
 :func:`~hear_gear_embed.io.plan_jobs` (``plan``), then through the check of every earlier output in
-:data:`~hear_gear_embed.io.record.RESUME_THREADS` threads, once opening every output (``check_open``, a
+:data:`~hear_gear_embed.io.resume.RESUME_THREADS` threads, once opening every output (``check_open``, a
 folder without a report) and once with the report of the run before (``check_report``, the usual second run):
 what a second run on a corpus of millions of files costs before it schedules anything, on this machine's disk.
 
@@ -45,9 +45,11 @@ from machine import environment
 
 from hear_gear_embed import __version__
 from hear_gear_embed.embedding.config import Kind
-from hear_gear_embed.io import CorpusReport, FileResult, ModelSpec, embed_files, plan_jobs, read_audio, read_path_list
+from hear_gear_embed.hear.handle import ModelSpec
+from hear_gear_embed.io import CorpusReport, FileResult, embed_files, plan_jobs, read_audio, read_path_list
+from hear_gear_embed.io.outputs import wanted_arrays
 from hear_gear_embed.io.ray_engine import RayOptions, embed_files_ray
-from hear_gear_embed.io.record import pending_jobs, previous_results, wanted_arrays
+from hear_gear_embed.io.resume import pending_jobs, previous_results, read_report
 
 SECONDS = 10.0
 ENGINE_TOLERANCE = 1e-5
@@ -78,7 +80,8 @@ def bench_variant(name: str, n_files: int, scratch: Path, options: RayOptions) -
     corpus = scratch / f"audio-{name}"
     corpus.mkdir()
     paths = make_corpus(corpus, n_files, SECONDS)
-    spec = ModelSpec(name, random_seed=0 if name.startswith("passt") else None, device="cpu")
+    random = name.startswith("passt")
+    spec = ModelSpec(name, "random" if random else "", 0 if random else None, device="cpu")
     audio_s = n_files * SECONDS
     start = time.perf_counter()
     for path in paths:
@@ -90,7 +93,7 @@ def bench_variant(name: str, n_files: int, scratch: Path, options: RayOptions) -
     row["local_seconds"] = time.perf_counter() - start
     for label, folder in (("ray", f"{name}-ray"), ("ray_resume", f"{name}-ray")):
         start = time.perf_counter()
-        report = embed_files_ray([corpus], ModelSpec(name, random_seed=spec.random_seed), scratch / folder, options=options)
+        report = embed_files_ray([corpus], spec.with_device(None), scratch / folder, options=options)
         row[f"{label}_seconds"] = time.perf_counter() - start
         expected = "embedded" if label == "ray" else "skipped"
         if report.count(expected) != n_files:
@@ -124,14 +127,14 @@ def bench_planning(n_files: int, scratch: Path) -> dict[str, object]:
     for label in ("open", "report"):
         results: dict[Path, FileResult] = {}
         start = time.perf_counter()
-        previous = previous_results(folder / "out", model.identity, kinds) if label == "report" else {}
+        previous = previous_results(read_report(folder / "out"), model.identity, kinds) if label == "report" else {}
         todo = pending_jobs(jobs, model.identity, wanted_arrays(kinds), False, results, previous)
         seconds = time.perf_counter() - start
         if failures or todo or len(results) != n_files or report.failed or (label == "report") != bool(previous):
             raise RuntimeError(f"planning benchmark: {len(failures)} failures, {len(todo)} left to do")
         row |= {f"check_{label}_seconds": seconds, f"check_{label}_files_per_s": n_files / seconds}
         # what the run that skipped them all would write: the index of the next run's check
-        skipped = CorpusReport.start(model.identity, kinds, "local")
+        skipped = CorpusReport(model.identity, kinds, "local")
         skipped.results = [results[job.source] for job in jobs]
         skipped.save(folder / "out")
     return row

@@ -246,6 +246,7 @@ def build_models(
     return models, reference
 
 
+@torch.inference_mode()
 def run_case(
     models: dict[Precision, Embedder], reference: Reference | None, case: tuple[str, int, float],
     args: argparse.Namespace, peaks: dict[str, float], device: torch.device,
@@ -475,7 +476,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         warm = test_audio(1, 1.0).to(device)
         for kind in sorted({case[0] for case in args.cases}):
             for model in models.values():
-                (model.timestamp_embeddings if kind == "timestamp" else model.scene_embeddings)(warm)
+                with torch.inference_mode():
+                    (model.timestamp_embeddings if kind == "timestamp" else model.scene_embeddings)(warm)
             if reference is not None:
                 reference.run(kind, warm)
         for case in args.cases:

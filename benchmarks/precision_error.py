@@ -236,6 +236,7 @@ def environment(device: torch.device) -> dict[str, object]:
     return {**machine_environment(device), "cpu_flags": relevant}
 
 
+@torch.inference_mode()
 def _embed(model: Embedder, kind: Kind, audio: torch.Tensor) -> torch.Tensor:
     """``(rows, d)`` float32 on the CPU: timestamp embeddings flattened over clips and timestamps, or scene embeddings."""
     if kind == "timestamp":

@@ -29,7 +29,9 @@ exclude_patterns = ["_build", "_generated/include"]
 myst_heading_anchors = 3
 
 # One description per object, in its defining module: packages' __all__ re-exports are not documented again.
-autodoc_default_options = {"members": True, "ignore-module-all": True, "show-inheritance": True}
+autodoc_default_options = {"members": True, "ignore-module-all": True, "show-inheritance": True,
+                           # scikit-learn's metadata-routing methods of the probes, generated with its own glossary
+                           "exclude-members": "set_fit_request, set_score_request"}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 # Members without a docstring of their own (e.g. nn.Module.forward overrides) would show torch's text.

@@ -8,7 +8,9 @@ registers variants, loaded on the first lookup, so that every process (``hear-ge
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import warnings
 from importlib.metadata import entry_points
 
 from .embedding.config import FeatureBlock, Level, VariantConfig, WindowBlock
@@ -73,10 +75,20 @@ def is_variant(name: str) -> bool:
     return name in _VARIANTS
 
 
-def list_variants(include_unpublished: bool = False) -> list[str]:
-    """Names of registered variants (published ones only, unless ``include_unpublished``)."""
+def list_variants(pattern: str | None = None, *, include_unpublished: bool = False) -> list[str]:
+    """Names of registered variants, in registration order: published ones only unless ``include_unpublished``, and
+    only those matching ``pattern`` (a shell-style pattern, ``"passt*"``; ``None``: all).
+
+    A bool as the first argument (``list_variants(True)``, before 0.2 the only one) is read as ``include_unpublished``
+    with a ``DeprecationWarning``, until 0.3.
+    """
+    if isinstance(pattern, bool):
+        warnings.warn("list_variants(include_unpublished) is deprecated: pass include_unpublished=... by keyword "
+                      "(the first argument is now a name pattern)", DeprecationWarning, stacklevel=2)
+        pattern, include_unpublished = None, pattern
     _load_plugins()
-    return [n for n, v in _VARIANTS.items() if v.published or include_unpublished]
+    return [n for n, v in _VARIANTS.items()
+            if (v.published or include_unpublished) and (pattern is None or fnmatch.fnmatchcase(n, pattern))]
 
 
 def variants_by_weights() -> dict[str, list[str]]:

@@ -1,6 +1,7 @@
 """A HEAR module that is not part of this package, for the GEAR toolkit's tests: log band energies.
 
-``BEHAVIOUR`` switches it into misbehaving modes (NaN output, wrong shape) to test error reports.
+``BEHAVIOUR`` switches it into misbehaving modes (NaN output, NaN for loud clips only, wrong shape) to test error
+reports.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def get_scene_embeddings(audio: Tensor, model: BandEnergies) -> Tensor:
     emb = model(audio).mean(dim=1)
     if BEHAVIOUR["mode"] == "nan":
         emb[0, 0] = float("nan")
+    if BEHAVIOUR["mode"] == "nan_on_loud":
+        emb[audio.abs().amax(dim=-1) > 0.5] = float("nan")
     if BEHAVIOUR["mode"] == "shape":
         emb = emb[:, :-1]
     return emb

@@ -137,3 +137,11 @@ def test_plugins_register_variants_through_entry_points(monkeypatch: pytest.Monk
     module = importlib.import_module("hear_gear_embed.hear.plugin_variant")
     assert "from a plugin" in module.__doc__
     sys.modules.pop("hear_gear_embed.hear.plugin_variant")
+
+
+def test_list_variants_filters_by_pattern_and_reads_0_1_s_flag_with_a_warning() -> None:
+    assert list_variants("lowlevel_*") == ["lowlevel_mel", "lowlevel_cqt"]
+    assert list_variants("nothing*") == []
+    with pytest.warns(DeprecationWarning, match="pass include_unpublished=... by keyword"):
+        old = list_variants(True)  # type: ignore[arg-type]
+    assert old == list_variants(include_unpublished=True) and "tiny_test" in old

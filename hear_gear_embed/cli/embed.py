@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..embedding.config import KINDS
+from ..embedding.config import KINDS, Kind, check_kinds
 from ..registry import get_variant, list_variants
 from ..util.precision import PRECISIONS
 
 if TYPE_CHECKING:
-    from ..io.models import ModelSpec
-    from ..io.ray_engine import RayOptions
-    from ..io.record import CorpusReport
+    from ..hear.handle import ModelSpec
+    from ..io.ray_cluster import RayOptions
+    from ..io.report import CorpusReport
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,10 @@ PROGRESS_LOG_SECONDS = 30.0
 ENGINES = ("local", "ray")
 """Where ``hear-gear embed`` runs: this process, or a Ray cluster."""
 GPU_BATCH_SIZE = 16
-"""Default files per batch on a GPU. On CPU the default is 1: with 2 cores, batches of 16 ran at 0.72-1.18x
-the speed of one file at a time (lowlevel_mel slower, handcrafted slightly faster, passt_base equal)."""
+"""Default files per batch on a GPU; on a CPU the default is 1, which measured as fast as batching
+(``benchmarks/bench_cli.py``, docs/performance.md)."""
+DEPRECATED_KIND_FLAGS = {"--scene": "scene", "--timestamps": "timestamp"}
+"""The kind flags of 0.1, accepted until 0.3 with a warning naming ``--kind``."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -70,6 +72,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="embeddings", help="output folder (default: embeddings)")
     parser.add_argument("--kind", action="append", choices=KINDS, dest="kinds",
                         help="embedding kind to compute; repeat for both (default: both)")
+    for flag, kind in DEPRECATED_KIND_FLAGS.items():  # 0.1's spelling, not shown in --help
+        parser.add_argument(flag, action="append_const", const=kind, dest="deprecated_kinds", help=argparse.SUPPRESS)
     parser.add_argument("--overwrite", action="store_true", help="re-embed files whose outputs exist")
     parser.add_argument("--batch-size", type=int,
                         help=f"most files of equal length per batch (default {GPU_BATCH_SIZE} on a GPU, 1 on CPU, where "
@@ -197,8 +201,8 @@ class _ProgressLog:
 def run(args: argparse.Namespace) -> int:
     """Embed ``args.paths``; exit status 0 when every file is done, 1 when some failed or the report could not be
     written, 2 when nothing could start."""
-    from ..io.corpus import read_path_list
-    from ..io.record import ReportWriteError
+    from ..io.jobs import read_path_list
+    from ..io.report import ReportWriteError
     from ..model.hub import WeightsUnavailableError
     from ..util.files import check_writable
 
@@ -215,9 +219,9 @@ def run(args: argparse.Namespace) -> int:
         check_writable(Path(args.out))  # before the model is loaded: a read-only --out would cost nothing else
     except OSError as err:
         return _usage_error(f"--out: {err}")
-    if spec.random_seed is not None:
-        logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing", spec.random_seed)
-    kinds = tuple(args.kinds) if args.kinds else KINDS
+    if spec.seed is not None:
+        logger.warning("RANDOM WEIGHTS (seed %d): these embeddings test the pipeline and mean nothing", spec.seed)
+    kinds = _kinds(args)
     try:
         with _progress_bar(not args.no_progress) as (update, set_total):
             if args.engine == "ray":
@@ -253,6 +257,16 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAILED_FILES if report.failed else 0
 
 
+def _kinds(args: argparse.Namespace) -> tuple[Kind, ...]:
+    """The kinds asked for, with 0.1's ``--scene`` / ``--timestamps`` read as ``--kind`` and warned about."""
+    chosen = list(args.kinds or [])
+    for kind in args.deprecated_kinds or []:
+        flag = next(f for f, k in DEPRECATED_KIND_FLAGS.items() if k == kind)
+        logger.warning("%s is deprecated and will be removed in 0.3: use --kind %s", flag, kind)
+        chosen.append(kind)
+    return check_kinds(chosen) if chosen else KINDS
+
+
 def _print_outcome(report: CorpusReport, out: Path) -> None:
     for failure in report.failed:
         print(f"failed: {failure.source}: {failure.error}", file=sys.stderr)
@@ -266,8 +280,8 @@ def _spec_and_options(args: argparse.Namespace) -> tuple[ModelSpec, RayOptions]:
         ValueError: options that contradict each other or do not apply to the chosen model or engine.
         KeyError: unknown variant.
     """
-    from ..io.models import ModelSpec
-    from ..io.ray_engine import RayOptions, parse_workers
+    from ..hear.handle import ModelSpec
+    from ..io.ray_cluster import RayOptions, parse_workers
 
     if args.random_weights is not None and args.model:
         raise ValueError("--model and --random-weights exclude each other")
@@ -283,7 +297,8 @@ def _spec_and_options(args: argparse.Namespace) -> tuple[ModelSpec, RayOptions]:
     if args.engine == "ray" and args.device:
         raise ValueError("--device applies to --engine local only: Ray actors compute on their GPU with "
                          "--gpus-per-worker, on CPU otherwise")
-    spec = ModelSpec(args.module or args.variant or "passt_base", args.model or "", args.random_weights, args.device,
+    weights = "random" if args.random_weights is not None else (args.model or "")
+    spec = ModelSpec(args.module or args.variant or "passt_base", weights, args.random_weights, args.device,
                      args.precision, args.memory_budget_mb)
     gpus = args.gpus_per_worker
     batch_size = args.batch_size or (GPU_BATCH_SIZE if gpus > 0 else 1)

@@ -84,14 +84,13 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.downstream.embeddings import DEFAULT_BATCH_SAMPLES
     from ..evaluation.downstream.protocols import PROTOCOLS
     from ..evaluation.downstream.runner import SCORES_JSON, SCORES_MD, evaluate, scores_markdown
-    from ..hear.loading import load_hear_module
+    from ..hear.handle import load
     from ..model.hub import WeightsUnavailableError
     from ..util.device import DeviceUnavailableError, resolve_device
 
     try:
         device = resolve_device(args.device)
-        model = load_hear_module(args.module, args.model or "", precision=args.precision)
-        model.model.to(device)
+        model = load(args.module, weights=args.model or None, precision=args.precision, device=device)
         scores = evaluate(model, args.task_dirs, out_dir=out, protocols=protocols or PROTOCOLS, cache_dir=cache,
                           seed=args.seed, device=device, batch_samples=args.batch_samples or DEFAULT_BATCH_SAMPLES,
                           batch_size=args.batch_size)

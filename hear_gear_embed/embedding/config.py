@@ -1,8 +1,10 @@
 """What a variant is (pure data): the blocks of a timestamp embedding, the levels and features of a scene
-embedding, and the geometry they run on. Every embedding size is derived here, never typed by hand."""
+embedding, the geometry they run on, and the plan of one call (:meth:`VariantConfig.plan`), which the embedder
+executes and from which its FLOP count and memory estimate derive. Every size is derived here, never typed by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -11,7 +13,7 @@ from ..features.config import FeatureConfig
 from ..frontends.config import Frontend, MelConfig
 from ..model.config import PasstConfig
 from ..model.weights import PretrainedWeights
-from ..util.units import ms_to_samples
+from ..util.units import ms_to_samples, n_timestamps
 
 Level = Literal["L", "M", "H"]
 """Feature levels of the PaSST paper (seed 003, section 4.1).
@@ -28,6 +30,19 @@ Kind = Literal["scene", "timestamp"]
 
 KINDS: tuple[Kind, ...] = ("scene", "timestamp")
 """Every kind, in the order outputs store them: the one vocabulary of the package's API, CLI, files and reports."""
+
+
+def check_kinds(kinds: Iterable[str]) -> tuple[Kind, ...]:
+    """``kinds`` as a selection of :data:`KINDS`, in that order.
+
+    Raises:
+        ValueError: empty, or holding an unknown kind.
+    """
+    given = tuple(kinds)
+    unknown = [k for k in given if k not in KINDS]
+    if unknown or not given:
+        raise ValueError(f"kinds must be a non-empty selection of {KINDS}, got {given!r}")
+    return tuple(k for k in KINDS if k in given)
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,65 @@ def _check_features(features: tuple[str, ...]) -> None:
 def half_window_frames(window_samples: int, hop: int) -> int:
     """Frames on each side of the centre frame inside a window of ``window_samples`` (hop ``hop``)."""
     return (window_samples // 2) // hop
+
+
+@dataclass(frozen=True)
+class WindowPass:
+    """Windows of one length through the frontend (and the network for ``"M"`` / ``"H"``), for every sound of a call.
+
+    Attributes:
+        levels: the levels computed on each window, concatenated in this order.
+        window_samples: samples per window; for a single pass, the clip zero-padded at its end to the shortest input.
+        hop_samples: samples between window centres (the first at sample 0, windows mirrored at the clip's edges,
+            :mod:`~hear_gear_embed.embedding.windowing`); ``0`` for a single pass over each whole clip.
+        windows: windows per sound.
+        pool_low: ``"L"`` as the per-band mean over frames (scene) instead of every frame flattened (timestamp).
+        columns: ``(start, stop)`` of the output columns it fills.
+    """
+
+    levels: tuple[Level, ...]
+    window_samples: int
+    hop_samples: int
+    windows: int
+    pool_low: bool
+    columns: tuple[int, int]
+
+    @property
+    def uses_network(self) -> bool:
+        """Whether the transformer runs (levels ``"M"`` or ``"H"``)."""
+        return bool(set(self.levels) & {"M", "H"})
+
+
+@dataclass(frozen=True)
+class PooledFeatures:
+    """A :class:`FeatureBlock` of a timestamp embedding: frame features of the whole clip pooled around each timestamp.
+
+    Attributes:
+        block: the block.
+        window_samples: its window length in samples.
+        columns: ``(start, stop)`` of the output columns it fills.
+    """
+
+    block: FeatureBlock
+    window_samples: int
+    columns: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ClipFeatures:
+    """The frame features of a scene embedding: each one's mean then standard deviation over every frame of the clip.
+
+    Attributes:
+        features: names from the descriptor table, in order.
+        columns: ``(start, stop)`` of the output columns they fill.
+    """
+
+    features: tuple[str, ...]
+    columns: tuple[int, int]
+
+
+Step = WindowPass | PooledFeatures | ClipFeatures
+"""One step of a call's plan (:meth:`VariantConfig.plan`)."""
 
 
 @dataclass(frozen=True)
@@ -305,3 +379,50 @@ class VariantConfig:
     def needs_network(self) -> bool:
         """Whether any output uses the transformer (``"M"`` or ``"H"``)."""
         return bool(self.window_levels & {"M", "H"})
+
+    @property
+    def shortest_input_samples(self) -> int:
+        """Shortest clip (samples) embedded as it is: shorter scene clips are zero-padded at the end to this length."""
+        return self.min_net_samples if self.needs_network else self.frontend.min_samples
+
+    def plan(self, n_samples: int, kind: Kind) -> tuple[Step, ...]:
+        """What one call on clips of ``n_samples`` samples computes, step by step, in output-column order.
+
+        Timestamp embeddings: one :class:`WindowPass` per :class:`WindowBlock` (a window around every timestamp) and one
+        :class:`PooledFeatures` per :class:`FeatureBlock`. Scene embeddings: the scene levels in one
+        :class:`WindowPass`, over the whole clip (padded to :attr:`shortest_input_samples`) when it lasts at most
+        ``scene_window_ms``, else over windows of that length every ``scene_hop_ms``, averaged; then the scene
+        features as :class:`ClipFeatures`.
+
+        Raises:
+            ValueError: an unknown kind, or fewer than one sample.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if n_samples < 1:
+            raise ValueError(f"a clip needs at least one sample, got {n_samples}")
+        steps: list[Step] = []
+        start = 0
+        if kind == "timestamp":
+            stamps = n_timestamps(n_samples, self.timestamp_hop_samples)
+            for block in self.timestamp_blocks:
+                columns = (start, start + self.block_size(block))
+                window = self.window_samples(block.window_ms)
+                if isinstance(block, WindowBlock):
+                    steps.append(WindowPass(block.levels, window, self.timestamp_hop_samples, stamps, False, columns))
+                else:
+                    steps.append(PooledFeatures(block, window, columns))
+                start = columns[1]
+            return tuple(steps)
+        if self.scene_levels:
+            stop = sum(self.level_size(level) for level in self.scene_levels)
+            if n_samples > self.scene_window_samples:
+                stamps = n_timestamps(n_samples, self.scene_hop_samples)
+                steps.append(WindowPass(self.scene_levels, self.scene_window_samples, self.scene_hop_samples, stamps, True,
+                                        (0, stop)))
+            else:
+                steps.append(WindowPass(self.scene_levels, max(n_samples, self.shortest_input_samples), 0, 1, True, (0, stop)))
+            start = stop
+        if self.scene_features:
+            steps.append(ClipFeatures(self.scene_features, (start, self.scene_embedding_size)))
+        return tuple(steps)

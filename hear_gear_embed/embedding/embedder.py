@@ -1,4 +1,6 @@
-"""Scene and timestamp embeddings from a variant: frontend + network + feature levels + windowing."""
+"""The :class:`Embedder`: a variant's frontend, frame features and network, executing the variant's plan of a call
+(:meth:`~hear_gear_embed.embedding.config.VariantConfig.plan`) in memory-bounded chunks of windows. A ``torch.nn.Module``
+whose :meth:`~Embedder.forward` is differentiable: inference mode belongs to the HEAR API and the engines."""
 
 from __future__ import annotations
 
@@ -6,22 +8,22 @@ import logging
 import math
 import numbers
 import os
+from typing import Literal, overload
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..features.frames import FrameFeatures
 from ..frontends.build import build_frontend
 from ..model.checkpoint import load_checkpoint, save_checkpoint
-from ..model.hub import resolve
-from ..model.passt import PaSST, PasstOutput, forward_flops, passt_without_weights, random_passt
+from ..model.passt import PaSST, PasstOutput, forward_flops
 from ..util.chunking import chunks
-from ..util.device import resolve_device
 from ..util.precision import Precision, check_precision_name, compute_dtype, precision_of
-from .config import KINDS, FeatureBlock, Kind, Level, VariantConfig, WindowBlock, half_window_frames
+from .config import KINDS, ClipFeatures, FeatureBlock, Kind, Level, PooledFeatures, VariantConfig, WindowPass, half_window_frames
 from .inputs import AudioInput, as_audio_batch
 from .pooling import centre_frames, clip_mean_std, window_frames, window_mean_std
-from .windowing import centred_window_chunk, n_timestamps, timestamps_ms
+from .windowing import centred_window_chunk, timestamps_ms
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +144,7 @@ class Embedder(nn.Module):
         return int(budget * 2**20)
 
     def bytes_per_window(self, n_samples: int, levels: tuple[Level, ...]) -> int:
-        """Estimated peak working memory (bytes) to embed one window of ``n_samples`` samples.
+        """Estimated peak working memory (bytes) to embed one window of ``n_samples`` samples through ``levels``.
 
         Counts the window's gather (its source indices and mask), the frontend (signal and
         spectrogram), the activations of one transformer block (tokens
@@ -157,37 +159,22 @@ class Embedder(nn.Module):
         return total
 
     def network_flops(self, n_sounds: int, n_samples: int, kind: Kind) -> int:
-        """Floating-point operations the network performs for one call on ``(n_sounds, n_samples)`` audio.
-
-        Sums :func:`~hear_gear_embed.model.passt.forward_flops` over every forward pass that
-        :meth:`timestamp_embeddings` (``kind="timestamp"``) or :meth:`scene_embeddings`
-        (``kind="scene"``) runs, with each pass's actual sequence length and block count. The frontend
-        and pooling are not counted. Zero for variants without a network.
-        """
+        """Floating-point operations the network performs for one call on ``(n_sounds, n_samples)`` audio: the sum of
+        :func:`~hear_gear_embed.model.passt.forward_flops` over the window passes of the call's plan, each with its
+        sequence length and block count. The frontend and pooling are not counted; zero without a network."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if n_sounds < 1 or n_samples < 1:
             raise ValueError(f"need at least one sound and one sample, got ({n_sounds}, {n_samples})")
         if self.net is None:
             return 0
-        variant = self.variant
-        if kind == "timestamp":
-            passes = [
-                (n_sounds * n_timestamps(n_samples, variant.timestamp_hop_samples), variant.window_samples(b.window_ms), b.levels)
-                for b in variant.timestamp_blocks if isinstance(b, WindowBlock)
-            ]
-        elif n_samples > variant.scene_window_samples:
-            stamps = n_timestamps(n_samples, variant.scene_hop_samples)
-            passes = [(n_sounds * stamps, variant.scene_window_samples, variant.scene_levels)]
-        else:
-            passes = [(n_sounds, self._single_pass_samples(n_samples), variant.scene_levels)]
         total = 0
-        for count, window, levels in passes:
-            if not set(levels) & {"M", "H"}:
-                continue
-            blocks = self.net.blocks_run(variant.mid_layer, "M" in levels, "H" in levels)
-            frames = variant.frontend.n_frames(window)
-            total += count * forward_flops(self.net.config, frames, blocks, "H" in levels)
+        for step in self.variant.plan(n_samples, kind):
+            if isinstance(step, WindowPass) and step.uses_network:
+                levels = step.levels
+                blocks = self.net.blocks_run(self.variant.mid_layer, "M" in levels, "H" in levels)
+                frames = self.variant.frontend.n_frames(step.window_samples)
+                total += n_sounds * step.windows * forward_flops(self.net.config, frames, blocks, "H" in levels)
         return total
 
     def window_features(self, windows: Tensor, levels: tuple[Level, ...], pool_low: bool) -> Tensor:
@@ -223,17 +210,30 @@ class Embedder(nn.Module):
                 parts.append(out.mid if level == "M" else out.logits)
         return torch.cat(parts, dim=1)
 
-    def _windowed_features(
-        self, audio: Tensor, window: int, hop: int, levels: tuple[Level, ...], pool_low: bool, out: Tensor
-    ) -> None:
-        """Fill ``out`` ``(n_sounds * n_timestamps, d)`` (sound-major rows; may be a column slice of a
-        wider tensor) with features of all centred windows, in chunks of windows across sounds and
+    def _windowed_features(self, audio: Tensor, step: WindowPass, out: Tensor) -> None:
+        """Fill ``out`` ``(n_sounds * step.windows, width)`` (sound-major rows; may be a column slice of a wider
+        tensor) with the features of every centred window of ``step``, in chunks of windows across sounds and
         positions bounded by the memory budget."""
-        per_chunk = self._budget_bytes() // self.bytes_per_window(window, levels)
+        per_chunk = self._budget_bytes() // self.bytes_per_window(step.window_samples, step.levels)
         for start, stop in chunks(out.shape[0], per_chunk):
-            out[start:stop] = self.window_features(centred_window_chunk(audio, window, hop, start, stop), levels, pool_low)
+            windows = centred_window_chunk(audio, step.window_samples, step.hop_samples, start, stop)
+            out[start:stop] = self.window_features(windows, step.levels, step.pool_low)
 
-    @torch.inference_mode()
+    @overload
+    def forward(self, audio: AudioInput, kind: Literal["scene"] = "scene") -> Tensor: ...
+
+    @overload
+    def forward(self, audio: AudioInput, kind: Literal["timestamp"]) -> tuple[Tensor, Tensor]: ...
+
+    def forward(self, audio: AudioInput, kind: Kind = "scene") -> Tensor | tuple[Tensor, Tensor]:
+        """:meth:`scene_embeddings` (``kind="scene"``) or :meth:`timestamp_embeddings` (``kind="timestamp"``) of
+        ``audio``, with gradients to the network's parameters (and the frontend's, where it has any)."""
+        if kind == "scene":
+            return self.scene_embeddings(audio)
+        if kind == "timestamp":
+            return self.timestamp_embeddings(audio)
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
     def timestamp_embeddings(self, audio: AudioInput) -> tuple[Tensor, Tensor]:
         """Timestamp embeddings of a batch of sounds.
 
@@ -247,23 +247,20 @@ class Embedder(nn.Module):
             ``n_timestamps = n_samples // hop + 1``; both on the module's device.
         """
         audio = as_audio_batch(audio, self.device)
-        variant = self.variant
         n_sounds, n_samples = audio.shape
-        hop = variant.timestamp_hop_samples
-        stamps = timestamps_ms(n_sounds, n_samples, hop, self.sample_rate, self.device)
+        plan = self.variant.plan(n_samples, "timestamp")
+        stamps = timestamps_ms(n_sounds, n_samples, self.variant.timestamp_hop_samples, self.sample_rate, self.device)
         n_stamps = stamps.shape[1]
         flat = torch.empty(n_sounds * n_stamps, self.timestamp_embedding_size, device=self.device)
-        frames = self._frame_features(audio, [b for b in variant.timestamp_blocks if isinstance(b, FeatureBlock)])
-        offset = 0
-        for block in variant.timestamp_blocks:
-            size = variant.block_size(block)
-            out = flat[:, offset: offset + size]
-            if isinstance(block, WindowBlock):
-                window = variant.window_samples(block.window_ms)
-                self._windowed_features(audio, window, hop, block.levels, False, out)
+        frames = self._frame_features(audio, [step.block for step in plan if isinstance(step, PooledFeatures)])
+        for step in plan:
+            out = flat[:, step.columns[0]: step.columns[1]]
+            if isinstance(step, WindowPass):
+                self._windowed_features(audio, step, out)
+            elif isinstance(step, PooledFeatures):
+                out.copy_(self._pooled_block(frames, step, n_stamps).flatten(0, 1))
             else:
-                out.copy_(self._pooled_block(frames, block, n_stamps).flatten(0, 1))
-            offset += size
+                raise AssertionError(f"a timestamp plan has no {type(step).__name__}")
         return flat.view(n_sounds, n_stamps, -1), stamps
 
     def _frame_features(self, audio: Tensor, blocks: list[FeatureBlock], extra: tuple[str, ...] = ()) -> dict[str, Tensor]:
@@ -275,21 +272,19 @@ class Embedder(nn.Module):
             raise RuntimeError(f"variant {self.variant.name} has no frame features {names}")
         return self.frame_features(audio, self._budget_bytes(), names)
 
-    def _pooled_block(self, frames: dict[str, Tensor], block: FeatureBlock, n_stamps: int) -> Tensor:
-        """One :class:`FeatureBlock` for every timestamp: ``(n_sounds, n_stamps, block size)``."""
-        variant = self.variant
-        window = variant.window_samples(block.window_ms)
+    def _pooled_block(self, frames: dict[str, Tensor], step: PooledFeatures, n_stamps: int) -> Tensor:
+        """One :class:`PooledFeatures` step for every timestamp: ``(n_sounds, n_stamps, block size)``."""
+        variant, block = self.variant, step.block
         parts = []
         for name in block.features:
             feature = frames[name]
             frame_hop = variant.features.hop(name)
             centres = centre_frames(n_stamps, variant.timestamp_hop_samples, frame_hop, feature.shape[-1], self.device)
-            half = half_window_frames(window, frame_hop)
+            half = half_window_frames(step.window_samples, frame_hop)
             pool = window_mean_std if block.pooling == "meanstd" else window_frames
             parts.append(pool(feature, centres, half))
         return torch.cat(parts, dim=-1)
 
-    @torch.inference_mode()
     def scene_embeddings(self, audio: AudioInput) -> Tensor:
         """Scene embeddings of a batch of sounds.
 
@@ -305,126 +300,22 @@ class Embedder(nn.Module):
             ``(n_sounds, scene_embedding_size)`` float32 on the module's device.
         """
         audio = as_audio_batch(audio, self.device)
-        variant = self.variant
-        n_sounds = audio.shape[0]
-        levels_size = sum(variant.level_size(lv) for lv in variant.scene_levels)
-        result = torch.empty(n_sounds, self.scene_embedding_size, device=self.device)
-        if variant.scene_levels:
-            self._scene_levels(audio, result[:, :levels_size])
-        if variant.scene_features:
-            frames = self._frame_features(audio, [], variant.scene_features)
-            result[:, levels_size:] = torch.cat([clip_mean_std(frames[f]) for f in variant.scene_features], dim=1)
-        return result
-
-    def _single_pass_samples(self, n_samples: int) -> int:
-        """Input length of a scene embedded in one pass: the clip, zero-padded to the shortest input the levels accept."""
-        variant = self.variant
-        shortest = variant.min_net_samples if variant.needs_network else variant.frontend.min_samples
-        return max(n_samples, shortest)
-
-    def _scene_levels(self, audio: Tensor, out: Tensor) -> None:
-        """Fill ``out`` ``(n_sounds, size of the scene levels)``."""
-        variant = self.variant
-        levels = variant.scene_levels
         n_sounds, n_samples = audio.shape
-        window = variant.scene_window_samples
-        if n_samples > window:
-            stamps = n_timestamps(n_samples, variant.scene_hop_samples)
-            per_window = torch.empty(n_sounds * stamps, out.shape[1], device=self.device)
-            self._windowed_features(audio, window, variant.scene_hop_samples, levels, True, per_window)
-            out.copy_(per_window.view(n_sounds, stamps, -1).mean(dim=1))
-            return
-        length = self._single_pass_samples(n_samples)
-        if n_samples < length:
-            audio = torch.nn.functional.pad(audio, (0, length - n_samples))
-        per_chunk = self._budget_bytes() // self.bytes_per_window(audio.shape[1], levels)
-        for start, stop in chunks(n_sounds, per_chunk):
-            out[start:stop] = self.window_features(audio[start:stop], levels, True)
-
-
-def load_embedder(
-    variant: VariantConfig,
-    model_file_path: str | os.PathLike[str] = "",
-    *,
-    device: str | torch.device | None = None,
-    download: bool = True,
-    memory_budget_mb: float | None = None,
-    precision: Precision = "fp32",
-) -> Embedder:
-    """Build an :class:`Embedder` for ``variant`` with its weights, in eval mode, on ``device``.
-
-    Args:
-        variant: the configuration.
-        model_file_path: a checkpoint file; ``""`` resolves the variant's official checkpoint
-            (cache, then download). A variant without network weights refuses a non-empty path
-            rather than ignoring it.
-        device: ``None`` picks CUDA when available, else CPU (:func:`~hear_gear_embed.util.device.resolve_device`).
-        download: allow downloading a missing official checkpoint.
-        memory_budget_mb: working-memory bound per chunk of windows (:attr:`Embedder.memory_budget_mb`).
-        precision: format of the network's matrix products (:meth:`Embedder.set_precision`).
-
-    Raises:
-        WeightsUnavailableError: official weights neither cached nor downloadable.
-        CheckpointError: the file does not fit the network.
-        DeviceUnavailableError: ``device`` names a device this machine does not have.
-        PrecisionUnsupportedError: ``device`` cannot compute ``precision`` fast.
-        ValueError: ``device="meta"``, or a bad ``memory_budget_mb`` (both checked before any weights are read).
-    """
-    target = resolve_device(device)
-    if variant.needs_network:
-        compute_dtype(precision, target)  # refuse before loading weights
-    else:
-        check_precision_name(precision)
-    path = os.fspath(model_file_path)
-    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=_network_without_weights(variant))
-    if embedder.net is not None:
-        if not path:
-            if variant.weights is None:
-                raise ValueError(f"variant {variant.name} has no official weights; pass model_file_path")
-            path = os.fspath(resolve(variant.weights, download_missing=download))
-        embedder.load_weights(path)
-        logger.info("loaded %s weights from %s", variant.name, path)
-    elif path:
-        raise ValueError(f"variant {variant.name} uses no network weights, but model_file_path={path!r} was given")
-    return _placed(embedder, target, precision)
-
-
-def random_embedder(
-    variant: VariantConfig,
-    seed: int = 0,
-    *,
-    device: str | torch.device | None = None,
-    memory_budget_mb: float | None = None,
-    precision: Precision = "fp32",
-) -> Embedder:
-    """An :class:`Embedder` for ``variant`` with seeded random network weights (:func:`random_passt`), in eval mode,
-    on ``device`` (``None``: CUDA when available, else CPU, as :func:`load_embedder`), computing in ``precision``.
-
-    For pipeline tests and benchmarks: the embeddings mean nothing. Weight-free variants are unaffected.
-
-    Raises:
-        DeviceUnavailableError: ``device`` names a device this machine does not have.
-        ValueError: a bad ``memory_budget_mb`` or ``device`` (checked before the weights are drawn).
-        PrecisionUnsupportedError: ``device`` cannot compute ``precision`` fast.
-    """
-    target = resolve_device(device)
-    embedder = Embedder(variant, memory_budget_mb=memory_budget_mb, net=_network_without_weights(variant))
-    if variant.needs_network and variant.net is not None:
-        embedder.net = random_passt(variant.net, seed)
-        embedder.weights_source = f"random (seed {seed})"
-    return _placed(embedder, target, precision)
-
-
-def _network_without_weights(variant: VariantConfig) -> PaSST | None:
-    """The variant's network with its parameters on ``meta`` (no storage, no initialisation), for weights about to be
-    loaded or drawn; ``None`` for a variant without one."""
-    if not variant.needs_network or variant.net is None:
-        return None
-    return passt_without_weights(variant.net)
-
-
-def _placed(embedder: Embedder, device: torch.device, precision: Precision) -> Embedder:
-    """``embedder`` in eval mode on ``device``, computing in ``precision`` (checked for that device)."""
-    embedder = embedder.to(device).eval()
-    embedder.set_precision(precision)
-    return embedder
+        result = torch.empty(n_sounds, self.scene_embedding_size, device=self.device)
+        for step in self.variant.plan(n_samples, "scene"):
+            out = result[:, step.columns[0]: step.columns[1]]
+            if isinstance(step, ClipFeatures):
+                frames = self._frame_features(audio, [], step.features)
+                out.copy_(torch.cat([clip_mean_std(frames[f]) for f in step.features], dim=1))
+            elif isinstance(step, WindowPass) and step.hop_samples:
+                per_window = torch.empty(n_sounds * step.windows, out.shape[1], device=self.device)
+                self._windowed_features(audio, step, per_window)
+                out.copy_(per_window.view(n_sounds, step.windows, -1).mean(dim=1))
+            elif isinstance(step, WindowPass):
+                clip = F.pad(audio, (0, step.window_samples - n_samples)) if n_samples < step.window_samples else audio
+                per_chunk = self._budget_bytes() // self.bytes_per_window(step.window_samples, step.levels)
+                for start, stop in chunks(n_sounds, per_chunk):
+                    out[start:stop] = self.window_features(clip[start:stop], step.levels, True)
+            else:
+                raise AssertionError(f"a scene plan has no {type(step).__name__}")
+        return result

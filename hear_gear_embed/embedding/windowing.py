@@ -16,10 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def n_timestamps(n_samples: int, hop: int) -> int:
-    """Number of centred timestamps ``0, hop, 2 hop, ...`` that do not pass ``n_samples``."""
-    return n_samples // hop + 1
+from ..util.units import n_timestamps
 
 
 def timestamps_ms(n_sounds: int, n_samples: int, hop: int, sample_rate: int, device: torch.device | None = None) -> Tensor:

@@ -1,15 +1,12 @@
-"""Understand and score embeddings: GEAR (generative evaluation with synthetic tones), dispersion / BECR, and
-downstream scores on HEAR tasks.
-
-Works on any HEAR module. Needs the ``gear`` extra (scikit-learn, matplotlib, tqdm) except for
-:mod:`.dispersion`'s torch functions (:func:`gini_index`, :func:`becr_loss`, :func:`becr_objective`).
+"""Understand and score the embeddings of any model (:class:`~hear_gear_embed.hear.handle.EmbeddingModel`): GEAR
+(generative evaluation with synthetic tones), dispersion / BECR, and downstream scores on HEAR tasks. Needs the
+``gear`` extra (scikit-learn, matplotlib, tqdm) except for :mod:`.dispersion`'s torch functions.
 
 * :mod:`.synth`: the tone synthesiser and its datasets (``paper`` and ``perceptual`` presets);
-* :mod:`.hear_module`: embed a dataset with any HEAR module (:mod:`hear_gear_embed.hear.loading` loads it), in batches;
 * :mod:`.analysis`: sensitivity indices, Isomap, trustworthiness, k-NN log-ratios, ridge R^2;
 * :mod:`.dispersion`: Gini index of the covariance spectrum, top-2 ratio, K-means F-test,
   Calinski-Harabasz, and the BECR regulariser;
-* :mod:`.plots`: the figures; :mod:`.gear`: whole runs, reports and comparisons;
+* :mod:`.plots`: the figures; :mod:`.gear`: whole runs, their typed metrics, reports and comparisons;
 * :mod:`.downstream`: ``hear-gear evaluate``, HEAR tasks scored as heareval scores them (needs the ``eval`` extra).
 """
 

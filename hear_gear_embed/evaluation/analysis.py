@@ -1,19 +1,14 @@
 """GEAR's measurements on embeddings ``(N, D)`` of sounds with known parameters ``(N, P)``.
 
-* :func:`isomap_coordinates`: Isomap (K nearest neighbours, Dijkstra geodesics, classical MDS), the
-  paper's visualisation; :func:`isomap_trustworthiness` says how faithfully its 3-D neighbourhoods
-  reflect the embedding's (1 = every 3-D neighbour is a neighbour in the embedding too).
-* :func:`knn_log_ratios`: ``log(theta_hat / theta)`` where ``theta_hat`` averages the parameter over
-  the K nearest neighbours in embedding space (paper's equations 2 and 3). ``leave_one_out=False``
-  is the paper's protocol, in which every sound is one of its own K neighbours;
-  ``leave_one_out=True`` excludes it, the honest out-of-sample version.
-* :func:`ridge_r2`: cross-validated R^2 of a linear (ridge) read-out of each parameter: whether the
-  parameter can be recovered from the embedding, however small a share of its variance it occupies.
-* :func:`sensitivity_indices`: the share of the embedding's variance that each parameter's group means
-  explain (first-order sensitivity), with a bootstrap interval and the level of chance;
-  :func:`parameter_groups` makes the groups (grid values, or equal-count bins of a continuous parameter).
+* :func:`isomap_coordinates` and :func:`isomap_trustworthiness`: the paper's Isomap, and how faithfully its 3-D
+  neighbourhoods reflect the embedding's;
+* :func:`knn_log_ratios`: ``log(theta_hat / theta)`` with ``theta_hat`` the mean over the K nearest neighbours
+  (the paper's equations 2 and 3; ``leave_one_out=True`` excludes the sound itself, the paper does not);
+* :func:`ridge_r2`: whether each parameter can be read out linearly from the embedding;
+* :func:`sensitivity_indices`: the share of the embedding's variance that each parameter's groups
+  (:func:`parameter_groups`) explain, with a bootstrap interval and the level of chance.
 
-Neighbours are found by Euclidean distance in the embedding space, as in the paper.
+Neighbours are found by Euclidean distance, as in the paper. What each measure says: docs/gear.md.
 """
 
 from __future__ import annotations

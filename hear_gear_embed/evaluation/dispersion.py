@@ -1,28 +1,13 @@
 """Dispersion of a batch of embeddings, and the BECR regulariser (Shah et al., arXiv 2303.03591).
 
-The covariance ``K`` of a batch ``X`` of ``N`` embeddings of dimension ``D`` has eigenvalues
-``lambda_1 >= ... >= lambda_D >= 0``. Its **Gini index** ``G = 1 - sum_i (lambda_i / sum_j lambda_j)^2``
-is 0 when all the variance lies along one direction and ``1 - 1/D`` when it is spread evenly over all
-``D`` directions (isotropic data). Equation 7 of the paper computes it without an eigendecomposition:
-``G = 1 - tr(K^2) / tr(K)^2``. Here ``tr(K^2)`` is the squared Frobenius norm of either ``Xc^T Xc``
-``(D, D)`` or the Gram matrix ``Xc Xc^T`` ``(N, N)``, whichever is smaller (they share their non-zero
-eigenvalues), so the cost is ``O(min(N, D)^2 max(N, D))``.
+:func:`gini_index` is the Gini index of the covariance eigenvalues, ``G = 1 - tr(K^2) / tr(K)^2`` (the paper's
+equation 7), computed without an eigendecomposition from the smaller of ``Xc^T Xc`` ``(D, D)`` and ``Xc Xc^T``
+``(N, N)``; differentiable torch, like :func:`becr_loss` and :func:`becr_objective`. A batch without variance
+(``tr(K)`` below the dtype's machine epsilon times the mean squared row norm, the rounding noise centring leaves)
+has ``G = 0`` with a finite zero gradient. :func:`dispersion_metrics` adds the paper's other diagnostics (top-2
+ratio, K-means F-test, Calinski-Harabasz score) with NumPy / scikit-learn.
 
-A batch without variance (identical rows) has ``tr(K) = 0``: its Gini index is defined as 0 (no
-dispersion at all), with a finite zero gradient. The variance counts as zero when ``tr(K)`` is below
-the dtype's machine epsilon times the mean squared norm of the rows, the level of rounding noise left
-by centring.
-
-The other diagnostics of the paper (its Figure 3 and Table 4), computed with NumPy / scikit-learn:
-
-* top-2 ratio: share of the variance explained by the first two principal components,
-  ``(lambda_1 + lambda_2) / sum_j lambda_j``;
-* K-means F-test: share of the variance explained by a K-means clustering, between-cluster sum of
-  squares over total sum of squares (the "F-test" of the elbow method, in [0, 1]);
-* Calinski-Harabasz score of the same clustering (between / within dispersion, each divided by its
-  degrees of freedom).
-
-Dispersed embeddings have a high Gini index and low top-2 ratio, F-test and Calinski-Harabasz score.
+The definitions, and how to read them: docs/gear.md ("Dispersion and BECR").
 """
 
 from __future__ import annotations
@@ -66,7 +51,7 @@ def _scatter(x: Tensor) -> Tensor:
 
 
 def _has_variance(scatter: Tensor, x: Tensor) -> Tensor:
-    """Whether ``tr(scatter)`` exceeds the rounding noise that centring leaves in ``x`` (module docstring)."""
+    """Whether ``tr(scatter)`` exceeds the rounding noise that centring leaves in ``x``."""
     floor = torch.finfo(x.dtype).eps * x.detach().square().sum(dim=1).mean()
     return torch.diagonal(scatter).sum() > floor
 
@@ -141,7 +126,7 @@ def _eigenvalues(scatter: Tensor, n: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DispersionMetrics:
-    """Dispersion diagnostics of one set of embeddings (see the module docstring)."""
+    """Dispersion diagnostics of one set of embeddings (definitions: docs/gear.md)."""
 
     n_embeddings: int
     dim: int

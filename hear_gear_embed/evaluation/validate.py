@@ -1,59 +1,13 @@
 """The checks of ``hear-validator`` 2021.0.6, in process and without TensorFlow.
 
-:func:`validate_module` performs the checks of ``hearvalidator.validate.ValidateModel`` on a PyTorch
-HEAR module, in the same order and with the same failure conditions and warnings, and one more (non-finite
-outputs, below), and collects them into a :class:`ValidationReport` (printable with
-:meth:`ValidationReport.format`) instead of stopping with a traceback at the first failure:
+:func:`validate_module` runs the checks of ``hearvalidator.validate.ValidateModel`` on a PyTorch HEAR module, in
+the same order and with the same failure conditions and warnings, plus one of its own (check 7: non-finite
+embeddings or timestamps fail), and collects them into a :class:`ValidationReport` (printable with
+:meth:`ValidationReport.format`) instead of stopping at the first failure. A failed check ends its step; an
+exception raised by the module under test becomes a failed check naming the step; an import failure is raised.
 
-1. the module defines ``load_model``, ``get_timestamp_embeddings`` and ``get_scene_embeddings``;
-2. ``load_model(model_file_path)`` (``load_model()`` when the path is empty) returns a
-   ``torch.nn.Module``, which is moved to ``device`` (default: CUDA when available, else CPU);
-3. ``model.sample_rate`` is one of 16000, 22050, 32000, 44100, 48000 Hz;
-4. ``model.scene_embedding_size`` and ``model.timestamp_embedding_size`` exist and are ``int``;
-5. ``get_timestamp_embeddings`` on uniform white noise in [-1, 1) of shape (2, int(T * sample_rate))
-   for T = 1.07, 1.98 and 4.0 s returns a pair of ``torch.Tensor``: float32 embeddings
-   (2, n_timestamps, timestamp_embedding_size) and timestamps (2, n_timestamps) in ms, convertible to
-   numpy. With more than one timestamp, the steps between them deviate from their mean by at most
-   1 ms and the last timestamp is at most 1000 * T ms; warnings (not failures) for a step above
-   50 ms, a first timestamp later than the mean step, and a last one earlier than 1000 * T ms minus
-   the mean step or minus 50 ms;
-6. ``get_scene_embeddings`` on white noise of shape (4, int(2.74 * sample_rate)) returns a float32
-   ``torch.Tensor`` of shape (4, scene_embedding_size);
-7. not in ``hear-validator``: the embeddings of steps 5 and 6 and the timestamps of step 5 are finite (no NaN, no
-   Inf), checked once their shapes are.
-
-A failed check ends its step, as ``hearvalidator.ModelError`` ends the real run; a failure of steps
-1-4 (or of ``load_model`` missing) skips the later steps, while a failed timestamp length does not
-stop the other lengths nor the scene step, so the report tells all it can. An exception raised by
-the module under test (``load_model``, ``model.to``, ``get_*_embeddings``, an attribute) becomes a
-failed check that names the step, the exception and where it was raised; the real validator crashes
-with the traceback, which is also a failure. The verdict is therefore the real one, but for check 7: the
-real run fails exactly when one of checks 1-6 fails.
-
-An import failure of the module under test is not a validation result: :func:`validate_module`
-raises :class:`ImportError` (the original one, or one chained to any other exception raised while
-importing), and the caller decides how to report it; ``hear-validator`` crashes at that point too.
-
-Deliberate differences from the real validator:
-
-* Non-finite outputs fail (check 7): a step whose embeddings or timestamps hold NaN or Inf fails, and its message
-  says that this is stricter than ``hear-validator`` 2021.0.6, which never looks at the values and passes such a
-  module. ``hear-gear embed`` and ``hear-gear evaluate`` refuse every file such a module embeds (NaN in, NaN
-  out), so a pass here would promise what they then refuse. The harness requires exactly this difference on
-  ``tests/harness/broken_modules/nan_embeddings.py``.
-* TensorFlow models (``tf.Module``) are not validated: they fail here with a message that says to
-  run ``hear-validator``, which checks them with TensorFlow tensors. TensorFlow is never imported;
-  the model is recognised as one only when the module under test has imported it.
-* The test audio is drawn from a seeded generator (``seed``), on CPU, then moved to ``device``;
-  the real validator draws from torch's global generator directly on the device. A module whose
-  verdict depends on the noise drawn is not deterministic under the real validator either.
-* The real validator imports TensorFlow before the module under test, and prints the model (so a model
-  whose ``repr`` raises fails there); neither matters to a sound PyTorch module's verdict.
-* A returned object must be a ``torch.Tensor``; the real validator only calls ``.dtype`` and
-  ``.detach().cpu().numpy()`` on it, so an object imitating a tensor could pass there.
-* The real validator always ends its timestamp checks with a warning that drift from a rounded hop
-  over long audio cannot be seen on short clips; here it is a note, not a warning, since it does not
-  depend on the module.
+The checks, and where this validator deliberately differs from ``hear-validator``: docs/harness.md ("The
+in-process validator agrees with ``hear-validator``").
 """
 
 from __future__ import annotations
@@ -218,7 +172,7 @@ def _import(module: str | ModuleType) -> ModuleType:
 def validate_module(
     module: str | ModuleType, model_file_path: str = "", device: str | None = None, seed: int = 0
 ) -> ValidationReport:
-    """Run the HEAR validator's checks on a HEAR module (see the module docstring for the checks).
+    """Run the HEAR validator's checks on a HEAR module (the checks: docs/harness.md).
 
     Args:
         module: module name or module object.
@@ -228,7 +182,7 @@ def validate_module(
 
     Returns:
         The report; ``report.passed`` is the verdict of ``hear-validator`` on the same module, except that non-finite
-        embeddings or timestamps fail here (see the module docstring).
+        embeddings or timestamps fail here.
 
     Raises:
         ImportError: the module cannot be imported (any exception raised while importing it is chained).

@@ -1,26 +1,14 @@
 """Constant-Q frontend on nnAudio's ``CQT1992v2`` kernels, with our own zero padding and per-octave
 kernel trimming.
 
-nnAudio builds every kernel in a window of the longest kernel's length (32768 samples at C1 and 32
-kHz), so its ``conv1d`` spends most of its work multiplying zeros: the kernels of octave ``o`` are
-``2 ** o`` times shorter. We take nnAudio's kernels (and its librosa-compatible scaling), cut each
-octave's kernels to their common non-zero span, and run one ``conv1d`` per octave on the matching
-slice of the padded signal. The result is the same sum (tested against nnAudio's own forward) for
-about a seventh of the multiply-adds with 12 bins per octave.
+nnAudio builds every kernel in a window of the longest kernel's length, so its ``conv1d`` mostly multiplies
+zeros: the kernels of octave ``o`` are ``2 ** o`` times shorter. We take nnAudio's kernels (and its
+librosa-compatible scaling), cut each octave's kernels to their common non-zero span, and run one ``conv1d`` per
+octave on the matching slice of the padded signal: the same sum as nnAudio's forward. nnAudio pads by reflection,
+which fails on inputs shorter than half the longest kernel; we pad with zeros ourselves (librosa's default), so
+any input length works and frame ``j`` is centred on sample ``j * hop_length``.
 
-Why ``CQT1992v2`` and not ``CQT2010v2`` (measured in ``benchmarks/bench_features.py``, written up in
-``docs/features.md``):
-
-* it is exact: one time-domain kernel per bin, no octave-wise anti-aliasing filter and resampling;
-* it accepts any hop, while ``CQT2010v2`` halves the hop once per octave and so needs a hop divisible
-  by ``2 ** (n_octaves - 1)`` (it fails for the 8-octave PaSST grid at the 10 ms hop of 320 samples);
-* with the per-octave trimming it is the faster of the two on CPU (``benchmarks/bench_features.py``),
-  and torch's ``conv1d`` does not materialise the long kernels' frames, so memory stays bounded by
-  the output.
-
-nnAudio pads the input by reflection, which fails when the input is shorter than half the longest
-kernel (about 0.5 s at C1): we pad with zeros ourselves (librosa's default) and run the kernels
-unpadded, so any input length works and frame ``j`` is centred on sample ``j * hop_length``.
+Why ``CQT1992v2`` and not ``CQT2010v2`` (exact, any hop), and what the trimming saves: docs/features.md.
 """
 
 from __future__ import annotations

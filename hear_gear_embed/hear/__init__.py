@@ -1,10 +1,10 @@
-"""HEAR 2021 entry points: ``hear_gear_embed.hear.<variant>`` for every registered variant.
+"""HEAR 2021 entry points, and any HEAR module behind one handle.
 
-No file per variant: importing this package installs a finder that makes the module of any name in
-the registry on import (``importlib.import_module("hear_gear_embed.hear.passt_base")``, as
-``hear-validator`` and ``heareval`` do), holding ``load_model``, ``get_scene_embeddings`` and
-``get_timestamp_embeddings``. A variant added with :func:`~hear_gear_embed.registry.register_variant`
-gets its module the same way.
+``hear_gear_embed.hear.<variant>`` exists for every registered variant without a file: importing this package
+installs a finder that makes the module of any name in the registry on import (as ``hear-validator`` and
+``heareval`` import them), holding the functions of :mod:`._api`. :mod:`.loading` imports any other HEAR module,
+:mod:`.identity` says what identifies a model's embeddings, and :mod:`.handle` holds :class:`~.handle.EmbeddingModel`, the
+one handle every workflow takes, and :func:`~.handle.load`.
 """
 
 from __future__ import annotations

@@ -1,18 +1,21 @@
 """The HEAR 2021 API over the registry: ``load_model``, ``get_scene_embeddings``, ``get_timestamp_embeddings``.
 
-Every registered variant is importable as ``hear_gear_embed.hear.<name>``: a module holding the three
-functions of :func:`hear_functions`, made on import by the finder of :mod:`hear_gear_embed.hear`.
+Every registered variant is importable as ``hear_gear_embed.hear.<name>``: a module holding the three functions of
+:func:`hear_functions`, made on import by the finder of :mod:`hear_gear_embed.hear`. ``load_model``'s keywords are
+defined once, here; the embedding functions run in inference mode (the model itself is differentiable).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..embedding.embedder import Embedder, load_embedder
+from ..embedding.embedder import Embedder
+from ..embedding.factory import load_embedder
 from ..embedding.inputs import AudioInput
 from ..registry import get_variant
 from ..util.precision import Precision
@@ -67,35 +70,39 @@ def _check_model(model: object) -> Embedder:
 def get_scene_embeddings(audio: AudioInput, model: Embedder) -> Tensor:
     """Scene embeddings ``(n_sounds, model.scene_embedding_size)`` float32 of ``audio``
     ``(n_sounds, n_samples)`` float32 in [-1, 1] at ``model.sample_rate`` (NumPy arrays accepted)."""
-    return _check_model(model).scene_embeddings(audio)
+    embedder = _check_model(model)
+    with torch.inference_mode():
+        return embedder.scene_embeddings(audio)
 
 
 def get_timestamp_embeddings(audio: AudioInput, model: Embedder) -> tuple[Tensor, Tensor]:
     """Timestamp embeddings ``(n_sounds, n_timestamps, model.timestamp_embedding_size)`` float32 and
     centred timestamps ``(n_sounds, n_timestamps)`` in milliseconds, every ``timestamp_hop_ms``."""
-    return _check_model(model).timestamp_embeddings(audio)
+    embedder = _check_model(model)
+    with torch.inference_mode():
+        return embedder.timestamp_embeddings(audio)
 
 
 LoadModel = Callable[..., Embedder]
 
 
+_PER_VARIANT = inspect.signature(load_model)
+_PER_VARIANT = _PER_VARIANT.replace(parameters=[p for p in _PER_VARIANT.parameters.values() if p.name != "variant"])
+"""The signature of a variant's own ``load_model``: :func:`load_model`'s, without ``variant``."""
+
+
 def hear_functions(variant: str) -> tuple[LoadModel, Callable[[AudioInput, Embedder], Tensor],
                                           Callable[[AudioInput, Embedder], tuple[Tensor, Tensor]]]:
-    """The three HEAR functions for ``variant``: ``load_model`` bound to it, and the two embedding functions."""
+    """The three HEAR functions for ``variant``: :func:`load_model` bound to it (same keywords, same checks), and the
+    two embedding functions."""
     config = get_variant(variant)
 
-    def load(
-        model_file_path: str = "",
-        *,
-        device: str | torch.device | None = None,
-        download: bool = True,
-        memory_budget_mb: float | None = None,
-        precision: Precision = "fp32",
-    ) -> Embedder:
-        return load_model(model_file_path, variant=config.name, device=device, download=download,
-                          memory_budget_mb=memory_budget_mb, precision=precision)
+    def load(*args: Any, **kwargs: Any) -> Embedder:
+        bound = _PER_VARIANT.bind(*args, **kwargs)  # Python's own TypeError for a bad argument, as a plain function
+        return load_model(*bound.args, variant=config.name, **bound.kwargs)
 
     shared = inspect.cleandoc(load_model.__doc__ or "").replace("    variant: registry name.\n", "")
     load.__doc__ = f"HEAR ``load_model`` for variant ``{config.name}``: {config.description}.\n\n{shared}"
     load.__name__ = load.__qualname__ = "load_model"
+    vars(load)["__signature__"] = _PER_VARIANT
     return load, get_scene_embeddings, get_timestamp_embeddings

@@ -1,8 +1,8 @@
-"""Audio file input and embedding output: find and read audio files (any sample rate, mixed to
-mono, resampled with soxr), and embed whole corpora into ``.npz`` files with any variant or HEAR module,
-on this machine (:func:`embed_files`) or on a Ray cluster (:mod:`.ray_engine`, the ``ray`` extra).
-
-Needs the ``cli`` extra: ``pip install "hear_gear_embed[cli]"``.
+"""Audio files in, embeddings out (the ``cli`` extra: ``pip install "hear_gear_embed[cli]"``): find and read audio
+files (any sample rate, mixed to mono, resampled with soxr) and embed whole corpora into ``.npz`` files with any
+variant or HEAR module, on this machine (:func:`embed_files`) or on a Ray cluster (:mod:`.ray_engine`, the ``ray``
+extra). Both engines share the planning (:mod:`.jobs`), the output files (:mod:`.outputs`), the resume rule
+(:mod:`.resume`), the report (:mod:`~hear_gear_embed.io.report`) and the output folder's lock and record (:mod:`.folder`).
 """
 
 from .audio import (
@@ -16,37 +16,25 @@ from .audio import (
     require_backends,
     resample,
 )
-from .corpus import embed_files, plan_jobs, read_path_list
-from .models import IDENTITY_KEYS, CorpusModel, HearModuleModel, ModelSpec, VariantModel
-from .record import (
-    MANIFEST_NAME,
-    REPORT_NAME,
-    STATUSES,
-    CorpusReport,
-    FileResult,
-    Job,
-    ReportWriteError,
-    is_up_to_date,
-    pending_jobs,
-)
+from .corpus import embed_files
+from .jobs import Job, plan_jobs, read_path_list
+from .outputs import OUTPUT_KEYS
+from .report import MANIFEST_NAME, REPORT_NAME, STATUSES, CorpusReport, FileResult, ReportWriteError
+from .resume import is_up_to_date, pending_jobs
 
 __all__ = [
     "AUDIO_EXTENSIONS",
-    "IDENTITY_KEYS",
     "MANIFEST_NAME",
+    "OUTPUT_KEYS",
     "REPORT_NAME",
     "STATUSES",
     "AudioInfo",
     "AudioReadError",
     "Clip",
-    "CorpusModel",
     "CorpusReport",
     "FileResult",
-    "HearModuleModel",
     "Job",
-    "ModelSpec",
     "ReportWriteError",
-    "VariantModel",
     "embed_files",
     "find_audio_files",
     "is_up_to_date",

@@ -127,8 +127,7 @@ class Verification:
 
 def verify(weights: PretrainedWeights, path: str | os.PathLike[str] | None = None) -> Verification:
     """Check ``path`` (default: the cached file) against ``weights.sha256``, or, where the record has none, check that
-    it loads into the record's network as ``load_model`` would load it (:func:`.checkpoint.load_checkpoint`; about
-    a second for a full-size file)."""
+    it loads into the record's network as ``load_model`` would load it (:func:`.checkpoint.load_checkpoint`)."""
     target = Path(path) if path is not None else cached_path(weights)
     if not target.is_file():
         return Verification(weights, target, "missing", None)

@@ -2,12 +2,15 @@
 
 A ViT/DeiT with a convolutional patch embedding over a log-mel spectrogram, disentangled frequency
 and time positional encodings, and CLS and DIST tokens. Parameter names and shapes are those of the
-authors' checkpoints so that ``load_state_dict(strict=True)`` accepts them. Patchout is a training
-regulariser and is not implemented: this module is for inference and fine-tuning without it.
+authors' checkpoints so that ``load_state_dict(strict=True)`` accepts them. The readout follows timm's
+names: :meth:`PaSST.forward_intermediates` (the tokens after chosen blocks) and :meth:`PaSST.forward_head`
+(pooling and the classification head). Every operation is differentiable; Patchout, a training
+regulariser, is not implemented here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -116,7 +119,7 @@ class PatchEmbed(nn.Module):
         if not spec.is_cuda:
             return self.proj(spec)
         # cuDNN computes float32 convolutions in TF32 unless told otherwise; its 10-bit mantissa moves the
-        # embeddings by about 3e-4 relative, beyond the 1e-4 of fp32 parity.
+        # embeddings beyond the 1e-4 of fp32 parity (docs/gpu.md).
         cudnn = torch.backends.cudnn
         with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
                          allow_tf32=False):
@@ -144,6 +147,8 @@ class PaSST(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=_BLOCK_EPS)
         # The head's LayerNorm keeps torch's default eps (1e-5), as in the authors' code.
         self.head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, config.num_classes))
+        # DeiT's distillation head: the authors' checkpoints carry it and strict loading needs its keys, but PaSST's
+        # forward never reads it (its logits are `head` on the mean of CLS and DIST), and neither does this one.
         self.head_dist = nn.Linear(dim, config.num_classes)
         self.reset_parameters()
 
@@ -222,8 +227,43 @@ class PaSST(nn.Module):
         depth = self.config.depth
         return depth if want_logits else mid_layer % depth + 1
 
+    def forward_intermediates(self, spec: Tensor, indices: Sequence[int], *, readout_only: bool = False) -> list[Tensor]:
+        """The token sequences after the transformer blocks ``indices``, each through the final norm (timm's name).
+
+        Args:
+            spec: log-mel spectrograms (see the class docstring).
+            indices: block indices, negative counting from the end; the blocks up to the largest one run.
+            readout_only: return the CLS and DIST tokens only, ``(batch, 2, embed_dim)`` each; the last block run
+                then computes its output for those two tokens alone (exact: the other tokens still serve as its keys
+                and values), which saves that block's queries, projection and MLP for every patch.
+
+        Returns:
+            One tensor per index, in the order given, ``(batch, tokens, embed_dim)`` (``(batch, 2, embed_dim)`` with
+            ``readout_only``).
+        """
+        depth = self.config.depth
+        wanted = [index % depth for index in indices]
+        if any(not -depth <= index < depth for index in indices):
+            raise ValueError(f"block indices must lie in [{-depth}, {depth}), got {list(indices)}")
+        x = self.tokens(spec)
+        n_blocks = max(wanted) + 1 if wanted else 0
+        found: dict[int, Tensor] = {}
+        for index in range(n_blocks):
+            x = self.blocks[index](x, READOUT_TOKENS if readout_only and index == n_blocks - 1 else None)
+            if index in wanted:
+                found[index] = self.norm(x[:, :READOUT_TOKENS] if readout_only else x)
+        return [found[index] for index in wanted]
+
+    def forward_head(self, tokens: Tensor, *, pre_logits: bool = False) -> Tensor:
+        """Pool normalised tokens ``(batch, tokens >= 2, embed_dim)`` (from :meth:`forward_intermediates`) into the mean
+        of CLS and DIST, ``(batch, embed_dim)``, and classify it: ``(batch, num_classes)`` logits, or the pooled
+        features with ``pre_logits`` (timm's name)."""
+        pooled = (tokens[:, 0] + tokens[:, 1]) / 2
+        return pooled if pre_logits else self.head(pooled)
+
     def forward(self, spec: Tensor, mid_layer: int = -1, want_mid: bool = True, want_logits: bool = True) -> PasstOutput:
-        """Run the network on ``spec`` (see the class docstring).
+        """The feature levels of ``spec`` (see the class docstring): pooled features after block ``mid_layer`` and the
+        logits after the last block, each computed only when asked for.
 
         Args:
             spec: log-mel spectrograms.
@@ -234,20 +274,11 @@ class PaSST(nn.Module):
         Returns:
             :class:`PasstOutput` with the requested fields.
         """
-        mid_index = mid_layer % self.config.depth
-        x = self.tokens(spec)
-        mid = None
-        n_blocks = self.blocks_run(mid_layer, want_mid, want_logits)
-        for index in range(n_blocks):
-            # Nothing reads the patch tokens after the last block run: it computes CLS and DIST only.
-            x = self.blocks[index](x, READOUT_TOKENS if index == n_blocks - 1 else None)
-            if want_mid and index == mid_index:
-                pooled = self.norm(x[:, :READOUT_TOKENS])
-                mid = (pooled[:, 0] + pooled[:, 1]) / 2
-        logits = None
-        if want_logits:
-            final = self.norm(x[:, :READOUT_TOKENS])
-            logits = self.head((final[:, 0] + final[:, 1]) / 2)
+        indices = ([mid_layer % self.config.depth] if want_mid else []) + ([self.config.depth - 1] if want_logits else [])
+        # Nothing reads the patch tokens after the last block run: it computes CLS and DIST only.
+        outputs = self.forward_intermediates(spec, indices, readout_only=True)
+        mid = self.forward_head(outputs[0], pre_logits=True) if want_mid else None
+        logits = self.forward_head(outputs[-1]) if want_logits else None
         return PasstOutput(mid, logits)
 
 

@@ -6,7 +6,7 @@ the file differs from the one that project downloaded (a truncated or corrupted 
 substituted file, or the authors re-uploading the release asset), not necessarily that it is
 malicious. :func:`~.hub.download` then refuses the file (it is kept beside the cache for inspection,
 never under the name loads look for); a file placed in the cache by hand is not re-hashed on every
-load (about a second for 330 MB), ``hear-gear weights verify`` checks it on demand.
+load, which would slow every load: ``hear-gear weights verify`` checks it on demand.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The one precision rule of the package: which floating-point formats a device computes fast enough to be worth it.
 
-The measurements behind the rule (torch 2.13.0 CPU wheel, 2 threads, (2816 x 768) @ (768 x 3072)) are in
-``docs/performance.md``; in short, on a CPU bf16 pays only with bf16 units (AVX512-BF16 or AMX), where it
-runs 2.5-5x fp32, and fp16 never pays: without the units both formats run at 0.5x fp32 (AVX-512) down to
-1 GFLOP/s (AVX2), a hundredfold slowdown that a user would take for a hang.
+On a CPU, bf16 pays only with bf16 matrix units (AVX512-BF16, AMX, Arm BF16) and fp16 never does (no faster than
+fp32 even with AVX512-FP16); without those units both run slower than fp32, on older CPUs so much slower that a user
+would take the run for a hang. Hence fp16 is refused on a CPU, and bf16 on a CPU without bf16 units. The
+measurements behind the rule: docs/performance.md ("Reduced precision").
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def compute_dtype(precision: str, device: torch.device, *, flags: frozenset[str]
     if device.type == "cpu":
         if name == "fp16":
             raise PrecisionUnsupportedError(
-                "fp16 on a CPU is no faster than fp32 even with AVX512-FP16 and about 100x slower without it "
+                "fp16 on a CPU is no faster than fp32 even with AVX512-FP16, and far slower without it "
                 "(docs/performance.md); use precision='bf16' on a CPU with bf16 units, or fp16 on a GPU"
             )
         units = cpu_bf16_units(flags)
@@ -131,9 +131,8 @@ def compute_dtype(precision: str, device: torch.device, *, flags: frozenset[str]
                            "(docs/performance.md)")
         elif not units:
             raise PrecisionUnsupportedError(
-                f"this CPU has no bf16 units (none of the flags {BF16_FLAGS}): bf16 matrix products run at about "
-                "0.5x fp32 with AVX-512 and about 1 GFLOP/s with AVX2 only (docs/performance.md); use "
-                "precision='fp32'"
+                f"this CPU has no bf16 units (none of the flags {BF16_FLAGS}): bf16 matrix products run slower than "
+                "fp32 with AVX-512 and at about 1 GFLOP/s with AVX2 only (docs/performance.md); use precision='fp32'"
             )
         return dtype_of(name)
     if device.type == "cuda":

@@ -62,7 +62,7 @@ def test_an_unwritable_out_exits_2_before_any_work(tmp_path: Path, monkeypatch: 
     def not_loaded(*args: object, **kwargs: object) -> None:
         raise AssertionError("the module was loaded before --out was checked")
 
-    monkeypatch.setattr(gear, "load_hear_module", not_loaded)
+    monkeypatch.setattr(gear.run, "as_model", not_loaded)
     (tmp_path / "file").write_text("")
     out = tmp_path / "file" / "run"
     assert main(["gear", FAKE, "--out", str(out), *COMMON]) == 2

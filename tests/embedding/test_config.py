@@ -106,3 +106,37 @@ def test_block_errors() -> None:
         WindowBlock(160, ())
     with pytest.raises(ValueError, match="window_ms must be positive"):
         WindowBlock(-1, ("M",))
+
+
+@pytest.mark.parametrize("name", list_variants(include_unpublished=True))
+@pytest.mark.parametrize("kind", KINDS)
+def test_plan_fills_every_column_once(name: str, kind: str) -> None:
+    """The plan of a call (what the embedder executes and the FLOP and memory estimates read) tiles the embedding."""
+    variant = get_variant(name)
+    for n_samples in (1, 4000, variant.scene_window_samples, variant.scene_window_samples + 1):
+        steps = variant.plan(n_samples, kind)  # type: ignore[arg-type]
+        columns = [step.columns for step in steps]
+        size = variant.timestamp_embedding_size if kind == "timestamp" else variant.scene_embedding_size
+        assert columns[0][0] == 0 and columns[-1][1] == size
+        assert all(a[1] == b[0] for a, b in zip(columns, columns[1:], strict=False))
+
+
+def test_plan_of_a_scene_is_one_pass_up_to_the_window_then_averaged_windows() -> None:
+    from hear_gear_embed.embedding import ClipFeatures, WindowPass
+
+    variant = get_variant("passt_2lvl_cqt")
+    window = variant.scene_window_samples
+    short, = [s for s in variant.plan(100, "scene") if isinstance(s, WindowPass)]
+    assert (short.window_samples, short.hop_samples, short.windows) == (variant.min_net_samples, 0, 1) and short.pool_low
+    assert variant.plan(window, "scene")[0] == dataclasses.replace(short, window_samples=window)
+    long = variant.plan(window + 1, "scene")
+    assert long[0] == WindowPass(("H", "M"), window, variant.scene_hop_samples, (window + 1) // variant.scene_hop_samples + 1,
+                                 True, (0, 1295))
+    assert long[1] == ClipFeatures(("cqt",), (1295, 1295 + 2 * 84))
+    stamps = variant.plan(32000, "timestamp")
+    assert [s.windows for s in stamps if isinstance(s, WindowPass)] == [21, 21]
+    assert not stamps[0].pool_low  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="kind must be one of"):
+        variant.plan(100, "frames")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one sample"):
+        variant.plan(0, "scene")

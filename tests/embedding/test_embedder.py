@@ -1,5 +1,5 @@
 """The embedder (:mod:`hear_gear_embed.embedding.embedder`): levels, windowing and scene logic on the tiny test
-geometry (fast), frame-feature blocks of the weight-free variants, FLOP counts."""
+geometry (fast), frame-feature blocks of the weight-free variants, FLOP counts, and training through it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from hear_gear_embed.embedding.pooling import centre_frames, clip_mean_std, wind
 from hear_gear_embed.embedding.windowing import pad_reflect_then_zero
 from hear_gear_embed.features import FeatureConfig
 from hear_gear_embed.features.frames import FrameFeatures
-from hear_gear_embed.model import PaSST
 
 from ..conftest import counted_flops, noise, tone
 
@@ -153,24 +152,17 @@ def test_tone_changes_the_low_level(tiny: Embedder) -> None:
     assert int(bands[0]) < int(bands[1])
 
 
-def test_weight_free_paths_and_missing_checkpoint(tiny_ckpt) -> None:
-    with pytest.raises(ValueError, match="has no official weights; pass model_file_path"):
-        load_embedder(get_variant("tiny_test"))
-    assert isinstance(load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu"), Embedder)
-
-
 @pytest.mark.parametrize("budget", [0, -1.0, math.nan, math.inf, -math.inf, np.float32("nan")])
 def test_memory_budget_must_be_a_positive_finite_number(budget: float, tiny_ckpt, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every way a budget enters (the model, the loaders, the HEAR load_model, a later assignment) is one check,
     made before any weights are read or drawn."""
-    from hear_gear_embed.embedding import embedder as embedder_module
-    from hear_gear_embed.embedding import random_embedder
+    from hear_gear_embed.embedding import factory, random_embedder
     from hear_gear_embed.hear import load_model
 
     def no_weights(*args: object) -> None:
         raise AssertionError("weights were drawn before the budget was checked")
 
-    monkeypatch.setattr(embedder_module, "random_passt", no_weights)
+    monkeypatch.setattr(factory, "random_passt", no_weights)
     tiny = get_variant("tiny_test")
     message = f"memory_budget_mb must be a positive, finite number of MiB, got {budget}"
     for make in (lambda: Embedder(tiny, memory_budget_mb=budget),
@@ -206,38 +198,6 @@ def test_network_flops_of_weight_free_variants_and_bad_kind(tiny: Embedder) -> N
         tiny.network_flops(1, 32000, "frames")
 
 
-def test_random_embedder_is_seeded() -> None:
-    from hear_gear_embed.embedding import random_embedder
-
-    variant = get_variant("tiny_test")
-    audio = noise(1, 0.5, seed=14)
-    first, again, other = (random_embedder(variant, seed).scene_embeddings(audio) for seed in (3, 3, 4))
-    torch.testing.assert_close(first, again, rtol=0, atol=0)
-    assert not torch.allclose(first, other)
-    assert random_embedder(get_variant("lowlevel_mel")).net is None
-
-
-def test_loaded_and_random_weights_are_not_drawn_first(tiny_ckpt, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A network about to receive a checkpoint's weights, or seeded random ones, is built without storage: no
-    initialiser of torch's layers or of PaSST runs on it first (at full size each such pass costs seconds)."""
-    from hear_gear_embed.embedding import random_embedder
-
-    def refusing(init):
-        def refused(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
-            if not tensor.is_meta:
-                raise AssertionError(f"{init.__name__} initialised a {tuple(tensor.shape)} tensor that is then replaced")
-            return init(tensor, *args, **kwargs)
-
-        return refused
-
-    for name in ("trunc_normal_", "kaiming_uniform_", "uniform_", "normal_", "ones_", "zeros_"):
-        monkeypatch.setattr(torch.nn.init, name, refusing(getattr(torch.nn.init, name)))
-    assert load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu").weights_source == str(tiny_ckpt)
-    monkeypatch.setattr("hear_gear_embed.embedding.embedder.random_passt", lambda config, seed: PaSST(config))
-    with pytest.raises(AssertionError, match="initialised a"):  # the check itself: a network built normally is caught
-        random_embedder(get_variant("tiny_test"), 0, device="cpu")
-
-
 def test_feature_block_equals_direct_pooling() -> None:
     model = load_embedder(get_variant("lowlevel_cqt"), device="cpu")
     audio = noise(2, 1.3, seed=6)
@@ -251,13 +211,33 @@ def test_feature_block_equals_direct_pooling() -> None:
     torch.testing.assert_close(alone[0], emb[1], atol=1e-5, rtol=0)
 
 
-def test_weight_free_variants_refuse_a_checkpoint() -> None:
-    with pytest.raises(ValueError, match="uses no network weights"):
-        load_embedder(get_variant("handcrafted"), "some.pt")
-    model = load_embedder(get_variant("handcrafted"), device="cpu")
-    assert model.net is None
-    with pytest.raises(ValueError, match="no network weights to save"):
-        model.save_weights("x.pt")
+def test_one_optimiser_step_through_the_embedder_lowers_the_loss(tiny_ckpt) -> None:
+    """forward() is differentiable (inference mode belongs to the HEAR API): one step of a head and the network on
+    scene embeddings lowers the loss, and the HEAR functions give exactly what forward() gives."""
+    from hear_gear_embed.hear import _api
+
+    model = load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu")
+    audio, targets = noise(4, 0.5, seed=41), torch.tensor([0, 1, 0, 1])
+    with torch.no_grad():
+        expected = _api.get_scene_embeddings(audio, model)
+    torch.manual_seed(0)
+    head = torch.nn.Linear(model.scene_embedding_size, 2)
+    optimiser = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=1e-3)
+    embeddings = model(audio)
+    assert embeddings.requires_grad and torch.equal(embeddings.detach(), expected)
+    loss = torch.nn.functional.cross_entropy(head(embeddings), targets)
+    optimiser.zero_grad()
+    loss.backward()
+    assert model.net is not None
+    reached = [name for name, p in model.net.named_parameters() if p.grad is not None and bool(p.grad.abs().sum() > 0)]
+    assert "patch_embed.proj.weight" in reached and "blocks.0.attn.qkv.weight" in reached and "head.1.weight" in reached
+    optimiser.step()
+    after = torch.nn.functional.cross_entropy(head(model(audio)), targets)
+    assert float(after.detach()) < float(loss.detach())
+    stamps_grad, _ = model(audio[:1], "timestamp")
+    assert stamps_grad.requires_grad
+    with pytest.raises(ValueError, match="kind must be one of"):
+        model(audio, "frames")
 
 
 def _relative_error(got: torch.Tensor, ref: torch.Tensor) -> float:

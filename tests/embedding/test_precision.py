@@ -13,7 +13,7 @@ from torch.nn.functional import cosine_similarity
 
 from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.embedding import Embedder
-from hear_gear_embed.embedding.embedder import random_embedder
+from hear_gear_embed.embedding.factory import random_embedder
 from hear_gear_embed.util.precision import PrecisionUnsupportedError, cpu_bf16_units
 
 from ..conftest import noise, tone
@@ -24,12 +24,12 @@ needs_bf16_units = pytest.mark.skipif(not BF16_UNITS, reason="this CPU has no bf
 
 def min_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     """Smallest cosine similarity between corresponding rows (last axis) of ``a`` and ``b``."""
-    return float(cosine_similarity(a.flatten(0, -2), b.flatten(0, -2), dim=1).min())
+    return float(cosine_similarity(a.detach().flatten(0, -2), b.detach().flatten(0, -2), dim=1).min())
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     """``max |a - b| / max |b|``."""
-    return float((a - b).abs().max() / b.abs().max())
+    return float((a - b).detach().abs().max() / b.detach().abs().max())
 
 
 @needs_bf16_units

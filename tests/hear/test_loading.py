@@ -1,17 +1,12 @@
-"""Loading any HEAR module (:mod:`hear_gear_embed.hear.loading`): the identity of its code (``module_version``), and
-load failures as one named usage error, through the API and through every command that loads modules."""
+"""Loading any HEAR module (:mod:`hear_gear_embed.hear.loading`): load failures as one named usage error, through the
+API and through every command that loads modules, and this package's own errors passed through unchanged."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
-import json
 import re
-import shutil
 import sys
 import types
 import urllib.error
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +14,7 @@ import torch
 
 import hear_gear_embed
 from hear_gear_embed.cli import main
-from hear_gear_embed.hear.loading import ModuleLoadError, load_hear_module, module_version
+from hear_gear_embed.hear.loading import ModuleLoadError, import_hear_module, load_module_model, resolve_module_name
 from hear_gear_embed.model.checkpoint import CheckpointError
 from hear_gear_embed.model.hub import HOME_ENV, WeightsUnavailableError
 from hear_gear_embed.util.device import DeviceUnavailableError
@@ -27,130 +22,11 @@ from hear_gear_embed.util.precision import PrecisionUnsupportedError
 
 BROKEN = "tests.hear.broken_load"
 HEAR_API = "from tests.gear_fake_module import get_scene_embeddings, get_timestamp_embeddings, load_model\n"
-SOURCE_HASH = r"source sha256 [0-9a-f]{16}"
-
-Importer = Callable[[str, Path], types.ModuleType]
 
 
-@pytest.fixture
-def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[Importer]:
-    """``fresh(name, root)``: import top-level module ``name`` anew with ``root`` first on ``sys.path``; the modules
-    it made are forgotten afterwards."""
-    made: set[str] = set()
-
-    def forget(name: str) -> None:
-        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
-            del sys.modules[key]
-
-    def load(name: str, root: Path) -> types.ModuleType:
-        forget(name)
-        made.add(name)
-        monkeypatch.syspath_prepend(str(root))
-        return importlib.import_module(name)
-
-    yield load
-    for name in made:
-        forget(name)
-
-
-def write_package(root: Path, name: str, scale: str = "1.0") -> Path:
-    """A HEAR package ``name`` under ``root``: its ``__init__.py`` and a submodule holding ``scale``."""
-    package = root / name
-    (package / "sub").mkdir(parents=True)
-    (package / "__init__.py").write_text(HEAR_API)
-    (package / "sub" / "__init__.py").write_text("")
-    (package / "sub" / "helper.py").write_text(f"SCALE = {scale}\n")
-    return package
-
-
-def write_dist_info(site: Path, name: str, version: str, record: list[str], *, editable: bool) -> None:
-    """The metadata an installer leaves for distribution ``name``: ``RECORD`` lists ``record`` (paths relative to
-    ``site``); ``editable`` adds the PEP 610 ``direct_url.json`` of an editable install."""
-    info = site / f"{name}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    (info / "top_level.txt").write_text(f"{name}\n")
-    (info / "RECORD").write_text("".join(f"{path},,\n" for path in [*record, f"{info.name}/METADATA"]))
-    if editable:
-        (info / "direct_url.json").write_text(json.dumps({"url": "file:///elsewhere", "dir_info": {"editable": True}}))
-
-
-def version_of(name: str) -> str:
-    return load_hear_module(name).identity["module_version"]
-
-
-def test_a_module_without_a_distribution_is_identified_by_its_source(tmp_path: Path, fresh: Importer) -> None:
-    write_package(tmp_path / "a", "hge_plain")
-    fresh("hge_plain", tmp_path / "a")
-    first = version_of("hge_plain")
-    assert re.fullmatch(f"no distribution, {SOURCE_HASH}", first)
-    assert version_of("hge_plain") == first
-    # The same code elsewhere is the same code; any edit of any of its files is another.
-    shutil.copytree(tmp_path / "a", tmp_path / "b")
-    fresh("hge_plain", tmp_path / "b")
-    assert version_of("hge_plain") == first
-    (tmp_path / "b" / "hge_plain" / "sub" / "helper.py").write_text("SCALE = 2.0\n")
-    fresh("hge_plain", tmp_path / "b")
-    edited = version_of("hge_plain")
-    assert re.fullmatch(f"no distribution, {SOURCE_HASH}", edited) and edited != first
-    (tmp_path / "b" / "hge_plain" / "sub" / "other.py").write_text("")
-    fresh("hge_plain", tmp_path / "b")
-    assert version_of("hge_plain") not in (first, edited)
-
-    (tmp_path / "c").mkdir()
-    single = tmp_path / "c" / "hge_single.py"
-    single.write_text(HEAR_API)
-    fresh("hge_single", tmp_path / "c")
-    one = version_of("hge_single")
-    assert re.fullmatch(f"no distribution, {SOURCE_HASH}", one)
-    single.write_text(HEAR_API + "SCALE = 2.0\n")
-    fresh("hge_single", tmp_path / "c")
-    assert version_of("hge_single") != one
-
-
-def test_an_editable_install_is_identified_by_its_version_and_its_source(tmp_path: Path, fresh: Importer) -> None:
-    write_package(tmp_path / "src", "hge_editable")
-    fresh("hge_editable", tmp_path / "src")
-    digest = version_of("hge_editable").removeprefix("no distribution, ")
-    write_dist_info(tmp_path / "site", "hge_editable", "1.2.3", ["__editable__.hge_editable-1.2.3.pth"], editable=True)
-    fresh("hge_editable", tmp_path / "site")
-    assert version_of("hge_editable") == f"1.2.3 (editable, {digest})"
-    (tmp_path / "src" / "hge_editable" / "sub" / "helper.py").write_text("SCALE = 2.0\n")
-    fresh("hge_editable", tmp_path / "site")
-    assert re.fullmatch(rf"1\.2\.3 \(editable, {SOURCE_HASH}\)", edited := version_of("hge_editable"))
-    assert edited != f"1.2.3 (editable, {digest})"
-
-
-def test_an_installed_copy_goes_by_its_version_and_a_copy_that_shadows_it_by_its_source(tmp_path: Path,
-                                                                                     fresh: Importer) -> None:
-    site = tmp_path / "site"
-    package = write_package(site, "hge_installed")
-    files = sorted(p.relative_to(site).as_posix() for p in package.rglob("*.py"))
-    write_dist_info(site, "hge_installed", "1.2.3", files, editable=False)
-    fresh("hge_installed", site)
-    assert version_of("hge_installed") == "1.2.3"
-    write_package(tmp_path / "checkout", "hge_installed", scale="2.0")
-    fresh("hge_installed", tmp_path / "checkout")  # first on sys.path: this copy is the one imported
-    assert re.fullmatch(rf"1\.2\.3 \(not the installed copy, {SOURCE_HASH}\)", version_of("hge_installed"))
-
-
-def test_a_module_without_files_says_so() -> None:
-    module = types.ModuleType("hge_in_memory")
-    assert module_version(module) == "no distribution, no source files"
-
-
-def test_this_package_is_identified_alike_by_embed_and_evaluate() -> None:
-    """``hear-gear embed --variant`` (the corpus engines' VariantModel) and every loader of HEAR modules (evaluate,
-    gear, ``embed --module``) record the same module_version, which, in an editable install, names the source."""
-    from hear_gear_embed import get_variant, load_embedder
-    from hear_gear_embed.io.models import VariantModel
-
-    by_variant = VariantModel(load_embedder(get_variant("handcrafted"), device="cpu")).identity["module_version"]
-    assert by_variant == version_of("handcrafted") == module_version(hear_gear_embed)
-    assert by_variant.startswith(hear_gear_embed.__version__)
-    editable = any(json.loads(d.read_text("direct_url.json") or "{}").get("dir_info", {}).get("editable")
-                   for d in importlib.metadata.distributions(name="hear_gear_embed"))
-    assert (" (editable, source sha256 " in by_variant) == editable
+def load_hear_module(name: str, model_path: str = "", *, precision: str = "fp32") -> torch.nn.Module:
+    """Import HEAR module ``name`` and load its model, as every command does for a module name."""
+    return load_module_model(import_hear_module(name), model_path, precision=precision)  # type: ignore[arg-type]
 
 
 def write_syntax_error(root: Path) -> str:
@@ -181,10 +57,14 @@ def test_load_failures_are_one_named_usage_error(tmp_path: Path, monkeypatch: py
     with pytest.raises(ModuleLoadError, match="cannot import HEAR module 'no_such_module_anywhere': ModuleNotFoundError: "
                        "No module named 'no_such_module_anywhere'$"):
         load_hear_module("no_such_module_anywhere")
+    with pytest.raises(ModuleLoadError, match="No module named 'handcraftd'.*; nor is it a variant: did you mean handcrafted"):
+        load_hear_module("handcraftd")
+    with pytest.raises(ModuleLoadError, match="'json' is not a HEAR module: it lacks load_model"):
+        load_hear_module("json")
 
 
 def test_this_packages_own_errors_pass_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The errors the commands give their own hints for keep their type."""
+    """The errors the commands give their own hints for keep their type through this package's HEAR modules."""
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError) as checkpoint:
@@ -247,3 +127,10 @@ def test_validate_fails_a_load_model_that_raises_and_exits_2_on_a_syntax_error(t
     monkeypatch.syspath_prepend(str(tmp_path))
     assert main(["validate", syntax]) == 2
     assert f"error: cannot import {syntax}: SyntaxError" in capsys.readouterr().err
+
+
+def test_variant_names_resolve_to_their_hear_modules() -> None:
+    assert resolve_module_name("handcrafted") == "hear_gear_embed.hear.handcrafted"
+    assert resolve_module_name("tiny_test") == "hear_gear_embed.hear.tiny_test"  # unpublished variants too
+    assert resolve_module_name("hearbaseline") == "hearbaseline"
+    assert resolve_module_name("hear_gear_embed.hear.handcrafted") == "hear_gear_embed.hear.handcrafted"

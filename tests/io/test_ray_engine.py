@@ -1,10 +1,12 @@
 """The Ray engine (:mod:`hear_gear_embed.io.ray_engine`) on a local Ray of 2 CPUs: equal outputs, report and
 manifest to the local engine's on a mixed folder with broken files, resuming without scheduling finished files,
-a worker killed mid-batch, ``--from-list`` with ``--list-root``, ``--module``, and the Dataset API on file bytes.
-The stages' logic is also tested in process, without Ray."""
+a worker killed mid-batch, ``--from-list`` with ``--list-root``, ``--module``, a job lost to workers that refuse to
+start, an interruption, placements the cluster cannot hold, and the Dataset API on file bytes. The stages in process
+are tested in ``test_ray_stages.py``, the cluster checks without Ray in ``test_ray_cluster.py``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,18 +18,13 @@ import numpy as np
 import pytest
 import ray
 
+import hear_gear_embed
 from hear_gear_embed.cli import main
 from hear_gear_embed.embedding.config import KINDS
-from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, ModelSpec, ray_engine, read_audio
-from hear_gear_embed.io.ray_engine import (
-    RESULT_COLUMNS,
-    RayOptions,
-    _decode_batch,
-    _EmbedActor,
-    driver_identity,
-    embed_dataset,
-    parse_workers,
-)
+from hear_gear_embed.hear.handle import EmbeddingModel, ModelSpec
+from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, ray_engine, read_audio
+from hear_gear_embed.io.outputs import output_arrays
+from hear_gear_embed.io.ray_engine import embed_dataset, embed_files_ray
 
 from ..audio_corpus import BAD_FILES, GOOD_FILES, load, write_corpus
 
@@ -116,25 +113,25 @@ def test_ray_engine_equals_local_engine_and_resumes(tmp_path: Path, ray_local: P
     assert json.loads((remote / REPORT_NAME).read_text())["engine"] == "ray"
 
     # A second run checks every output before scheduling anything: with the broken files gone, nothing is left
-    # for the cluster. A changed source alone is scheduled again.
+    # for the cluster. A changed source alone is scheduled again. (The model as a handle, then by name.)
     scheduled: list[list[str]] = []
-    original = ray_engine.embed_dataset
+    original = ray_engine._embed_dataset
 
-    def spy(dataset: ray.data.Dataset, *args: object, **kwargs: object) -> ray.data.Dataset:
+    def spy(dataset: ray.data.Dataset, *args: object) -> ray.data.Dataset:
         scheduled.append(sorted(Path(row["path"]).name for row in dataset.take_all()))
-        return original(dataset, *args, **kwargs)  # type: ignore[arg-type]
+        return original(dataset, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ray_engine, "embed_dataset", spy)
+    monkeypatch.setattr(ray_engine, "_embed_dataset", spy)
     for name in BAD_FILES:
         (corpus / name).unlink()
     before = {p: p.stat().st_mtime_ns for p in remote.rglob("*.npz")}
-    assert embed(str(corpus), "--variant", "handcrafted", "--out", str(remote), "--engine", "ray") == 0
-    assert scheduled == [] and "0 embedded" in capsys.readouterr().out
+    report = embed_files_ray([corpus], hear_gear_embed.load("handcrafted", device="cpu"), remote)
+    assert scheduled == [] and report.count("embedded") == 0 and not report.failed and report.engine == "ray"
     assert {r[1] for r in rows(remote)} == {"skipped"} and len(rows(remote)) == len(GOOD_FILES)
     changed = corpus / "sub" / "d_48k_mono.flac"
     os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
-    assert embed(str(corpus), "--variant", "handcrafted", "--out", str(remote), "--engine", "ray") == 0
-    assert scheduled == [[changed.name]]
+    report = embed_files_ray([corpus], "handcrafted", remote)
+    assert scheduled == [[changed.name]] and report.count("embedded") == 1 and not report.failed
     after = {p: p.stat().st_mtime_ns for p in remote.rglob("*.npz")}
     assert [p.name for p in before if before[p] != after[p]] == [changed.name + ".npz"]
 
@@ -152,7 +149,7 @@ def test_killed_worker_is_retried_and_leaves_no_partial_file(tmp_path: Path, ray
     assert embed(*common, "--out", str(tmp_path / "ray"), "--engine", "ray") == 1
     assert ray_local.exists(), "the worker was not killed: the test proves nothing"
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")
-    statuses = {Path(r[0]).name: r[1] for r in rows(tmp_path / "ray")}
+    statuses = {Path(str(r[0])).name: r[1] for r in rows(tmp_path / "ray")}
     assert statuses == {**{Path(n).name: "embedded" for n in names}, "missing.wav": "failed"}
     saved = load(tmp_path / "ray" / (names[-1] + ".npz"))  # outputs keep the folders below the root
     assert str(saved["module"]) == "tests.ray_fault_module" and str(saved["weights"]) == "module default"
@@ -162,16 +159,16 @@ def test_killed_worker_is_retried_and_leaves_no_partial_file(tmp_path: Path, ray
 def test_a_lost_job_fails_its_unfinished_files_with_the_reason(tmp_path: Path, ray_local: Path,
                                                               monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """Workers that refuse to start (they see another checkpoint than the driver planned for) end the Ray job: the
+    """Workers that refuse to start (they see other weights than the driver planned for) end the Ray job: the
     command reports every file as not processed, with the reason, and exits 1 instead of losing them silently."""
     corpus = write_corpus(tmp_path / "audio")
-    planned = ray_engine.driver_identity
+    planned = ray_engine.planned_model
 
-    def elsewhere(spec: ModelSpec) -> tuple[dict[str, str], int]:
-        identity, rate = planned(spec)
-        return {**identity, "module_version": "0.0.0"}, rate
+    def elsewhere(model: EmbeddingModel | ModelSpec | str) -> ray_engine.Planned:
+        source, identity, rate = planned(model)
+        return source, dataclasses.replace(identity, weights="elsewhere.pt"), rate
 
-    monkeypatch.setattr(ray_engine, "driver_identity", elsewhere)
+    monkeypatch.setattr(ray_engine, "planned_model", elsewhere)
     out = tmp_path / "ray"
     assert embed(str(corpus / "a_16k_mono.wav"), "--variant", "handcrafted", "--out", str(out), "--engine", "ray") == 1
     (row,) = json.loads((out / REPORT_NAME).read_text())["results"]
@@ -184,79 +181,18 @@ def test_dataset_api_on_file_bytes_returns_the_embeddings(tmp_path: Path, ray_lo
     corpus = write_corpus(tmp_path / "audio")
     files = [corpus / name for name in GOOD_FILES] + [corpus / "corrupt.wav"]
     dataset = ray.data.read_binary_files([str(f) for f in files], include_paths=True)
-    results = {Path(r["path"]).name: r for r in embed_dataset(dataset, ModelSpec("lowlevel_mel")).take_all()}
+    results = {Path(r["path"]).name: r for r in embed_dataset(dataset, "lowlevel_mel").take_all()}
     assert results.keys() == {f.name for f in files}
-    model = ModelSpec("lowlevel_mel").load()
+    model = hear_gear_embed.load("lowlevel_mel", device="cpu")
     for path in files[:-1]:
         row = results[path.name]
         assert row["status"] == "embedded" and row["error"] == "" and row["output"] == ""
-        expected = model.embed(read_audio(path, model.sample_rate).samples[None], KINDS)[0]
+        expected = output_arrays(model.embed([read_audio(path, model.sample_rate).samples], KINDS)[0])
         for key, value in expected.items():
             assert_same_array(row[key], value, key, f"{path.name}: {key}")
     bad = results["corrupt.wav"]
     assert bad["status"] == "failed" and "not readable as audio" in bad["error"] and np.isnan(bad["seconds"])
     assert bad["scene"].size == 0 and bad["timestamp_embeddings"].size == 0  # empty, never NaN
-
-
-# The stages in process, without Ray
-
-
-def test_stages_in_process_write_outputs_and_report_failures(tmp_path: Path) -> None:
-    corpus = write_corpus(tmp_path / "audio")
-    spec = ModelSpec("handcrafted")
-    identity, rate = driver_identity(spec)
-    paths = [str(corpus / "a_16k_mono.wav"), str(corpus / "empty.flac")]
-    clips = _decode_batch({"path": np.asarray(paths)}, sample_rate=rate, out_dir=str(tmp_path / "o"))
-    assert list(clips["output"]) == [str(tmp_path / "o" / "a_16k_mono.wav.npz"), str(tmp_path / "o" / "empty.flac.npz")]
-    assert clips["error"][0] == "" and "empty file" in clips["error"][1]
-    result = _EmbedActor(spec, identity, KINDS, str(tmp_path / "o"), RayOptions())(clips)
-    assert list(result["status"]) == ["embedded", "failed"] and result["seconds"][0] == pytest.approx(1.3)
-    assert tuple(result) == RESULT_COLUMNS and result["source_bytes"][0] == (corpus / "a_16k_mono.wav").stat().st_size
-    assert str(load(tmp_path / "o" / "a_16k_mono.wav.npz")["variant"]) == "handcrafted"
-
-
-def test_a_worker_with_another_model_than_planned_refuses_to_start(tiny_ckpt: Path, tmp_path: Path) -> None:
-    spec = ModelSpec("tiny_test", str(tiny_ckpt), device="cpu")
-    identity, _ = driver_identity(spec)
-    with pytest.raises(RuntimeError, match="another model than the driver planned for.*weights_sha256"):
-        _EmbedActor(spec, {**identity, "weights_sha256": "0" * 64}, KINDS, None, RayOptions())
-    with pytest.raises(RuntimeError, match="another model than the driver planned for.*module_version"):
-        _EmbedActor(spec, {**identity, "module_version": "0.0.1"}, KINDS, None, RayOptions())
-    # the same checkpoint file elsewhere on a node (its own weights cache) is the same model
-    moved = tmp_path / "cache" / tiny_ckpt.name
-    moved.parent.mkdir()
-    moved.write_bytes(tiny_ckpt.read_bytes())
-    actor = _EmbedActor(ModelSpec("tiny_test", str(moved), device="cpu"), identity, KINDS, None, RayOptions())
-    assert actor.model.identity["weights"] == str(moved) != identity["weights"]
-
-
-def test_driver_identity_records_the_precision_workers_compute_in(tiny_ckpt: Path) -> None:
-    identity, rate = driver_identity(ModelSpec("tiny_test", str(tiny_ckpt), precision="bf16"))
-    assert identity["precision"] == "bf16" and rate == 32000 and len(identity["weights_sha256"]) == 64
-    # weight-free variants compute in fp32 whatever is asked
-    assert driver_identity(ModelSpec("handcrafted", precision="bf16"))[0]["precision"] == "fp32"
-
-
-@pytest.mark.parametrize(("text", "expected"), [("1:4", (1, 4)), ("3", (3, 3)), ("2:2", (2, 2))])
-def test_parse_workers(text: str, expected: tuple[int, int]) -> None:
-    assert parse_workers(text) == expected
-
-
-@pytest.mark.parametrize("text", ["0:2", "3:1", "a:b", "1:2:3", "", "-1"])
-def test_parse_workers_refuses_bad_ranges(text: str) -> None:
-    with pytest.raises(ValueError, match="MIN:MAX"):
-        parse_workers(text)
-
-
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"workers": (2, 1)}, "workers"), ({"gpus_per_worker": -1.0}, "gpus_per_worker"),
-    ({"cpus_per_worker": 0.0}, "cpus_per_worker"), ({"cpus_per_worker": float("nan")}, "cpus_per_worker"),
-    ({"batch_size": 32, "rows_per_call": 16}, "rows_per_call"), ({"batch_seconds": float("inf")}, "batch_seconds"),
-    ({"stall_timeout_s": float("nan")}, "stall_timeout_s"), ({"stall_timeout_s": 0.0}, "stall_timeout_s"),
-])
-def test_ray_options_refuse_impossible_values(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        RayOptions(**kwargs)  # type: ignore[arg-type]
 
 
 def test_files_written_before_an_interruption_are_reported_as_embedded(tmp_path: Path, ray_local: Path,
@@ -298,57 +234,3 @@ def test_placements_the_cluster_cannot_hold_fail_before_scheduling(tmp_path: Pat
                  *option) == 2
     assert message in capsys.readouterr().err
     assert not list(out.rglob("*.npz"))
-
-
-def test_an_address_where_no_cluster_answers_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``ray.init`` retries such an address for minutes: the port is probed first, and the connection has a bound."""
-    import socket
-    import time
-
-    fake = type("FakeRay", (), {"is_initialized": staticmethod(lambda: False)})
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]  # bound but not listening: connections are refused
-        with pytest.raises(ray_engine.ClusterError, match=f"no Ray cluster answers at 127.0.0.1:{port}: .*refused"):
-            ray_engine._connect(fake, f"127.0.0.1:{port}")  # type: ignore[arg-type]
-    with socket.socket() as listening:  # something answers, but never as a Ray cluster
-        listening.bind(("127.0.0.1", 0))
-        listening.listen()
-        fake.init = staticmethod(lambda **kwargs: time.sleep(30))  # type: ignore[attr-defined]
-        monkeypatch.setattr(ray_engine, "CONNECT_TIMEOUT_S", 0.2)
-        with pytest.raises(ray_engine.ClusterError, match="did not answer within 0.2 s"):
-            ray_engine._connect(fake, f"ray://127.0.0.1:{listening.getsockname()[1]}")  # type: ignore[arg-type]
-
-
-def test_a_job_without_progress_is_stopped_with_the_reason() -> None:
-    import threading
-
-    release = threading.Event()
-
-    class Stuck:
-        def iter_batches(self, **kwargs: object) -> Iterator[dict[str, np.ndarray]]:
-            yield {"path": np.asarray(["a.wav"])}
-            release.wait(30)
-            yield {"path": np.asarray(["b.wav"])}
-
-    batches = ray_engine._batches(Stuck(), 0.3)  # type: ignore[arg-type]
-    assert list(next(batches)["path"]) == ["a.wav"]
-    with pytest.raises(ray_engine.ClusterError, match="no file finished in 0.3 s"):
-        next(batches)
-    release.set()
-
-
-def test_cluster_resources_are_checked_per_node() -> None:
-    def cluster(*nodes: dict[str, float]) -> object:
-        return type("FakeRay", (), {"nodes": staticmethod(lambda: [{"Alive": True, "Resources": n} for n in nodes]
-                                                           + [{"Alive": False, "Resources": {"CPU": 64.0, "GPU": 8.0}}])})
-
-    two_gpu_nodes = cluster({"CPU": 8.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 1.0})
-    ray_engine._check_resources(two_gpu_nodes, RayOptions((2, 2), gpus_per_worker=1.0))  # type: ignore[arg-type]
-    ray_engine._check_resources(two_gpu_nodes, RayOptions((4, 4), gpus_per_worker=0.5))  # type: ignore[arg-type]
-    with pytest.raises(ray_engine.ClusterError, match="can hold 2 model actors"):
-        ray_engine._check_resources(two_gpu_nodes, RayOptions((3, 3), gpus_per_worker=1.0))  # type: ignore[arg-type]
-    with pytest.raises(ray_engine.ClusterError, match="no node .* 2 GPUs per model actor.*8 CPUs and 1 GPUs"):
-        ray_engine._check_resources(two_gpu_nodes, RayOptions(gpus_per_worker=2.0))  # type: ignore[arg-type]
-    with pytest.raises(ray_engine.ClusterError, match="live nodes have none"):
-        ray_engine._check_resources(cluster(), RayOptions())  # type: ignore[arg-type]

@@ -140,6 +140,24 @@ def test_mid_layer_reads_an_earlier_block() -> None:
     assert not torch.allclose(first.mid, last.mid)
 
 
+def test_forward_intermediates_and_forward_head_read_out_the_levels() -> None:
+    """timm's names: the normalised tokens after chosen blocks, and the pooled head; forward() is built from them."""
+    net = random_passt(TINY, seed=5)
+    spec = torch.randn(2, 128, 30)
+    with torch.no_grad():
+        first, last = net.forward_intermediates(spec, [0, -1])
+        x = net.blocks[0](net.tokens(spec))
+        torch.testing.assert_close(first, net.norm(x), rtol=0, atol=0)
+        assert last.shape == (2, TINY.n_tokens(30), TINY.embed_dim)
+        readout = net.forward_intermediates(spec, [-1], readout_only=True)[0]
+        torch.testing.assert_close(readout, last[:, :2], rtol=0, atol=1e-6)
+        out = net(spec)
+        torch.testing.assert_close(net.forward_head(readout, pre_logits=True), out.mid, rtol=0, atol=0)
+        torch.testing.assert_close(net.forward_head(readout), out.logits, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"block indices must lie in \[-2, 2\)"):
+        net.forward_intermediates(spec, [2])
+
+
 @pytest.mark.parametrize(
     ("frames", "mid_layer", "want_mid", "want_logits"),
     [(16, -1, True, True), (40, -1, True, False), (64, 0, True, False), (29, 0, True, True), (16, -1, False, True)],

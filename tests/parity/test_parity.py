@@ -22,6 +22,7 @@ from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.embedding import Embedder
 from hear_gear_embed.embedding.config import VariantConfig, WindowBlock
 from hear_gear_embed.evaluation.validate import TIMESTAMP_LENGTHS_S
+from hear_gear_embed.hear import get_scene_embeddings, get_timestamp_embeddings
 
 from ..conftest import noise, tone
 from .oracle import REFERENCE_MODULES, build_reference, quiet, reference_module
@@ -191,7 +192,7 @@ def test_timestamp_parity(pair, n_samples: int, n_sounds: int, parity_report: di
         windows = n_sounds * (n_samples // ours.variant.timestamp_hop_samples + 1)
         levels = _largest_block(ours.variant).levels
         assert windows > chunked._budget_bytes() // chunked.bytes_per_window(_largest_window(ours.variant), levels)
-    emb, stamps = model.timestamp_embeddings(audio)
+    emb, stamps = get_timestamp_embeddings(audio, model)  # the HEAR function: in inference mode
     assert torch.isfinite(emb).all()
     if kind == "below-half":
         with pytest.raises(RuntimeError):
@@ -211,7 +212,7 @@ def test_timestamp_parity(pair, n_samples: int, n_sounds: int, parity_report: di
 def test_scene_parity(pair, n_samples: int, n_sounds: int, parity_report: dict) -> None:
     variant, wrapper, scene_fn, _, ours, _ = pair
     audio = clip(n_samples, n_sounds)
-    scene = ours.scene_embeddings(audio)
+    scene = get_scene_embeddings(audio, ours)
     assert torch.isfinite(scene).all()
     if scene_class(ours.variant, n_samples, n_sounds) == "below-patch":
         with pytest.raises(RuntimeError):

@@ -3,11 +3,13 @@
 * :mod:`.data`: what the parts share: a task's description, a split's embeddings, the folds;
 * :mod:`.tasks`: HEAR task folders, read and checked as heareval reads them;
 * :mod:`.embeddings`: every split embedded with a HEAR module, in batches, cached on disk;
-* :mod:`.metrics`: heareval's scores; :mod:`.protocols`: kNN, a linear probe and heareval's MLP;
+* :mod:`.metrics`: heareval's scores; :mod:`.events`: frame scores to events (heareval's postprocessing);
+* :mod:`.scoring`: one split's predictions scored with a task's metrics, scores compared and aggregated over folds;
+* :mod:`.probes`, :mod:`.mlp`, :mod:`.knn`: scikit-learn estimators on any arrays: :class:`MLPProbe`,
+  :class:`LinearProbe`, :class:`KNNProbe`; :mod:`.protocols`: :func:`run_protocol`, the probes on a task's folds;
 * :mod:`.runner`: :func:`evaluate`, tasks times protocols, ``scores.json`` and ``scores.md``.
 
-Needs the ``eval`` extra: ``pip install "hear_gear_embed[eval]"``. The torch-backed modules are imported on first use.
-"""
+Needs the ``eval`` extra (``pip install "hear_gear_embed[eval]"``); the torch-backed modules are imported on first use."""
 
 from typing import TYPE_CHECKING
 
@@ -17,21 +19,28 @@ from .tasks import DataSplit, HearTask, Split, TaskError, event_labels_at, folds
 
 if TYPE_CHECKING:
     from .embeddings import DEFAULT_BATCH_SAMPLES, EmbeddingError, TaskEmbeddings, embed_task
+    from .events import EVENT_POSTPROCESSING_GRID, EVENT_THRESHOLD, Postprocessing, events_from_frames
+    from .knn import KNNProbe
     from .metrics import METRICS, Metric, task_metrics
+    from .mlp import LinearProbe, MLPProbe
     from .protocols import PROTOCOLS, ProtocolResult, fold_warnings, run_protocol
     from .runner import build_folds, evaluate, load_tasks, scores_markdown
+    from .scoring import Scoring, SplitScorer, default_scoring, fold_summary
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "DEFAULT_BATCH_SAMPLES": ".embeddings", "EmbeddingError": ".embeddings", "TaskEmbeddings": ".embeddings",
-    "embed_task": ".embeddings", "METRICS": ".metrics", "Metric": ".metrics",
-    "task_metrics": ".metrics", "PROTOCOLS": ".protocols", "ProtocolResult": ".protocols",
-    "fold_warnings": ".protocols", "run_protocol": ".protocols", "build_folds": ".runner", "evaluate": ".runner",
-    "load_tasks": ".runner", "scores_markdown": ".runner",
+    "embed_task": ".embeddings", "EVENT_POSTPROCESSING_GRID": ".events", "EVENT_THRESHOLD": ".events",
+    "Postprocessing": ".events", "events_from_frames": ".events", "METRICS": ".metrics", "Metric": ".metrics",
+    "task_metrics": ".metrics", "KNNProbe": ".knn", "LinearProbe": ".mlp", "MLPProbe": ".mlp",
+    "PROTOCOLS": ".protocols", "ProtocolResult": ".protocols", "fold_warnings": ".protocols", "run_protocol": ".protocols",
+    "build_folds": ".runner", "evaluate": ".runner", "load_tasks": ".runner", "scores_markdown": ".runner",
+    "Scoring": ".scoring", "SplitScorer": ".scoring", "default_scoring": ".scoring", "fold_summary": ".scoring",
 })
 
 __all__ = [
-    "DEFAULT_BATCH_SAMPLES", "METRICS", "PROTOCOLS", "DataSplit", "EmbeddingError", "Event", "Fold", "HearTask", "Metric",
-    "ProtocolResult", "Split", "SplitEmbeddings", "TaskEmbeddings", "TaskError", "TaskInfo", "build_folds", "embed_task",
-    "evaluate", "event_labels_at", "fold_warnings", "folds_rule", "load_task", "load_tasks", "run_protocol",
-    "scores_markdown", "task_metrics",
+    "DEFAULT_BATCH_SAMPLES", "EVENT_POSTPROCESSING_GRID", "EVENT_THRESHOLD", "METRICS", "PROTOCOLS", "DataSplit",
+    "EmbeddingError", "Event", "Fold", "HearTask", "KNNProbe", "LinearProbe", "MLPProbe", "Metric", "Postprocessing",
+    "ProtocolResult", "Scoring", "Split", "SplitEmbeddings", "SplitScorer", "TaskEmbeddings", "TaskError", "TaskInfo",
+    "build_folds", "default_scoring", "embed_task", "evaluate", "event_labels_at", "events_from_frames", "fold_summary",
+    "fold_warnings", "folds_rule", "load_task", "load_tasks", "run_protocol", "scores_markdown", "task_metrics",
 ]

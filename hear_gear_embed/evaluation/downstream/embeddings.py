@@ -1,26 +1,12 @@
-"""Embed the splits of a HEAR task with a HEAR module, in batches, cached on disk.
+"""Embed the splits of a HEAR task with any model, as heareval's ``task_embeddings`` does, cached on disk.
 
-What heareval's ``task_embeddings`` does, with these differences in how, not in what:
-
-* files of one length are embedded together, in batches of at most ``batch_samples`` samples
-  (:data:`DEFAULT_BATCH_SAMPLES` is heareval's own estimate); every file is embedded at its own length, as heareval
-  does whenever its batches allow (hearpreprocess pads or crops every file to ``sample_duration``; a file of another
-  length is embedded as it is, with a warning);
-* rows come in heareval's order: files shuffled by ``random.Random(0)``, one generator per task drawn through the
-  splits in metadata order, as its ``memmap_embeddings`` stores them (heareval trains on them in that order);
-* an event task's rows are labelled by :func:`~.tasks.event_labels_at`, heareval's rule, and a file whose timestamps do
-  not increase strictly is refused (:class:`EmbeddingError`): heareval keys a file's frames by timestamp, so a repeated
-  one silently drops rows and constant ones leave one frame per file (its mean frame step is then NaN), and its
-  frame-to-event rules presume time order;
-* the embeddings are cached, one folder per module identity and task (:func:`cache_folder`).
-
-The cache folder holds ``<split>.npz`` for every split used (``embeddings`` ``(n_rows, dim)`` float32, ``file_index``
-``(n_rows,)`` int64 into ``files``, ``files`` (str), and ``timestamps_ms`` ``(n_rows,)`` float64 for event tasks, rows
-in the order of the split's JSON file) and ``identity.json``, written last (:func:`cache_identity`). A cache is used
-only when its identity equals the one of this run; otherwise the task is embedded again (and the reason logged). A
-damaged entry (an unreadable ``identity.json``, a truncated or bit-flipped ``.npz``: every member's CRC-32 is verified)
-is discarded with a warning naming the file, and embedded again. A read-only cache (``cache_writable=False``) is read
-the same way, and nothing is written into it.
+Files of one length are embedded together in batches of at most ``batch_samples`` samples (heareval's estimate), each
+at its own length; rows come in heareval's order (files shuffled by ``random.Random(0)`` through the splits in metadata
+order); an event task's rows are labelled by heareval's rule (:func:`~.tasks.event_labels_at`), and a file whose
+timestamps do not increase strictly is refused (:class:`EmbeddingError`: heareval keys frames by timestamp). The cache
+holds one folder per model identity and task (:func:`cache_folder`): ``<split>.npz`` per split used and
+``identity.json``, written last (:func:`cache_identity`); a cache of another identity, or a damaged one (every
+member's CRC-32 is verified), is embedded again, and a read-only cache is read without writing into it.
 """
 
 from __future__ import annotations
@@ -32,17 +18,15 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-import torch
 
-from ...hear.loading import HearModel
-from ...util.chunking import length_batches
+from ...hear.handle import ClipError, EmbeddingModel, LazyClips
+from ...hear.identity import ModelIdentity
 from ...util.files import write_atomic
 from ...util.npz import read_npz
 from .data import SplitEmbeddings
@@ -89,8 +73,9 @@ class _Rows:
     timestamps_ms: np.ndarray | None
 
 
-def cache_identity(model: dict[str, str], task: HearTask, sample_rate: int) -> dict[str, Any]:
-    """The identity record of a task's cached embeddings: the cache format, ``model`` (:attr:`.HearModel.identity`), the
+def cache_identity(model: ModelIdentity, task: HearTask, sample_rate: int) -> dict[str, Any]:
+    """The identity record of a task's cached embeddings: the cache format, the model's identity
+    (:meth:`~hear_gear_embed.hear.identity.ModelIdentity.to_dict`), the
     sample rate (Hz), the embedding kind (``scene`` or ``timestamp``), the task's name, its ``sha256`` (metadata,
     vocabulary and split files), the splits embedded, and the SHA-256 of their audio files' names, sizes and
     modification times.
@@ -104,21 +89,21 @@ def cache_identity(model: dict[str, str], task: HearTask, sample_rate: int) -> d
             stat = path.stat()
             audio.update(f"{split}/{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return {
-        "format": CACHE_FORMAT, **model, "sample_rate": sample_rate,
+        "format": CACHE_FORMAT, **model.to_dict(), "sample_rate": sample_rate,
         "kind": "scene" if task.info.embedding_type == "scene" else "timestamp", "task": task.info.name,
         "task_sha256": task.sha256, "splits": list(task.used_splits), "audio_sha256": audio.hexdigest(),
     }
 
 
-def cache_folder(cache_dir: Path, model: dict[str, str], task: HearTask) -> Path:
+def cache_folder(cache_dir: Path, model: ModelIdentity, task: HearTask) -> Path:
     """``<cache_dir>/<module>-<hash of its identity>/<task name>``: one folder per module identity and task, so that
     runs of other weights or precisions keep their own caches."""
-    key = hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:12]
-    return cache_dir / f"{_slug(model['module'])}-{key}" / _slug(task.info.name)
+    key = hashlib.sha256(json.dumps(model.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+    return cache_dir / f"{_slug(model.module)}-{key}" / _slug(task.info.name)
 
 
 def embed_task(
-    model: HearModel,
+    model: EmbeddingModel,
     task: HearTask,
     *,
     cache_dir: Path | None = None,
@@ -129,7 +114,7 @@ def embed_task(
     """Embed every split that ``task`` uses with ``model`` (at its sample rate), or read them from the cache.
 
     Args:
-        model: the HEAR module, loaded (:func:`~hear_gear_embed.hear.loading.load_hear_module`), on its device.
+        model: the model (:func:`~hear_gear_embed.hear.handle.load`), on the device it embeds on.
         task: the task (:func:`~.tasks.load_task`).
         cache_dir: where embeddings are cached (:func:`cache_folder`); ``None``: no cache.
         cache_writable: ``False``: ``cache_dir`` is read only (a shared cache): embeddings found there are used, and
@@ -203,7 +188,7 @@ def _soundfile() -> ModuleType:
     return soundfile
 
 
-def _embed_split(model: HearModel, task: HearTask, split: Split, batch_samples: int,
+def _embed_split(model: EmbeddingModel, task: HearTask, split: Split, batch_samples: int,
                  batch_size: int | None) -> _Rows:
     """The embeddings of ``split``'s files, in batches of files of one length."""
     sf = _soundfile()
@@ -224,57 +209,25 @@ def _embed_split(model: HearModel, task: HearTask, split: Split, batch_samples: 
             raise TaskError(f"{path}: no samples")
         lengths.append(int(info.frames))
     _warn_other_lengths(task, split, lengths, rate)
-    per_file: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
     event = task.info.embedding_type == "event"
     where = f"{task.info.name}/{split.name}"
-    for batch in length_batches(range(len(paths)), lengths, max_items=batch_size, max_samples=batch_samples):
-        audio = np.stack([sf.read(str(paths[i]), dtype="float32")[0] for i in batch])
-        outputs = _embed_batch(model, audio, event, [f"{where}/{split.files[i]}" for i in batch])
-        for i, (emb, stamps) in zip(batch, outputs, strict=True):
-            if stamps is not None:
-                _check_increasing(stamps, model.name, f"{where}/{split.files[i]}")
-            per_file[i] = emb, stamps
-    outputs = [per_file[i] for i in range(len(paths))]
-    if not event:
-        return _Rows(np.stack([e for e, _ in outputs]), np.arange(len(paths), dtype=np.int64), None)
-    counts = [len(e) for e, _ in outputs]
-    stamps = np.concatenate([t for _, t in outputs if t is not None])
-    return _Rows(np.concatenate([e for e, _ in outputs]), np.repeat(np.arange(len(paths), dtype=np.int64), counts),
-                 stamps)
-
-
-def _embed_batch(model: HearModel, audio: np.ndarray, event: bool,
-                 names: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """Per file: its scene embedding ``(dim,)`` and ``None``, or its timestamp embeddings ``(n_timestamps, dim)`` and
-    timestamps ``(n_timestamps,)`` ms. When a batch fails (out of memory, NaN), its files are embedded one at a time,
-    so that the culprit is named or, when there is none, the split goes on."""
-    call: Callable[[torch.Tensor], list[tuple[np.ndarray, np.ndarray | None]]]
-    if event:
-        def call(batch: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray | None]]:
-            emb, stamps = model.timestamp_embeddings(batch)
-            return list(zip(emb.float().cpu().numpy(), stamps.double().cpu().numpy(), strict=True))
-    else:
-        def call(batch: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray | None]]:
-            return [(e, None) for e in model.scene_embeddings(batch).float().cpu().numpy()]
-
-    def run(clips: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        with torch.no_grad():
-            return call(torch.from_numpy(clips).to(model.device))
-
     try:
-        return run(audio)
-    except (ValueError, RuntimeError) as err:  # the checked calls' verdicts, or the module's own failure
-        if len(names) == 1:
-            raise EmbeddingError(f"{names[0]}: {err}") from err
-        alone = []
-        for clip, name in zip(audio, names, strict=True):
-            try:
-                alone += run(clip[None])
-            except (ValueError, RuntimeError) as single:
-                raise EmbeddingError(f"{name}: {single}") from single
-        logger.warning("a batch of %d files failed (%s) but each file alone succeeds (%s ...): embedded one at a time",
-                       len(names), err, names[0])
-        return alone
+        clips = LazyClips(len(paths), lambda i: sf.read(str(paths[i]), dtype="float32")[0])
+        outputs = model.embed(clips, ("timestamp",) if event else ("scene",), lengths=lengths, max_items=batch_size,
+                              max_samples=batch_samples)
+    except ClipError as err:
+        raise EmbeddingError(f"{where}/{split.files[err.index]}: {err.cause}") from err.cause
+    if not event:
+        return _Rows(np.stack([o.of("scene") for o in outputs]), np.arange(len(paths), dtype=np.int64), None)
+    stamps = []
+    for name, output in zip(split.files, outputs, strict=True):
+        if output.timestamps_ms is None:
+            raise AssertionError("timestamp embeddings come with their timestamps")
+        _check_increasing(output.timestamps_ms, model.module_name, f"{where}/{name}")
+        stamps.append(output.timestamps_ms)
+    frames = [o.of("timestamp") for o in outputs]
+    return _Rows(np.concatenate(frames), np.repeat(np.arange(len(paths), dtype=np.int64), [len(f) for f in frames]),
+                 np.concatenate(stamps))
 
 
 def _check_increasing(stamps: np.ndarray, module: str, name: str) -> None:

@@ -1,32 +1,13 @@
 """heareval's scores (``heareval.score.available_scores``, hear-eval-kit 2021.1.3): the same names, the same values.
 
-Two kinds of score:
+* **label scores** (``top1_acc``, ``pitch_acc``, ``chroma_acc``, ``mAP``, ``aucroc``, ``d_prime``) compare
+  ``(n_rows, n_labels)`` predicted scores with ``(n_rows, n_labels)`` multi-hot targets, with scikit-learn and scipy
+  called as heareval calls them;
+* **event scores** (``event_onset_200ms_fms``, ``event_onset_50ms_fms``, ``event_onset_offset_50ms_20perc_fms``,
+  ``segment_1s_er``) compare predicted with reference :class:`~.data.Event` lists per file, as sed_eval 0.2.1 computes
+  them with heareval's parameters, reimplemented here: sed_eval needs dcase_util, which imports ``pkg_resources``.
 
-* **label scores** compare ``(n_rows, n_labels)`` predicted scores (probabilities) with ``(n_rows, n_labels)`` multi-hot
-  targets: ``top1_acc`` and ``pitch_acc`` (argmax of the prediction equals the argmax of the target), ``chroma_acc`` (the
-  same modulo 12 labels), ``mAP`` (macro average precision), ``aucroc`` (macro ROC AUC) and ``d_prime``
-  (``sqrt(2) * Phi^-1(AUC)`` per label, then the mean). They come from scikit-learn and scipy as heareval calls them:
-  a label without positives or without negatives makes ``aucroc`` and ``d_prime`` NaN (scikit-learn's answer), and
-  enters ``mAP`` as scikit-learn scores it.
-* **event scores** compare predicted with reference :class:`~.data.Event` lists per file, as sed_eval 0.2.1 computes
-  them with heareval's parameters (times go to seconds as ``ms / 1000``; sed_eval and dcase_util are not dependencies,
-  see below): ``event_onset_200ms_fms`` and ``event_onset_50ms_fms`` (event-based F-measure, onsets within a collar of
-  200 / 50 ms), ``event_onset_offset_50ms_20perc_fms`` (onset within 50 ms and offset within
-  ``max(50 ms, 0.2 x the reference's length)``), and ``segment_1s_er`` (segment-based error rate on 1 s segments).
-
-sed_eval's rules, as this module reproduces them: files are evaluated one by one and the counts summed over files
-(micro averages); only the files of the *predicted* mapping are evaluated (heareval iterates over its predictions; a
-file without predicted events must be there with an empty list). Event-based: an estimated event matches a reference
-event of the same label when ``|onset difference| <= collar`` (and the offset condition, inclusive too); the number of
-true positives is the size of a maximum bipartite matching; precision ``Ntp / Nsys`` and recall ``Ntp / Nref`` are NaN
-when their denominator is 0, the F-measure is 0 when both are 0 and NaN when either is NaN. Segment-based: a file lasts
-until the last offset of either list; segment ``i`` covers ``[i, i + 1)`` s and an event is active in segments
-``floor(onset) .. ceil(offset) - 1``; per segment, with ``r`` / ``s`` active reference / system labels and ``t`` both,
-substitutions ``min(r, s) - t``, deletions ``max(0, r - s)``, insertions ``max(0, s - r)``; the error rate is
-``(S + D + I) / (Nref + eps)`` with ``eps = numpy.spacing(1)``, so a file set without reference activity gives a huge
-error rate when anything is predicted, as sed_eval does.
-
-Why not sed_eval itself: it needs dcase_util, which imports ``pkg_resources`` (setuptools < 81, unmaintained);
+Each score's definition, and sed_eval's rules as reproduced here: docs/evaluate.md ("The metrics").
 ``tests/harness/metric_oracle.py`` checks that this module and heareval agree on seeded random cases.
 """
 
@@ -59,7 +40,7 @@ class Metric:
         kind: ``labels`` (called with ``(predictions, targets)`` arrays) or ``events`` (called with
             ``(predicted, reference, labels)`` event lists per file).
         higher_is_better: ``False`` only for error rates; the direction in which models are selected.
-        compute: the function computing it (see the module docstring).
+        compute: the function computing it.
     """
 
     name: str

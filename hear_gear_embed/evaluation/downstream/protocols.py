@@ -1,80 +1,49 @@
-"""Downstream protocols fitted on a task's embeddings: kNN, a linear probe, and heareval's MLP protocol.
+"""The HEAR-task entry point: :func:`run_protocol` fits one protocol on a task's folds and scores every test split.
 
-* ``mlp``: hear-eval-kit 2021.1.3's protocol (``heareval.predictions.task_predictions``) in plain torch. Its default
-  grid (:data:`MLP`), shuffled as heareval shuffles it (``random.seed(42)``) and cut to its first 8 points; each point
-  trains with Adam on unshuffled batches of 1024 rows (heareval's training loader asks for shuffling only when the split
-  name is the string ``"train"``, and it always passes a list), validates every 3 epochs, stops after 20 validations
-  without a strict improvement of the first metric (or at once on a non-finite one) and keeps the weights of its best
-  validation; the best point on the first fold's validation is retrained on the other folds. Embeddings are used raw
-  (heareval's ``embedding_norm`` is the identity).
-* ``linear``: the same trainer without hidden layers (heareval's ``FullyConnectedPrediction`` with
-  ``hidden_layers=0`` is a linear probe) on embeddings standardised with training statistics, over its own small grid
-  (:data:`LINEAR`): without a normalisation layer, a linear read-out's optimisation depends on the embedding's scale,
-  which differs by orders of magnitude between modules, and standardising makes one learning-rate grid fit all.
-* ``knn``: embeddings standardised with training statistics (every dimension counts alike), neighbours by cosine
-  similarity (it compares directions, so a row's overall magnitude, which in many embeddings follows loudness more than
-  content, does not pick its neighbours), scores the mean of the ``k`` nearest training rows' multi-hot targets (so
-  ranking scores apply; top-1 takes the lowest label among tied ones), ``k`` from :data:`KNN_CANDIDATES` chosen on the
-  first fold's validation (the smallest among tied ones). No parameter is learnt.
-
-Event tasks (all protocols): frame scores become events per file as heareval makes them (:func:`events_from_frames`:
-median filter, threshold 0.5, adjacent frames joined, events shorter than a minimum dropped), with the postprocessing of
-:data:`EVENT_POSTPROCESSING_GRID` that scores best on the validation split (for the MLP: at the kept epoch).
-
-Seeds: ``seed`` seeds weight initialisation and dropout of every training run (the global torch state is restored
-afterwards); ``seed=42`` is heareval's seed, but Lightning's random stream (its order of draws) is not reproduced, so
-agreement with heareval is statistical: run several seeds to measure the spread (:func:`run_protocol`). The grid's
-shuffle always uses heareval's 42: it defines which 8 configurations the protocol searches, not a random draw.
+Three protocols (:data:`PROTOCOLS`), each glue over a probe of :mod:`.mlp` and :mod:`.knn`: ``mlp`` (:class:`~.mlp.MLPProbe`
+over heareval's grid :data:`MLP`: its 16 points shuffled with ``random.seed(42)`` and cut to the first 8), ``linear``
+(:class:`~.mlp.LinearProbe` over :data:`LINEAR`) and ``knn`` (:class:`~.knn.KNNProbe`, ``k`` among
+:data:`KNN_CANDIDATES`). Hyper-parameters are chosen on the first fold's validation split with the task's first metric
+(:class:`~.scoring.SplitScorer`, which also chooses the event postprocessing of :mod:`.events`), the other folds are
+fitted with that choice, and the test scores are aggregated over folds as heareval does. ``seed`` seeds every training
+run (the global torch state is restored afterwards); Lightning's order of random draws is not reproduced, so agreement
+with heareval's MLP is statistical. :func:`fold_warnings` names what a fold's training split is too small to teach.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ...util.chunking import chunks
 from ...util.device import resolve_device
 from ...util.names import unknown_name
-from .data import Event, Fold, SplitEmbeddings, TaskInfo
+from .data import Fold, SplitEmbeddings, TaskInfo
+from .events import EVENT_POSTPROCESSING_GRID, EVENT_THRESHOLD, Postprocessing, events_from_frames
+from .knn import KNNProbe
 from .metrics import Metric, task_metrics
+from .mlp import LinearProbe, MLPProbe
+from .scoring import SplitScorer, first_best, fold_summary
+
+__all__ = [
+    "EVENT_POSTPROCESSING_GRID", "EVENT_THRESHOLD", "KNN_CANDIDATES", "LINEAR", "MLP", "PROTOCOLS", "TRAINERS",
+    "Postprocessing", "ProtocolResult", "TrainerSettings", "events_from_frames", "fold_warnings", "grid_configurations",
+    "run_protocol",
+]
 
 logger = logging.getLogger(__name__)
 
 PROTOCOLS: tuple[str, ...] = ("knn", "linear", "mlp")
 """The protocols' names, in the order of ``hear-gear evaluate``'s table."""
 
-Postprocessing = tuple[tuple[str, int], ...]
-"""One event postprocessing, as heareval keys it: ``(("median_filter_ms", 250), ("min_duration", 125))``."""
-
-EVENT_POSTPROCESSING_GRID: dict[str, tuple[int, ...]] = {"median_filter_ms": (250,), "min_duration": (125, 250)}
-"""heareval's ``EVENT_POSTPROCESSING_GRID`` (ms): median filter width and minimum event duration."""
-
-EVENT_THRESHOLD = 0.5
-"""A frame is active for a label when its (filtered) score is strictly above this."""
-
 KNN_CANDIDATES: tuple[int, ...] = (1, 3, 5, 9, 17, 33, 65, 129, 257)
 """Numbers of neighbours tried by ``knn`` (those up to the number of training rows)."""
-
-_KNN_BLOCK = 1 << 24
-"""Elements of the largest array of one block of query rows: similarities, or neighbour targets (64 MiB in float32)."""
-
-_PREDICTION_ROWS = 1 << 14
-"""Rows predicted at once (hidden activations of 1024 units: 64 MiB per layer in float32)."""
-
-_INITIALIZATIONS: dict[str, Callable[..., torch.Tensor]] = {
-    "xavier_uniform": torch.nn.init.xavier_uniform_,
-    "xavier_normal": torch.nn.init.xavier_normal_,
-}
 
 
 @dataclass(frozen=True)
@@ -187,339 +156,85 @@ def grid_configurations(settings: TrainerSettings, task_name: str = "") -> list[
     return [{**point, **schedule} for point in configurations[: settings.grid_points]]
 
 
-def events_from_frames(
-    scores: np.ndarray,
-    timestamps_ms: np.ndarray,
-    labels: Sequence[str],
-    *,
-    median_filter_ms: float,
-    min_duration: float,
-    threshold: float = EVENT_THRESHOLD,
-) -> list[Event]:
-    """One file's events from its frame scores, as heareval's ``create_events_from_prediction`` makes them.
-
-    The scores are median-filtered along time over ``round(median_filter_ms / mean frame step)`` frames (scipy's
-    ``median_filter``, reflected edges; no filter for 0 or a single frame), thresholded (strictly above), and each run of
-    active frames of a label becomes an event from the first to the last frame's timestamp, kept when it lasts at least
-    ``min_duration`` ms (so a single active frame is an event only when ``min_duration`` is 0).
-
-    Args:
-        scores: ``(n_frames, n_labels)`` frame scores, rows in time order.
-        timestamps_ms: ``(n_frames,)`` increasing frame centres in ms.
-        labels: the label names of the columns.
-
-    Returns:
-        The events, sorted by onset (then label).
-    """
-    scores = np.asarray(scores)
-    timestamps_ms = np.asarray(timestamps_ms, dtype=np.float64)
-    if scores.ndim != 2 or scores.shape != (len(timestamps_ms), len(labels)) or len(timestamps_ms) == 0:
-        raise ValueError(f"scores {scores.shape} must be (n_frames >= 1 = {len(timestamps_ms)} timestamps, {len(labels)} labels)")
-    if (np.diff(timestamps_ms) <= 0).any():
-        raise ValueError("timestamps_ms must increase strictly")
-    return _runs_to_events(_active_runs(scores, timestamps_ms, median_filter_ms, threshold), labels, min_duration)
-
-
-def _active_runs(scores: np.ndarray, timestamps_ms: np.ndarray, median_filter_ms: float,
-                 threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of active frames: label index, start and end timestamps (ms), per label in time order."""
-    if median_filter_ms and len(timestamps_ms) > 1:
-        width = int(round(median_filter_ms / float(np.mean(np.diff(timestamps_ms)))))
-        if width:
-            from scipy.ndimage import median_filter
-
-            scores = median_filter(scores, size=(width, 1))
-    active = np.zeros((scores.shape[1], scores.shape[0] + 2), dtype=np.int8)
-    active[:, 1:-1] = (scores > threshold).T
-    steps = np.diff(active, axis=1)
-    label, start = np.nonzero(steps == 1)
-    _, stop = np.nonzero(steps == -1)
-    return label, timestamps_ms[start], timestamps_ms[stop - 1]
-
-
-def _runs_to_events(runs: tuple[np.ndarray, np.ndarray, np.ndarray], labels: Sequence[str], min_duration: float) -> list[Event]:
-    label, start, end = runs
-    keep = end - start >= min_duration
-    order = np.argsort(start[keep], kind="stable")
-    return [Event(labels[i], float(s), float(e))
-            for i, s, e in zip(label[keep][order], start[keep][order], end[keep][order], strict=True)]
-
-
-@functools.cache
-def _postprocessings() -> tuple[Postprocessing, ...]:
-    """The points of :data:`EVENT_POSTPROCESSING_GRID`, keyed as heareval keys them."""
-    from sklearn.model_selection import ParameterGrid
-
-    grid = ParameterGrid({key: list(values) for key, values in EVENT_POSTPROCESSING_GRID.items()})
-    return tuple(tuple(point.items()) for point in grid)
-
-
-class _Scorer:
-    """Scores one split's frame or clip scores with the task's metrics (events: per postprocessing)."""
-
-    def __init__(self, task: TaskInfo, split: SplitEmbeddings, metrics: Sequence[Metric]) -> None:
-        self.task = task
-        self.metrics = metrics
-        self.primary = metrics[0]
-        self.targets = split.targets
-        self.reference: Mapping[str, Sequence[Event]] = split.events or {}
-        self.files: list[tuple[str, np.ndarray, np.ndarray]] = []
-        if split.timestamps_ms is not None:
-            for index in np.unique(split.file_index):
-                rows = np.flatnonzero(split.file_index == index)[::-1]
-                # heareval keys a file's frames by timestamp: a repeated timestamp keeps its last row.
-                times, first = np.unique(split.timestamps_ms[rows], return_index=True)
-                self.files.append((split.files[index], rows[first], times))
-
-    def _events(self, scores: np.ndarray,
-                postprocessings: Sequence[Postprocessing]) -> dict[Postprocessing, dict[str, list[Event]]]:
-        out: dict[Postprocessing, dict[str, list[Event]]] = {p: {} for p in postprocessings}
-        for name, rows, times in self.files:
-            runs: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-            for postprocessing in postprocessings:
-                params = dict(postprocessing)
-                width = params["median_filter_ms"]
-                if width not in runs:
-                    runs[width] = _active_runs(scores[rows], times, width, EVENT_THRESHOLD)
-                out[postprocessing][name] = _runs_to_events(runs[width], self.task.labels, params["min_duration"])
-        return out
-
-    def _value(self, metric: Metric, scores: np.ndarray, events: Mapping[str, Sequence[Event]] | None) -> float:
-        if events is None:
-            return metric.compute(scores, self.targets)
-        return metric.compute(events, self.reference, self.task.labels)
-
-    def select(self, scores: np.ndarray) -> tuple[float, Postprocessing | None]:
-        """The primary metric of ``scores`` ``(n_rows, n_labels)``, with the best event postprocessing (events).
-
-        As heareval: a NaN primary counts as 0 when postprocessings are compared, ties go to the larger parameters,
-        and the value returned is the raw one (NaN stays NaN). Unlike heareval, an error rate is minimised here
-        (heareval sorts every primary metric in decreasing order; no HEAR task has an error rate as its first metric).
-        """
-        if not self.files:
-            return self._value(self.primary, scores, None), None
-        candidates = self._events(scores, _postprocessings())
-        values = {p: self._value(self.primary, scores, events) for p, events in candidates.items()}
-        sign = 1.0 if self.primary.higher_is_better else -1.0
-        best = max(values, key=lambda p: (sign * (0.0 if math.isnan(values[p]) else values[p]), tuple(v for _, v in p)))
-        return values[best], best
-
-    def scores(self, scores: np.ndarray, postprocessing: Postprocessing | None) -> dict[str, float]:
-        """Every metric of the task on ``scores`` (events: made with ``postprocessing``)."""
-        events = None
-        if self.files:
-            if postprocessing is None:
-                raise ValueError("event scores need a postprocessing")
-            events = self._events(scores, [postprocessing])[postprocessing]
-        return {metric.name: float(self._value(metric, scores, events)) for metric in self.metrics}
-
-
-def _better(a: float, b: float, higher_is_better: bool) -> bool:
-    return a > b if higher_is_better else a < b
-
-
-def _first_best(values: Sequence[float], higher_is_better: bool) -> int:
-    """Index of the best value, the first among equals (heareval's stable sort of grid points)."""
-    best = 0
-    for i, value in enumerate(values):
-        if _better(value, values[best], higher_is_better):
-            best = i
-    return best
-
-
-def _worst(higher_is_better: bool) -> float:
-    return -math.inf if higher_is_better else math.inf
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Trainer (linear, mlp)
-
-
-@dataclass(frozen=True)
-class _Fitted:
-    model: torch.nn.Module
-    epoch: int
-    validation_score: float
-    postprocessing: Postprocessing | None
-
-
-def _build_model(config: Mapping[str, Any], n_features: int, n_labels: int) -> torch.nn.Sequential:
-    """heareval's ``FullyConnectedPrediction`` (logits): [Linear, BatchNorm1d, Dropout, ReLU] x hidden_layers, Linear."""
-    initialise = _INITIALIZATIONS[config["initialization"]]
-    layers: list[torch.nn.Module] = []
-    # heareval's gains: "linear" on the embedding (its activation is unknown), "relu" after a hidden layer.
-    width, gain = n_features, torch.nn.init.calculate_gain("linear")
-    for _ in range(config["hidden_layers"]):
-        linear = torch.nn.Linear(width, config["hidden_dim"])
-        initialise(linear.weight, gain=gain)
-        layers += [linear, torch.nn.BatchNorm1d(config["hidden_dim"]), torch.nn.Dropout(config["dropout"]), torch.nn.ReLU()]
-        width, gain = config["hidden_dim"], torch.nn.init.calculate_gain("relu")
-    projection = torch.nn.Linear(width, n_labels)
-    initialise(projection.weight, gain=gain)
-    return torch.nn.Sequential(*layers, projection)
-
-
-def _probabilities(model: torch.nn.Module, x: torch.Tensor, multiclass: bool) -> np.ndarray:
-    """``(n_rows, n_labels)`` softmax (multiclass) or sigmoid outputs of the model in evaluation mode."""
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for start, stop in chunks(len(x), _PREDICTION_ROWS):
-            logits = model(x[start:stop])
-            out.append((torch.softmax(logits, dim=1) if multiclass else torch.sigmoid(logits)).float().cpu().numpy())
-    return np.concatenate(out)
-
-
-def _train(config: Mapping[str, Any], x: torch.Tensor, y: torch.Tensor, x_valid: torch.Tensor, valid: _Scorer,
-           multiclass: bool, seed: int, device: torch.device) -> _Fitted:
-    """One training run with heareval's early stopping and checkpointing (see the module docstring)."""
-    higher = valid.primary.higher_is_better
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        model = _build_model(config, x.shape[1], y.shape[1]).to(device)
-        # Adam as heareval's, its update fused into one kernel (a third faster per step on a CPU).
-        optimiser = torch.optim.Adam(model.parameters(), lr=config["lr"], fused=True)
-        targets = y.argmax(dim=1) if multiclass else y
-        loss_fn = F.cross_entropy if multiclass else F.binary_cross_entropy_with_logits
-        # BatchNorm cannot train on one row; heareval would fail on such a last batch, this skips it.
-        batches = [(a, b) for a, b in chunks(len(x), config["batch_size"]) if b - a > 1 or config["hidden_layers"] == 0]
-        best: tuple[float, int, dict[str, torch.Tensor], Postprocessing | None] | None = None
-        stop_best, waited = _worst(higher), 0
-        for epoch in range(config["max_epochs"]):
-            model.train()
-            for start, stop in batches:
-                rows = slice(start, stop)
-                loss = loss_fn(model(x[rows]), targets[rows])
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-            if (epoch + 1) % config["check_val_every_n_epoch"]:
-                continue
-            value, postprocessing = valid.select(_probabilities(model, x_valid, multiclass))
-            # Lightning logs the monitored value as a float32 tensor and compares those.
-            value = float(np.float32(value))
-            finite = math.isfinite(value)
-            kept = value if not math.isnan(value) else _worst(higher)
-            if best is None or _better(kept, best[0], higher):
-                state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                best = (kept, epoch, state, postprocessing)
-            if not finite:
-                break
-            if _better(value, stop_best, higher):
-                stop_best, waited = value, 0
-            else:
-                waited += 1
-                if waited >= config["patience"]:
-                    break
-    if best is None:
-        raise ValueError(f"max_epochs {config['max_epochs']} ends before the first validation "
-                         f"(every {config['check_val_every_n_epoch']} epochs)")
-    model.load_state_dict(best[2])
-    return _Fitted(model, best[1], best[0], best[3])
-
-
 @dataclass(frozen=True)
 class _FoldData:
+    """One fold as the probes take it: labels as class indices (multiclass) or the multi-hot targets, and scorers."""
+
     fold: Fold
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    valid_x: torch.Tensor
-    test_x: torch.Tensor
-    valid: _Scorer
-    test: _Scorer
+    y_train: np.ndarray
+    y_valid: np.ndarray
+    valid: SplitScorer
+    test: SplitScorer
 
 
-def _fold_data(task: TaskInfo, fold: Fold, metrics: Sequence[Metric], standardise: bool, device: torch.device) -> _FoldData:
-    train = fold.train.embeddings.astype(np.float64)
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std[std == 0] = 1.0
+def _fold_data(task: TaskInfo, fold: Fold, metrics: Sequence[Metric]) -> _FoldData:
+    def labels(split: SplitEmbeddings) -> np.ndarray:
+        return split.targets.argmax(axis=1) if task.prediction_type == "multiclass" else split.targets
 
-    def tensor(array: np.ndarray) -> torch.Tensor:
-        if standardise:
-            array = (array - mean) / std
-        return torch.as_tensor(array.astype(np.float32), device=device)
+    return _FoldData(fold, labels(fold.train), labels(fold.valid), SplitScorer(task, fold.valid, metrics),
+                     SplitScorer(task, fold.test, metrics))
 
-    return _FoldData(
-        fold=fold,
-        train_x=tensor(fold.train.embeddings),
-        train_y=torch.as_tensor(fold.train.targets.astype(np.float32), device=device),
-        valid_x=tensor(fold.valid.embeddings),
-        test_x=tensor(fold.test.embeddings),
-        valid=_Scorer(task, fold.valid, metrics),
-        test=_Scorer(task, fold.test, metrics),
-    )
+
+def _postprocessing(d: _FoldData, valid_scores: np.ndarray) -> Postprocessing | None:
+    """The event postprocessing that scores best on the fold's validation split (``None`` for a scene task)."""
+    return d.valid.select(valid_scores)[1] if d.valid.files else None
 
 
 def _run_trainer(name: str, task: TaskInfo, data: Sequence[_FoldData], seed: int,
                  device: torch.device) -> tuple[list[dict[str, float]], float, dict[str, object]]:
     settings = TRAINERS[name]
-    multiclass = task.prediction_type == "multiclass"
+    probe_class = LinearProbe if name == "linear" else MLPProbe
     first = data[0]
+
+    def fit(config: Mapping[str, Any], d: _FoldData) -> MLPProbe:
+        probe = probe_class(**config, standardise=settings.standardise, seed=seed, device=device,
+                            classes=tuple(range(len(task.labels))), scoring=d.valid,
+                            greater_is_better=d.valid.primary.higher_is_better)
+        return probe.fit(d.fold.train.embeddings, d.y_train, X_valid=d.fold.valid.embeddings, y_valid=d.y_valid)
+
     results = []
     for i, config in enumerate(grid_configurations(settings, task.name)):
-        fitted = _train(config, first.train_x, first.train_y, first.valid_x, first.valid, multiclass, seed, device)
+        probe = fit(config, first)
         logger.info("%s %s grid point %d/%d %s: validation %.4f at epoch %d", task.name, name, i + 1, settings.grid_points,
-                    config, fitted.validation_score, fitted.epoch)
-        results.append((config, fitted))
-    config, fitted = results[_first_best([f.validation_score for _, f in results], first.valid.primary.higher_is_better)]
-    fits = [fitted] + [_train(config, d.train_x, d.train_y, d.valid_x, d.valid, multiclass, seed, device) for d in data[1:]]
-    scores = [d.test.scores(_probabilities(f.model, d.test_x, multiclass), f.postprocessing)
-              for d, f in zip(data, fits, strict=True)]
+                    config, probe.best_score_, probe.best_epoch_)
+        results.append((config, probe))
+    config, probe = results[first_best([p.best_score_ for _, p in results], first.valid.primary.higher_is_better)]
+    probes = [probe] + [fit(config, d) for d in data[1:]]
+    # The postprocessing of the kept weights: the one their validation chose while training.
+    postprocessings = [_postprocessing(d, p.predict_proba(d.fold.valid.embeddings)) for d, p in zip(data, probes, strict=True)]
+    scores = [d.test.scores(p.predict_proba(d.fold.test.embeddings), post)
+              for d, p, post in zip(data, probes, postprocessings, strict=True)]
     hparams: dict[str, object] = {
         **config,
         "standardise": settings.standardise,
-        "epoch": {d.fold.name: f.epoch for d, f in zip(data, fits, strict=True)},
+        "epoch": {d.fold.name: p.best_epoch_ for d, p in zip(data, probes, strict=True)},
     }
     if first.test.files:
-        hparams["postprocessing"] = {d.fold.name: dict(f.postprocessing or ()) for d, f in zip(data, fits, strict=True)}
-    return scores, fitted.validation_score, hparams
+        hparams["postprocessing"] = {d.fold.name: dict(post or ()) for d, post in zip(data, postprocessings, strict=True)}
+    return scores, probe.best_score_, hparams
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# kNN
-
-
-def _neighbour_means(train_x: torch.Tensor, train_y: torch.Tensor, query_x: torch.Tensor, ks: Sequence[int]) -> list[np.ndarray]:
-    """For each ``k``: ``(n_query, n_labels)`` mean target of each query row's ``k`` most cosine-similar training rows."""
-    train = torch.nn.functional.normalize(train_x, dim=1)
-    query = torch.nn.functional.normalize(query_x, dim=1)
-    k_max = max(ks)
-    out = [np.empty((len(query), train_y.shape[1]), dtype=np.float32) for _ in ks]
-    for start, stop in chunks(len(query), _KNN_BLOCK // max(len(train), k_max * train_y.shape[1])):
-        nearest = torch.topk(query[start:stop] @ train.T, k_max, dim=1).indices
-        cumulative = torch.cumsum(train_y[nearest], dim=1)
-        for k, target in zip(ks, out, strict=True):
-            target[start:stop] = (cumulative[:, k - 1] / k).cpu().numpy()
-    return out
-
-
-def _run_knn(task: TaskInfo, data: Sequence[_FoldData]) -> tuple[list[dict[str, float]], float, dict[str, object]]:
+def _run_knn(task: TaskInfo, data: Sequence[_FoldData],
+             device: torch.device) -> tuple[list[dict[str, float]], float, dict[str, object]]:
     first = data[0]
-    ks = [k for k in KNN_CANDIDATES if k <= len(first.train_x)]
-    higher = first.valid.primary.higher_is_better
-    values = []
-    for k, scores in zip(ks, _neighbour_means(first.train_x, first.train_y, first.valid_x, ks), strict=True):
-        value, _ = first.valid.select(scores)
-        logger.info("%s knn k=%d: validation %.4f", task.name, k, value)
-        values.append(_worst(higher) if math.isnan(value) else value)
-    best = _first_best(values, higher)
-    validation_score, k = values[best], ks[best]
+    classes = tuple(range(len(task.labels)))
+    chosen = KNNProbe(n_neighbors=KNN_CANDIDATES, device=device, classes=classes, scoring=first.valid,
+                      greater_is_better=first.valid.primary.higher_is_better)
+    chosen.fit(first.fold.train.embeddings, first.y_train, X_valid=first.fold.valid.embeddings, y_valid=first.y_valid)
+    k = chosen.n_neighbors_
+    logger.info("%s knn: k=%d, validation %.4f", task.name, k, chosen.best_score_)
     fold_scores, postprocessings = [], {}
     for d in data:
-        k_fold = min(k, len(d.train_x))
-        valid_scores, test_scores = (_neighbour_means(d.train_x, d.train_y, x, [k_fold])[0] for x in (d.valid_x, d.test_x))
-        _, postprocessing = d.valid.select(valid_scores)
-        fold_scores.append(d.test.scores(test_scores, postprocessing))
+        probe = chosen
+        if d is not first:
+            probe = KNNProbe(n_neighbors=k, device=device, classes=classes).fit(d.fold.train.embeddings, d.y_train)
+        postprocessing = _postprocessing(d, probe.predict_proba(d.fold.valid.embeddings))
+        fold_scores.append(d.test.scores(probe.predict_proba(d.fold.test.embeddings), postprocessing))
         postprocessings[d.fold.name] = dict(postprocessing or ())
     hparams: dict[str, object] = {"k": k, "standardise": True, "similarity": "cosine"}
     if first.test.files:
         hparams["postprocessing"] = postprocessings
-    return fold_scores, validation_score, hparams
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Entry point
+    return fold_scores, chosen.best_score_, hparams
 
 
 def _check_split(task: TaskInfo, fold: str, split_name: str, split: SplitEmbeddings, dim: int) -> None:
@@ -581,21 +296,6 @@ def _label_list(task: TaskInfo, chosen: np.ndarray, most: int = 10) -> str:
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def _summary(fold_names: Sequence[str], fold_scores: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """heareval's aggregation: mean and sample standard deviation over folds, NaN values left out."""
-    means, stds = {}, {}
-    for metric in fold_scores[0]:
-        values = np.array([scores[metric] for scores in fold_scores])
-        finite = values[~np.isnan(values)]
-        means[metric] = float(finite.mean()) if len(finite) else math.nan
-        if len(fold_names) == 1:
-            stds[metric] = 0.0
-        else:
-            with np.errstate(invalid="ignore"):  # an infinite value (a perfect d') has a NaN spread, as in pandas
-                stds[metric] = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
-    return means, stds
-
-
 def run_protocol(
     protocol: str, task: TaskInfo, folds: Sequence[Fold], *, seed: int = 42, device: str | torch.device = "cpu"
 ) -> ProtocolResult:
@@ -628,14 +328,13 @@ def run_protocol(
             _check_split(task, fold.name, split_name, getattr(fold, split_name), dim)
     resolved = resolve_device(device)
     start = time.perf_counter()
-    standardise = protocol == "knn" or TRAINERS[protocol].standardise
-    data = [_fold_data(task, fold, metrics, standardise, resolved) for fold in folds]
+    data = [_fold_data(task, fold, metrics) for fold in folds]
     if protocol == "knn":
-        fold_scores, validation_score, hparams = _run_knn(task, data)
+        fold_scores, validation_score, hparams = _run_knn(task, data, resolved)
     else:
         fold_scores, validation_score, hparams = _run_trainer(protocol, task, data, seed, resolved)
     names = [fold.name for fold in folds]
-    means, stds = _summary(names, fold_scores)
+    means, stds = fold_summary(names, fold_scores)
     return ProtocolResult(
         protocol=protocol,
         scores=means,

@@ -1,18 +1,9 @@
-"""Evaluate a HEAR module on HEAR tasks: embed each task (cached), fit and score each protocol on its folds, and
-write ``scores.json`` and ``scores.md``.
+"""Evaluate a model on HEAR tasks: embed each task (cached), fit and score each protocol on its folds, and write
+``scores.json`` and ``scores.md``.
 
-``scores.json`` holds the module's identity (``module``, ``module_version``, ``weights``, ``weights_sha256``,
-``precision``), ``sample_rate`` (Hz), ``seed``, ``protocols``, and:
-
-* ``tasks``: task -> protocol -> metric -> test score (the mean over folds of a k-fold task);
-* ``details``: task -> protocol -> ``fold_scores``, ``std``, ``validation_score``, ``hparams``, ``seconds``;
-* ``metrics`` and ``folds``: task -> its metric names (the first selects models) and its folds' names;
-* ``embedding_seconds`` and ``embeddings_cached``: task -> time to embed it (or read its cache), and whether it was
-  read from the cache;
-* ``failed``: task -> ``embedding`` or protocol -> the error, for whatever failed (the rest is still scored);
-* ``warnings``: task -> what makes its training split too small to learn from (:func:`~.protocols.fold_warnings`),
-  for the tasks where something does.
-
+``scores.json`` holds the model's identity, the run's settings, and per task: the test scores
+(``tasks``: protocol -> metric -> mean over folds), their ``details``, ``metrics``, ``folds``, the embedding time,
+``failed`` stages and ``warnings`` (:func:`~.protocols.fold_warnings`); every key: docs/evaluate.md ("Outputs").
 A score that is not a finite number (heareval's ``aucroc`` of a label without positives is NaN) is written as
 ``null``. Both files are rewritten after each task, so an interrupted run keeps the tasks done.
 """
@@ -29,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ...hear.loading import HearModel
+from ...hear.handle import EmbeddingModel, ModelSpec, as_model
 from ...util.files import check_writable, write_atomic
 from ...util.names import unknown_name
 from .data import Fold, SplitEmbeddings
@@ -45,7 +36,7 @@ SCORES_MD = "scores.md"
 
 
 def evaluate(
-    model: HearModel,
+    model: EmbeddingModel | ModelSpec | str,
     task_dirs: Sequence[str | Path],
     *,
     out_dir: str | Path,
@@ -65,7 +56,8 @@ def evaluate(
     kept. A task or protocol that fails afterwards is recorded under ``failed`` and the others go on.
 
     Args:
-        model: the HEAR module (:func:`~hear_gear_embed.hear.loading.load_hear_module`), on the device it embeds on.
+        model: the model (:func:`~hear_gear_embed.hear.handle.load`: any variant or HEAR module) on the device it
+            embeds on, a :class:`~hear_gear_embed.hear.handle.ModelSpec`, or a name (loaded with its defaults).
         task_dirs: HEAR task folders (:mod:`.tasks`).
         out_dir: where ``scores.json`` and ``scores.md`` go (created).
         protocols: names from :data:`~.protocols.PROTOCOLS`, in the order of the table's columns.
@@ -76,7 +68,7 @@ def evaluate(
         batch_size: most files per call of the module; ``None``: bound by ``batch_samples`` only.
 
     Returns:
-        The content of ``scores.json`` (see the module docstring).
+        The content of ``scores.json`` (its keys: docs/evaluate.md).
 
     Raises:
         ValueError: no protocol or an unknown or repeated one, no task, or two tasks of one name.
@@ -85,12 +77,13 @@ def evaluate(
         ModuleNotFoundError: soundfile or scikit-learn is not installed.
     """
     protocols = _check_protocols(protocols)
+    model = as_model(model)
     tasks = load_tasks(task_dirs, model.sample_rate)
     out = Path(out_dir)
     check_writable(out)
     cache = None if cache_dir is None else Path(cache_dir)
     cache_writable = cache is not None and _cache_writable(cache)
-    identity = model.identity
+    identity = model.identity.to_dict()
     scores: dict[str, Any] = {
         **identity, "sample_rate": model.sample_rate, "seed": seed, "protocols": list(protocols),
         "tasks": {t.info.name: {} for t in tasks}, "details": {t.info.name: {} for t in tasks},
@@ -196,7 +189,7 @@ def _check_protocols(protocols: Sequence[str]) -> tuple[str, ...]:
     return tuple(protocols)
 
 
-def _evaluate_task(model: HearModel, task: HearTask, scores: dict[str, Any], *, protocols: Sequence[str],
+def _evaluate_task(model: EmbeddingModel, task: HearTask, scores: dict[str, Any], *, protocols: Sequence[str],
                    cache_dir: Path | None, cache_writable: bool, seed: int, device: str | torch.device,
                    batch_samples: int, batch_size: int | None) -> None:
     """Embed ``task`` and run every protocol on it, recording results, warnings and failures into ``scores``."""

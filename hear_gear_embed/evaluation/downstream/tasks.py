@@ -1,16 +1,14 @@
 """HEAR 2021 task folders, read as heareval 2021.1.3 reads them.
 
-A task folder (what ``hearpreprocess`` writes, and ``heareval.embeddings.task_embeddings`` and
-``heareval.predictions.task_predictions`` read)::
+A task folder, as ``hearpreprocess`` writes it and heareval reads it::
 
     <task>/task_metadata.json          task_name, embedding_type, prediction_type, split_mode, splits, ...
     <task>/labelvocabulary.csv         header idx,label; idx 0 .. n - 1
     <task>/<split>.json                one per name in ``splits``: file -> labels (scene) or events (event)
     <task>/<sample_rate>/<split>/      the split's audio at that rate (Hz), one folder per rate
 
-Every check that heareval makes with an ``assert`` or by failing later (an unknown label, a multiclass
-scene file without exactly one label, an unknown split mode, a fold named twice) is a :class:`TaskError`
-here, raised when the folder is read and naming the file and the key at fault.
+Every check that heareval makes with an ``assert`` or by failing later (an unknown label, a multiclass scene file
+without exactly one label, an unknown split mode, a fold named twice) is a :class:`TaskError`, naming file and key.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from hear_gear_embed.hear.loading import HearModel
+from hear_gear_embed.hear.handle import EmbeddingModel
 
 RATE = 32000
 """Sample rate (Hz) of every test task and of the fake module."""
@@ -109,8 +109,8 @@ def _timestamp(audio: torch.Tensor, model: FakeModel) -> tuple[torch.Tensor, tor
     return _stats(frames, model), stamps.expand(audio.shape[0], -1)
 
 
-def fake_hear() -> HearModel:
+def fake_hear() -> EmbeddingModel:
     """A new :class:`FakeModel` as a loaded HEAR module named ``fake_downstream_hear``."""
     module = types.ModuleType("fake_downstream_hear")
     vars(module).update(load_model=FakeModel, get_scene_embeddings=_scene, get_timestamp_embeddings=_timestamp)
-    return HearModel("fake_downstream_hear", module, FakeModel(), "")
+    return EmbeddingModel.from_module(module, FakeModel())

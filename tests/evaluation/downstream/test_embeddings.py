@@ -22,7 +22,7 @@ from hear_gear_embed.evaluation.downstream.embeddings import (
     embed_task,
 )
 from hear_gear_embed.evaluation.downstream.tasks import TaskError, load_task
-from hear_gear_embed.hear.loading import HearModel, load_hear_module
+from hear_gear_embed.hear.handle import EmbeddingModel, load
 from hear_gear_embed.model.hub import sha256_of
 from hear_gear_embed.util import precision as precision_module
 
@@ -42,7 +42,7 @@ EVENTS = {
 }
 
 
-def _model_of(hear: HearModel) -> FakeModel:
+def _model_of(hear: EmbeddingModel) -> FakeModel:
     assert isinstance(hear.model, FakeModel)
     return hear.model
 
@@ -245,19 +245,21 @@ def test_event_timestamps_that_do_not_increase_are_named(tmp_path: Path, stamps:
 def test_identity_names_weights_and_precision(tmp_path: Path, tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(precision_module, "cpu_bf16_units", lambda flags=None: ("avx512_bf16",))  # any CPU: tiny model
-    assert fake_hear().identity == {"module": "fake_downstream_hear", "module_version": "no distribution, no source files",
-                                    "weights": "module default", "weights_sha256": "", "precision": "fp32"}
-    handcrafted = load_hear_module("handcrafted").identity
-    assert handcrafted["weights"] == "none" and handcrafted["weights_sha256"] == "" and handcrafted["module_version"]
+    assert fake_hear().identity.to_dict() == {
+        "variant": "fake_downstream_hear", "module": "fake_downstream_hear",
+        "module_version": "no distribution, no source files", "weights": "module default", "weights_sha256": "",
+        "precision": "fp32"}
+    handcrafted = load("handcrafted").identity
+    assert handcrafted.weights == "none" and handcrafted.weights_sha256 == "" and handcrafted.module_version
     task = load_task(write_task(tmp_path, seconds=dict.fromkeys([f"train-{i}.wav" for i in range(4)], 0.5)))
     cache = tmp_path / "cache"
-    fp32 = load_hear_module("tiny_test", str(tiny_ckpt))
-    assert fp32.identity["weights"] == str(tiny_ckpt)
-    assert fp32.identity["weights_sha256"] == sha256_of(tiny_ckpt)
+    fp32 = load("tiny_test", weights=str(tiny_ckpt))
+    assert fp32.identity.weights == str(tiny_ckpt)
+    assert fp32.identity.weights_sha256 == sha256_of(tiny_ckpt)
     assert not embed_task(fp32, task, cache_dir=cache).cached
     assert embed_task(fp32, task, cache_dir=cache).cached
-    bf16 = load_hear_module("tiny_test", str(tiny_ckpt), precision="bf16")
-    assert bf16.identity["precision"] == "bf16"
+    bf16 = load("tiny_test", weights=str(tiny_ckpt), precision="bf16")
+    assert bf16.identity.precision == "bf16"
     assert not embed_task(bf16, task, cache_dir=cache).cached  # another precision: its own cache
     assert embed_task(fp32, task, cache_dir=cache).cached  # and the fp32 one is kept
 
@@ -288,6 +290,6 @@ def test_a_failing_batch_names_the_culprit_or_goes_one_at_a_time(tmp_path: Path,
     whole = embed_task(fake_hear(), task)
     with caplog.at_level("WARNING"):
         alone = embed_task(hear, task)  # every batch fails as out of memory: its files go one at a time
-    assert "a batch of 4 files failed (4 clips do not fit) but each file alone succeeds" in caplog.text
+    assert "a batch of 4 clips failed (OutOfMemoryError: 4 clips do not fit); embedding them one at a time" in caplog.text
     for name, split in whole.splits.items():
         assert np.allclose(split.embeddings, alone.splits[name].embeddings, atol=1e-6)
