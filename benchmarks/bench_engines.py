@@ -45,7 +45,7 @@ from machine import environment
 
 from hear_gear_embed import __version__
 from hear_gear_embed.embedding.config import Kind
-from hear_gear_embed.hear.handle import ModelSpec
+from hear_gear_embed.hear.spec import ModelSpec
 from hear_gear_embed.io import CorpusReport, FileResult, embed_files, plan_jobs, read_audio, read_path_list
 from hear_gear_embed.io.outputs import wanted_arrays
 from hear_gear_embed.io.ray_engine import RayOptions, embed_files_ray

@@ -30,13 +30,14 @@ if TYPE_CHECKING:
     # hear_gear_embed.hear that no type checker can see. Its embedding functions are these; its load_model is
     # hear._api.load_model bound to variant "passt_base" (the same signature without `variant`).
     from .hear._api import get_scene_embeddings, get_timestamp_embeddings, load_model
-    from .hear.handle import ClipEmbeddings, ClipError, EmbeddingModel, LazyClips, ModelSpec, load
+    from .hear.handle import ClipEmbeddings, ClipError, EmbeddingModel, LazyClips
     from .hear.identity import ModelIdentity
+    from .hear.spec import ModelSpec, load
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "Embedder": ".embedding.embedder", "load_embedder": ".embedding.factory", "load_model": ".hear.passt_base",
     "get_scene_embeddings": ".hear.passt_base", "get_timestamp_embeddings": ".hear.passt_base",
-    "load": ".hear.handle", "EmbeddingModel": ".hear.handle", "ModelSpec": ".hear.handle",
+    "load": ".hear.spec", "EmbeddingModel": ".hear.handle", "ModelSpec": ".hear.spec",
     "ClipEmbeddings": ".hear.handle", "ClipError": ".hear.handle", "LazyClips": ".hear.handle",
     "ModelIdentity": ".hear.identity",
 })

@@ -17,7 +17,7 @@ from ..registry import get_variant, list_variants
 from ..util.precision import PRECISIONS
 
 if TYPE_CHECKING:
-    from ..hear.handle import ModelSpec
+    from ..hear.spec import ModelSpec
     from ..io.ray_cluster import RayOptions
     from ..io.report import CorpusReport
 
@@ -280,7 +280,7 @@ def _spec_and_options(args: argparse.Namespace) -> tuple[ModelSpec, RayOptions]:
         ValueError: options that contradict each other or do not apply to the chosen model or engine.
         KeyError: unknown variant.
     """
-    from ..hear.handle import ModelSpec
+    from ..hear.spec import ModelSpec
     from ..io.ray_cluster import RayOptions, parse_workers
 
     if args.random_weights is not None and args.model:

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.downstream.embeddings import DEFAULT_BATCH_SAMPLES
     from ..evaluation.downstream.protocols import PROTOCOLS
     from ..evaluation.downstream.runner import SCORES_JSON, SCORES_MD, evaluate, scores_markdown
-    from ..hear.handle import load
+    from ..hear.spec import load
     from ..model.hub import WeightsUnavailableError
     from ..util.device import DeviceUnavailableError, resolve_device
 

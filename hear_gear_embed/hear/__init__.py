@@ -3,8 +3,8 @@
 ``hear_gear_embed.hear.<variant>`` exists for every registered variant without a file: importing this package
 installs a finder that makes the module of any name in the registry on import (as ``hear-validator`` and
 ``heareval`` import them), holding the functions of :mod:`._api`. :mod:`.loading` imports any other HEAR module,
-:mod:`.identity` says what identifies a model's embeddings, and :mod:`.handle` holds :class:`~.handle.EmbeddingModel`, the
-one handle every workflow takes, and :func:`~.handle.load`.
+:mod:`.identity` says what identifies a model's embeddings, :mod:`.handle` holds :class:`~.handle.EmbeddingModel`, the
+one handle every workflow takes, and :mod:`.spec` the front door, :func:`~.spec.load`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..embedding.config import KINDS, Kind, check_kinds
-from ..hear.handle import EmbeddingModel, ModelSpec, as_model
+from ..hear.handle import EmbeddingModel
+from ..hear.spec import ModelSpec, as_model
 from ..util.chunking import length_batches
 from .audio import AudioInfo, AudioReadError, probe, require_backends
 from .folder import OutputFolder
@@ -60,8 +61,8 @@ def embed_files(
 
     Args:
         paths: audio files and folders.
-        model: the model (:func:`~hear_gear_embed.hear.handle.load`: any variant or HEAR module), a
-            :class:`~hear_gear_embed.hear.handle.ModelSpec` or a name (loaded with its defaults).
+        model: the model (:func:`~hear_gear_embed.hear.spec.load`: any variant or HEAR module), a
+            :class:`~hear_gear_embed.hear.spec.ModelSpec` or a name (loaded with its defaults).
         out_dir: output folder (created).
         kinds: the embedding kinds to compute (default both, :data:`~hear_gear_embed.embedding.config.KINDS`).
         overwrite: re-embed files whose outputs exist.

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..embedding.config import KINDS, Kind, check_kinds
-from ..hear.handle import EmbeddingModel, ModelSpec
+from ..hear.handle import EmbeddingModel
 from ..hear.identity import ModelIdentity
+from ..hear.spec import ModelSpec
 from .audio import require_backends
 from .folder import OutputFolder
 from .jobs import plan_jobs
@@ -42,7 +43,7 @@ Planned = tuple[ModelSpec | EmbeddingModel, ModelIdentity, int]
 def planned_model(model: EmbeddingModel | ModelSpec | str) -> Planned:
     """What the workers load for ``model``: its spec (each worker loads its own copy on its device) or, for a model
     made in hand, the model itself; with its identity and sample rate. A spec or a name is loaded once on this machine
-    (:meth:`~hear_gear_embed.hear.handle.ModelSpec.probe`), so that a bad name, module or checkpoint fails before any
+    (:meth:`~hear_gear_embed.hear.spec.ModelSpec.probe`), so that a bad name, module or checkpoint fails before any
     work is scheduled."""
     if isinstance(model, EmbeddingModel):
         return (model.spec or model), model.identity, model.sample_rate
@@ -65,7 +66,7 @@ def embed_dataset(
         dataset: rows with a ``path`` column (str: a file every node can read) and optionally ``bytes`` (the
             file's contents, e.g. from ``ray.data.read_binary_files(..., include_paths=True)``, which reads local,
             S3, GCS or HDFS storage; ``path`` then only names the file) and ``output`` (str: where its ``.npz`` goes).
-        model: any variant or HEAR module: a name or a :class:`~hear_gear_embed.hear.handle.ModelSpec`, which every actor
+        model: any variant or HEAR module: a name or a :class:`~hear_gear_embed.hear.spec.ModelSpec`, which every actor
             loads on its own device, or a loaded :class:`~hear_gear_embed.hear.handle.EmbeddingModel` (its spec is
             sent; a model made in hand is sent whole).
         out_dir: when given, every file's ``.npz`` is written there (``<out_dir>/<file name>.npz`` unless the row

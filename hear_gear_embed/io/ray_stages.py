@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from ..embedding.config import Kind
-from ..hear.handle import ClipEmbeddings, EmbeddingModel, ModelSpec
+from ..hear.handle import ClipEmbeddings, EmbeddingModel
 from ..hear.identity import ModelIdentity
+from ..hear.spec import ModelSpec
 from .audio import AudioInfo, AudioReadError, Clip
 from .jobs import Job
 from .outputs import Decoded, decode, embed_and_save, output_arrays, wanted_arrays

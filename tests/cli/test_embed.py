@@ -23,8 +23,9 @@ import torch
 import hear_gear_embed
 from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.cli import main
-from hear_gear_embed.hear.handle import EmbeddingModel, ModelSpec
+from hear_gear_embed.hear.handle import EmbeddingModel
 from hear_gear_embed.hear.identity import module_version
+from hear_gear_embed.hear.spec import ModelSpec
 from hear_gear_embed.io import REPORT_NAME, read_audio, report
 from hear_gear_embed.io.folder import LOCK_NAME
 from hear_gear_embed.util.files import folder_lock

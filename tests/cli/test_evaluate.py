@@ -12,7 +12,7 @@ import pytest
 
 from hear_gear_embed.cli import main
 from hear_gear_embed.evaluation.downstream import protocols, runner
-from hear_gear_embed.hear import handle
+from hear_gear_embed.hear import spec
 from tests.evaluation.downstream.fakes import write_task
 
 SCENE = {split: {f"{split}-{i}.wav": ["quiet" if i % 2 else "loud"] for i in range(n)}
@@ -113,7 +113,7 @@ def test_an_unwritable_out_exits_2_before_any_work(task_dirs: list[str], tmp_pat
     def not_loaded(*args: object, **kwargs: object) -> None:
         raise AssertionError("the module was loaded before --out was checked")
 
-    monkeypatch.setattr(handle, "load", not_loaded)
+    monkeypatch.setattr(spec, "load", not_loaded)
     (tmp_path / "file").write_text("")
     out = tmp_path / "file" / "out"
     assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(out)]) == 2

@@ -18,7 +18,8 @@ import torch
 
 import hear_gear_embed
 from hear_gear_embed import get_variant, load_embedder
-from hear_gear_embed.hear.handle import EmbeddingModel, ModelSpec
+from hear_gear_embed.hear.handle import EmbeddingModel
+from hear_gear_embed.hear.spec import ModelSpec
 from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, STATUSES, FileResult, embed_files, outputs, read_audio
 from hear_gear_embed.io import resume as resume_module
 from hear_gear_embed.io.folder import NOT_PROCESSED

@@ -21,7 +21,8 @@ import ray
 import hear_gear_embed
 from hear_gear_embed.cli import main
 from hear_gear_embed.embedding.config import KINDS
-from hear_gear_embed.hear.handle import EmbeddingModel, ModelSpec
+from hear_gear_embed.hear.handle import EmbeddingModel
+from hear_gear_embed.hear.spec import ModelSpec
 from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, ray_engine, read_audio
 from hear_gear_embed.io.outputs import output_arrays
 from hear_gear_embed.io.ray_engine import embed_dataset, embed_files_ray

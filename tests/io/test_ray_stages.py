@@ -15,7 +15,8 @@ import torch
 
 from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.embedding.config import KINDS
-from hear_gear_embed.hear.handle import EmbeddingModel, ModelSpec
+from hear_gear_embed.hear.handle import EmbeddingModel
+from hear_gear_embed.hear.spec import ModelSpec
 from hear_gear_embed.io.ray_cluster import RayOptions
 from hear_gear_embed.io.ray_stages import RESULT_COLUMNS, EmbedActor, decode_batch
 

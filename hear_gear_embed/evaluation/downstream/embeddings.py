@@ -114,7 +114,7 @@ def embed_task(
     """Embed every split that ``task`` uses with ``model`` (at its sample rate), or read them from the cache.
 
     Args:
-        model: the model (:func:`~hear_gear_embed.hear.handle.load`), on the device it embeds on.
+        model: the model (:func:`~hear_gear_embed.hear.spec.load`), on the device it embeds on.
         task: the task (:func:`~.tasks.load_task`).
         cache_dir: where embeddings are cached (:func:`cache_folder`); ``None``: no cache.
         cache_writable: ``False``: ``cache_dir`` is read only (a shared cache): embeddings found there are used, and

@@ -20,7 +20,8 @@ from typing import Any
 
 import torch
 
-from ...hear.handle import EmbeddingModel, ModelSpec, as_model
+from ...hear.handle import EmbeddingModel
+from ...hear.spec import ModelSpec, as_model
 from ...util.files import check_writable, write_atomic
 from ...util.names import unknown_name
 from .data import Fold, SplitEmbeddings
@@ -56,8 +57,8 @@ def evaluate(
     kept. A task or protocol that fails afterwards is recorded under ``failed`` and the others go on.
 
     Args:
-        model: the model (:func:`~hear_gear_embed.hear.handle.load`: any variant or HEAR module) on the device it
-            embeds on, a :class:`~hear_gear_embed.hear.handle.ModelSpec`, or a name (loaded with its defaults).
+        model: the model (:func:`~hear_gear_embed.hear.spec.load`: any variant or HEAR module) on the device it
+            embeds on, a :class:`~hear_gear_embed.hear.spec.ModelSpec`, or a name (loaded with its defaults).
         task_dirs: HEAR task folders (:mod:`.tasks`).
         out_dir: where ``scores.json`` and ``scores.md`` go (created).
         protocols: names from :data:`~.protocols.PROTOCOLS`, in the order of the table's columns.

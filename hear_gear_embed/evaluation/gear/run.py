@@ -15,7 +15,8 @@ from typing import Any, TypedDict
 import numpy as np
 
 from ...embedding.config import KINDS, Kind
-from ...hear.handle import EmbeddingModel, LazyClips, ModelSpec, as_model
+from ...hear.handle import EmbeddingModel, LazyClips
+from ...hear.spec import ModelSpec, as_model
 from ...util.files import check_writable
 from ...util.precision import Precision, check_precision_name
 from ..plots import plot_isomap, plot_isomap_parameter, plot_log_ratios
@@ -76,7 +77,7 @@ def embed_tones(model: EmbeddingModel, grid: ToneGrid, kind: Kind = "scene", bat
     """Embed every sound of ``grid`` with ``model``, ``batch_size`` sounds per call.
 
     Args:
-        model: the model (:func:`~hear_gear_embed.hear.handle.load`); ``grid.sample_rate`` must be its rate.
+        model: the model (:func:`~hear_gear_embed.hear.spec.load`); ``grid.sample_rate`` must be its rate.
         grid: the dataset.
         kind: ``"scene"``, or ``"timestamp"`` embeddings averaged over time (GEAR needs one vector per sound).
         batch_size: sounds per call of the model.
@@ -145,9 +146,9 @@ def run_gear(
     """Run GEAR on a model and write its outputs (see the package docstring) to ``out_dir``.
 
     Args:
-        model: the model (:func:`~hear_gear_embed.hear.handle.load`, any variant or HEAR module, or an Embedder in hand
+        model: the model (:func:`~hear_gear_embed.hear.spec.load`, any variant or HEAR module, or an Embedder in hand
             through :meth:`~hear_gear_embed.hear.handle.EmbeddingModel.from_embedder`), a
-            :class:`~hear_gear_embed.hear.handle.ModelSpec`, or a name: a variant (``handcrafted``) or any importable
+            :class:`~hear_gear_embed.hear.spec.ModelSpec`, or a name: a variant (``handcrafted``) or any importable
             HEAR module (``hearbaseline``).
         out_dir: output folder, created if needed (required: its default only lets the deprecated ``module=`` stand in
             for ``model``).

@@ -22,7 +22,8 @@ from hear_gear_embed.evaluation.downstream.embeddings import (
     embed_task,
 )
 from hear_gear_embed.evaluation.downstream.tasks import TaskError, load_task
-from hear_gear_embed.hear.handle import EmbeddingModel, load
+from hear_gear_embed.hear.handle import EmbeddingModel
+from hear_gear_embed.hear.spec import load
 from hear_gear_embed.model.hub import sha256_of
 from hear_gear_embed.util import precision as precision_module
 
