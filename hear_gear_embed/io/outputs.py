@@ -118,5 +118,6 @@ def embed_and_save(model: EmbeddingModel, clips: list[Decoded], kinds: tuple[Kin
     the bounds, a failed batch clip by clip) and save each output that embedded: one result per clip, in order."""
     outcomes = model.embed([d.clip.samples for d in clips], kinds, max_items=max_items, max_samples=max_samples,
                            errors="return")
-    return [save_output(d, outcome, model.identity) if isinstance(outcome, ClipEmbeddings)
+    identity = model.identity
+    return [save_output(d, outcome, identity) if isinstance(outcome, ClipEmbeddings)
             else failed(d.job.source, outcome, d.seconds) for d, outcome in zip(clips, outcomes, strict=True)]

@@ -7,7 +7,6 @@ resuming, batching, retries) is tested on the functions: ``tests/io/``."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -26,11 +25,12 @@ from hear_gear_embed.cli import main
 from hear_gear_embed.hear.handle import EmbeddingModel
 from hear_gear_embed.hear.identity import module_version
 from hear_gear_embed.hear.spec import ModelSpec
-from hear_gear_embed.io import REPORT_NAME, read_audio, report
+from hear_gear_embed.io import REPORT_NAME, read_audio
 from hear_gear_embed.io.folder import LOCK_NAME
 from hear_gear_embed.util.files import folder_lock
 
 from ..audio_corpus import BAD_FILES, GOOD_FILES, load, tone, write_corpus
+from ..io.spies import report_disk_full, scene_call_shapes
 
 
 def embed(*argv: str) -> int:
@@ -83,14 +83,7 @@ def test_one_file_per_batch_on_cpu_by_default(tmp_path: Path, monkeypatch: pytes
     for name, rate, seconds in [("a.wav", 16000, 1.0), ("b.wav", 44100, 1.0), ("c.flac", 48000, 1.0),
                                 ("d.wav", 32000, 0.5), ("e.wav", 16000, 0.5)]:
         soundfile.write(tmp_path / name, tone(440.0, seconds, rate), rate)
-    shapes: list[tuple[int, ...]] = []
-    original = EmbeddingModel.scene_embeddings
-
-    def spy(self: EmbeddingModel, audio: torch.Tensor) -> torch.Tensor:
-        shapes.append(tuple(audio.shape))
-        return original(self, audio)
-
-    monkeypatch.setattr(EmbeddingModel, "scene_embeddings", spy)
+    shapes = scene_call_shapes(monkeypatch)
     base = [str(tmp_path), "--variant", "lowlevel_mel", "--kind", "scene", "--device", "cpu"]
     assert embed(*base, "--out", str(tmp_path / "o1")) == 0
     assert sorted(shapes) == [(1, 16000)] * 2 + [(1, 32000)] * 3
@@ -268,14 +261,7 @@ def test_a_busy_output_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_a_report_that_cannot_be_written_exits_1_after_the_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     soundfile.write(tmp_path / "a.wav", tone(440.0, 0.3, 32000), 32000)
-    original = report.write_atomic
-
-    def disk_full(path: Path, data: object) -> None:
-        if path.name == REPORT_NAME:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        original(path, data)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(report, "write_atomic", disk_full)
+    report_disk_full(monkeypatch)
     out = tmp_path / "o"
     args = [str(tmp_path / "a.wav"), "--variant", "lowlevel_mel", "--out", str(out)]
     assert embed(*args) == 1

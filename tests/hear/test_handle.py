@@ -20,13 +20,6 @@ from ..conftest import noise
 FAKE = "tests.gear_fake_module"
 
 
-@pytest.fixture(autouse=True)
-def _well_behaved_fake() -> None:
-    gear_fake_module.BEHAVIOUR["mode"] = "ok"
-    yield
-    gear_fake_module.BEHAVIOUR["mode"] = "ok"
-
-
 def test_embed_batches_clips_of_one_length_within_the_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     model = hge.load("lowlevel_mel")
     calls: list[tuple[int, ...]] = []
@@ -55,9 +48,9 @@ def test_embed_batches_clips_of_one_length_within_the_bounds(monkeypatch: pytest
     assert both.timestamps_ms is not None and both.timestamps_ms.dtype == np.float64 and both.timestamps_ms[1] == 50.0
 
 
-def test_a_failing_clip_costs_only_itself(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_clip_costs_only_itself(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     model = hge.load(FAKE)
-    gear_fake_module.BEHAVIOUR["mode"] = "nan_on_loud"
+    monkeypatch.setitem(gear_fake_module.BEHAVIOUR, "mode", "nan_on_loud")
     quiet, loud = (np.full(4000, level, np.float32) for level in (0.1, 0.9))
     with caplog.at_level("WARNING"):
         out = model.embed([quiet, loud, quiet], ("scene",), errors="return")

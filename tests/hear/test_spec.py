@@ -13,18 +13,10 @@ import hear_gear_embed as hge
 from hear_gear_embed.hear.handle import EmbeddingModel
 from hear_gear_embed.hear.spec import ModelSpec, as_model
 from hear_gear_embed.util import precision as precision_module
-from tests import gear_fake_module
 
 from ..conftest import noise
 
 FAKE = "tests.gear_fake_module"
-
-
-@pytest.fixture(autouse=True)
-def _well_behaved_fake() -> None:
-    gear_fake_module.BEHAVIOUR["mode"] = "ok"
-    yield
-    gear_fake_module.BEHAVIOUR["mode"] = "ok"
 
 
 def test_load_takes_a_name_a_config_or_a_module(tiny_ckpt: Path) -> None:

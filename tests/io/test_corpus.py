@@ -21,10 +21,10 @@ from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.hear.handle import EmbeddingModel
 from hear_gear_embed.hear.spec import ModelSpec
 from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, STATUSES, FileResult, embed_files, outputs, read_audio
-from hear_gear_embed.io import resume as resume_module
 from hear_gear_embed.io.folder import NOT_PROCESSED
 
 from ..audio_corpus import BAD_FILES, GOOD_FILES, load, tone, write_corpus
+from .spies import opened_outputs, scene_call_shapes
 
 
 @pytest.fixture(scope="module")
@@ -144,14 +144,7 @@ def test_files_of_equal_length_are_batched_within_the_bounds(model: EmbeddingMod
     for name, rate, seconds in [("a.wav", 16000, 1.0), ("b.wav", 44100, 1.0), ("c.flac", 48000, 1.0),
                                 ("d.wav", 32000, 0.5), ("e.wav", 16000, 0.5)]:
         wav(tmp_path / "in" / name, seconds, rate)
-    shapes: list[tuple[int, ...]] = []
-    original = EmbeddingModel.scene_embeddings
-
-    def spy(self: EmbeddingModel, audio: torch.Tensor) -> torch.Tensor:
-        shapes.append(tuple(audio.shape))
-        return original(self, audio)
-
-    monkeypatch.setattr(EmbeddingModel, "scene_embeddings", spy)
+    shapes = scene_call_shapes(monkeypatch)
     inputs = [tmp_path / "in"]
     assert embed_files(inputs, model, tmp_path / "o1", kinds=("scene",)).count("embedded") == 5  # batch_size 16
     assert sorted(shapes) == [(2, 16000), (3, 32000)]
@@ -177,14 +170,7 @@ def test_runs_resume_by_the_rule(model: EmbeddingModel, tmp_path: Path, monkeypa
     first = mtimes(out)
     assert run.count("embedded") == 3 and run.count("failed") == 1 and len(first) == 3
     assert all("timestamp_embeddings" not in load(p) for p in first)
-    opened: list[str] = []
-    original = resume_module._saved_metadata
-
-    def spy(output: Path) -> object:
-        opened.append(output.name.removesuffix(".npz"))
-        return original(output)
-
-    monkeypatch.setattr(resume_module, "_saved_metadata", spy)
+    opened = opened_outputs(monkeypatch)
     for _ in range(2):  # the second time, the index is the report of a run that skipped every file
         run = embed_files([folder], model, out, kinds=("scene",))
         assert [r.status for r in run.results] == ["skipped", "skipped", "failed", "skipped"]

@@ -5,7 +5,6 @@ Ray engine holds its folder the same way (``tests/io/test_ray_engine.py``)."""
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -18,12 +17,13 @@ import soundfile
 import hear_gear_embed
 from hear_gear_embed.embedding.config import KINDS
 from hear_gear_embed.hear.handle import EmbeddingModel
-from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, FileResult, Job, ReportWriteError, embed_files, report
+from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, FileResult, Job, ReportWriteError, embed_files
 from hear_gear_embed.io.folder import LOCK_NAME, NOT_PROCESSED, OutputFolder
 from hear_gear_embed.io.outputs import decode, embed_and_save
 from hear_gear_embed.util.files import FolderBusyError, folder_lock
 
 from ..conftest import tone
+from .spies import report_disk_full
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +107,7 @@ def test_a_report_that_cannot_be_written_is_an_error_after_the_outputs(model: Em
                                                                        monkeypatch: pytest.MonkeyPatch,
                                                                        caplog: pytest.LogCaptureFixture) -> None:
     inputs = clips(tmp_path / "in", "a.wav")
-    original = report.write_atomic
-
-    def disk_full(path: Path, data: object) -> None:
-        if path.name == REPORT_NAME:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        original(path, data)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(report, "write_atomic", disk_full)
+    report_disk_full(monkeypatch)
     out = tmp_path / "o"
     with pytest.raises(ReportWriteError, match=f"cannot write {out / REPORT_NAME}: No space left on device.*run the same "
                                                "command again") as caught:

@@ -24,6 +24,7 @@ from hear_gear_embed.io import OUTPUT_KEYS, AudioReadError, Job
 from hear_gear_embed.io.outputs import decode, embed_and_save, output_arrays, save_output, wanted_arrays
 
 from ..audio_corpus import load, tone
+from .spies import scene_call_shapes
 
 
 @pytest.fixture(scope="module")
@@ -111,25 +112,12 @@ def test_an_output_that_cannot_be_written_fails_its_file(model: EmbeddingModel, 
     assert result.seconds == 0.5 and result.output is None and not result.done
 
 
-def shapes_of_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
-    """The shapes of the audio of every ``EmbeddingModel.scene_embeddings`` call from now on."""
-    shapes: list[tuple[int, ...]] = []
-    original = EmbeddingModel.scene_embeddings
-
-    def spy(self: EmbeddingModel, audio: torch.Tensor) -> torch.Tensor:
-        shapes.append(tuple(audio.shape))
-        return original(self, audio)
-
-    monkeypatch.setattr(EmbeddingModel, "scene_embeddings", spy)
-    return shapes
-
-
 def test_clips_of_equal_length_are_embedded_together_within_the_bounds(model: EmbeddingModel, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """What the Ray actors call with ``batch_size`` and ``batch_seconds``; results come back in the clips' order."""
     names = [("a.wav", 1.0), ("d.wav", 0.5), ("b.wav", 1.0), ("e.wav", 0.5), ("c.wav", 1.0)]
     clips = [decode(job(tmp_path, name, seconds), 32000) for name, seconds in names]
-    shapes = shapes_of_calls(monkeypatch)
+    shapes = scene_call_shapes(monkeypatch)
     results = embed_and_save(model, clips, ("scene",))
     assert sorted(shapes) == [(2, 16000), (3, 32000)]
     assert [Path(r.source).name for r in results] == [name for name, _ in names]

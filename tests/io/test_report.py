@@ -4,7 +4,6 @@ be), its counts and summary, and the one-line description of a failure."""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import stat
@@ -13,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from hear_gear_embed.hear.identity import IDENTITY_KEYS, ModelIdentity
-from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, STATUSES, AudioReadError, CorpusReport, FileResult, report
+from hear_gear_embed.io import MANIFEST_NAME, REPORT_NAME, STATUSES, AudioReadError, CorpusReport, FileResult
 from hear_gear_embed.io.report import describe_error, failed
+
+from .spies import report_disk_full
 
 IDENTITY = ModelIdentity("hear_gear_embed.hear.lowlevel_mel", "0.2.0", "none", "", "bf16")
 
@@ -61,14 +62,7 @@ def test_report_and_manifest_get_the_permissions_of_new_files(tmp_path: Path) ->
 
 def test_a_report_that_cannot_be_written_is_named_and_the_manifest_written_all_the_same(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = report.write_atomic
-
-    def disk_full(path: Path, data: object) -> None:
-        if path.name == REPORT_NAME:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        original(path, data)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(report, "write_atomic", disk_full)
+    report_disk_full(monkeypatch)
     with pytest.raises(OSError, match=f"^cannot write {tmp_path / REPORT_NAME}: No space left on device$"):
         sample_report().save(tmp_path)
     assert len((tmp_path / MANIFEST_NAME).read_text().splitlines()) == 4 and not (tmp_path / REPORT_NAME).exists()

@@ -22,11 +22,11 @@ from hear_gear_embed.embedding.config import KINDS, Kind
 from hear_gear_embed.hear.handle import ClipEmbeddings
 from hear_gear_embed.hear.identity import ModelIdentity
 from hear_gear_embed.io import REPORT_NAME, CorpusReport, FileResult, Job, is_up_to_date, pending_jobs
-from hear_gear_embed.io import resume as resume_module
 from hear_gear_embed.io.outputs import decode, save_output, wanted_arrays
 from hear_gear_embed.io.resume import check_saved, previous_results, read_report, report_rows
 
 from ..audio_corpus import load, tone
+from .spies import opened_outputs
 
 MEL = ModelIdentity("hear_gear_embed.hear.lowlevel_mel", "0.2.0", "none", "", "fp32")
 HANDCRAFTED = dataclasses.replace(MEL, module="hear_gear_embed.hear.handcrafted")
@@ -162,19 +162,6 @@ def saved_report(out: Path, identity: ModelIdentity, kinds: tuple[Kind, ...], ro
     report = read_report(out)
     assert report is not None
     return report
-
-
-def opened_outputs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the outputs the resume check opens from now on."""
-    opened: list[str] = []
-    original = resume_module._saved_metadata
-
-    def spy(output: Path) -> object:
-        opened.append(output.name.removesuffix(".npz"))
-        return original(output)
-
-    monkeypatch.setattr(resume_module, "_saved_metadata", spy)
-    return opened
 
 
 def test_the_last_report_indexes_finished_outputs_which_are_skipped_without_opening_them(

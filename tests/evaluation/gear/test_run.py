@@ -106,9 +106,7 @@ def test_settings_are_checked_before_any_embedding(tmp_path: Path, monkeypatch: 
 
 @pytest.fixture
 def fake() -> EmbeddingModel:
-    gear_fake_module.BEHAVIOUR["mode"] = "ok"
-    yield load(FAKE)
-    gear_fake_module.BEHAVIOUR["mode"] = "ok"
+    return load(FAKE)  # its misbehaving modes are reset by the package's autouse fixture (conftest.py)
 
 
 def test_tone_embeddings_are_batch_independent(fake: EmbeddingModel) -> None:
