@@ -213,7 +213,7 @@ def test_feature_block_equals_direct_pooling() -> None:
 
 def test_one_optimiser_step_through_the_embedder_lowers_the_loss(tiny_ckpt) -> None:
     """forward() is differentiable (inference mode belongs to the HEAR API): one step of a head and the network on
-    scene embeddings lowers the loss, and the HEAR functions give exactly what forward() gives."""
+    scene embeddings lowers the loss, and the HEAR functions give what forward() gives (to float32 rounding)."""
     from hear_gear_embed.hear import _api
 
     model = load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu")
@@ -224,7 +224,10 @@ def test_one_optimiser_step_through_the_embedder_lowers_the_loss(tiny_ckpt) -> N
     head = torch.nn.Linear(model.scene_embedding_size, 2)
     optimiser = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=1e-3)
     embeddings = model(audio)
-    assert embeddings.requires_grad and torch.equal(embeddings.detach(), expected)
+    assert embeddings.requires_grad
+    # Bit-identical on the AMD EPYC where it was written; with gradients on, a CPU may pick other kernels (attention),
+    # so across CPUs the stated tolerance is float32 rounding of values of order one.
+    torch.testing.assert_close(embeddings.detach(), expected, rtol=0, atol=1e-6)
     loss = torch.nn.functional.cross_entropy(head(embeddings), targets)
     optimiser.zero_grad()
     loss.backward()
