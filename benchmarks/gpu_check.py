@@ -23,7 +23,13 @@ this script runs the steps of ``--steps`` one after another in one process. Step
    our fp32) must pass; the clip's working memory (peak minus what was held before the call) must stay
    within 1.25 times the memory budget (:data:`~hear_gear_embed.embedding.embedder.DEFAULT_BUDGET_MB`)
    plus the output.
-5. ``validator``: the real ``hear-validator`` (``python -m hearvalidator.validate``) with ``-d DEVICE``
+5. ``train``: a training step of ``passt_base`` on 10 clips of 10 s with seed 003's structured Patchout in bf16
+   autocast on the device, through the Trainer's own step (:func:`bench_train.measure`: the random checkpoint of the
+   parity step, a generated task folder, 2 warm-up steps then 5 timed): clips/s, peak memory
+   (``torch.cuda.max_memory_allocated``, and ``memory_allocated`` before the first step), the sequence length; every
+   loss must be finite. On a CPU without bf16 units bf16 is recorded as refused and fp32 trains instead; on CUDA a
+   refusal fails.
+6. ``validator``: the real ``hear-validator`` (``python -m hearvalidator.validate``) with ``-d DEVICE``
    on every published variant, a full-size random checkpoint passed with ``--model`` to those with a
    network, 4 processes side by side; each must end with "Looks good!" and without one of the
    validator's own warnings (the verdict rule of ``nox -s harness``:
@@ -32,8 +38,8 @@ this script runs the steps of ``--steps`` one after another in one process. Step
    ``Module`` class it tests against is put on the validator's path.
 
 ``--quick`` shrinks every step to the tiny test geometry and a second of audio (the validator to
-``tiny_test`` and ``lowlevel_mel``, the benchmark to ``tiny_test`` without reference), so that the
-logic runs in seconds on a CPU: ``--device cpu --quick`` (``tests/tools/test_gpu_check.py``).
+``tiny_test`` and ``lowlevel_mel``, the benchmark to ``tiny_test`` without reference, training to 2 clips of 0.5 s of
+``tiny_test``), so that the logic runs in seconds on a CPU: ``--device cpu --quick`` (``tests/tools/test_gpu_check.py``).
 
 Results: ``gpu-check.json`` under ``--out``, rewritten after every step and every measurement within
 one, so that a step killed by its timeout leaves what it measured. Each step has a ``status``
@@ -92,7 +98,7 @@ from hear_gear_embed.util.precision import PRECISIONS, Precision, PrecisionUnsup
 from tests.checkpoints import random_official_checkpoint  # noqa: E402
 from tests.harness.jobs import Job, run_jobs  # noqa: E402
 
-STEPS = ("pytest", "parity", "precision", "throughput", "validator")
+STEPS = ("pytest", "parity", "precision", "throughput", "train", "validator")
 """Every step, in the order they run."""
 
 REPORT_NAME = "gpu-check.json"
@@ -113,6 +119,19 @@ CHECK_OPS: dict[str, Callable[[object, object], bool]] = {
 
 
 @dataclass(frozen=True)
+class TrainCase:
+    """The ``train`` step's run: ``batch`` clips of ``seconds`` of ``variant`` with seed 003's Patchout in
+    ``precision``, ``warmup`` untimed steps then ``steps`` timed ones."""
+
+    variant: str
+    seconds: float
+    batch: int
+    warmup: int
+    steps: int
+    precision: Precision
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the steps run: full sizes (on a GPU), or tiny ones (``--quick``) to try the logic on a CPU.
 
@@ -122,6 +141,7 @@ class Plan:
         target_case: ``(variant, kind, n_sounds, seconds)`` of the benchmark row the speed-up targets apply to.
         reference: whether the benchmark may time hear21passt (it has no module for the tiny geometry).
         validator_variants: variants ``hear-validator`` runs on.
+        train: the ``train`` step's run.
     """
 
     clips: dict[str, float]
@@ -129,6 +149,7 @@ class Plan:
     target_case: tuple[str, str, int, float]
     reference: bool
     validator_variants: tuple[str, ...]
+    train: TrainCase
 
 
 def make_plan(quick: bool) -> Plan:
@@ -141,6 +162,7 @@ def make_plan(quick: bool) -> Plan:
             target_case=("tiny_test", "timestamp", 1, 1.0),
             reference=False,
             validator_variants=("tiny_test", "lowlevel_mel"),
+            train=TrainCase("tiny_test", 0.5, 2, 1, 2, "bf16"),
         )
     return Plan(
         clips={"passt_base": 10.0, "passt_lm2rf_hop5": 3.0},
@@ -149,6 +171,7 @@ def make_plan(quick: bool) -> Plan:
         target_case=("passt_base", "timestamp", 1, 10.0),
         reference=True,
         validator_variants=tuple(list_variants()),
+        train=TrainCase("passt_base", 10.0, 10, 2, 5, "bf16"),
     )
 
 
@@ -413,7 +436,51 @@ def step_throughput(step: Step, ctx: Context) -> None:
     evaluate_bench(step, json.loads(out.read_text()), code, ctx.device.type, ctx.plan.target_case)
 
 
-# --- step 5: the real hear-validator ---------------------------------------------------------------------------------
+# --- step 5: a training step ------------------------------------------------------------------------------------------
+
+TRAIN_DETAILS = ("variant", "init", "seconds", "batch", "precision", "patchout", "seq_len", "steps", "warmup", "step_s",
+                 "median_step_s", "clips_per_s", "train_gflop_per_clip", "gflops", "losses", "measure_memory", "before_mib",
+                 "peak_mib", "working_mib", "trained_parameters", "setup_s")
+"""What the ``train`` step records of :func:`bench_train.measure`'s row."""
+
+
+def step_train(step: Step, ctx: Context) -> None:
+    """Step 5: the plan's training run through the Trainer's own step (:func:`bench_train.measure`), on the device."""
+    import bench_train  # imports hear_gear_embed.training (the train extra), which the other steps do not need
+
+    from hear_gear_embed.util.precision import compute_dtype
+
+    case = ctx.plan.train
+    precision: Precision = case.precision
+    try:
+        compute_dtype(precision, ctx.device)
+    except PrecisionUnsupportedError as error:
+        if ctx.device.type == "cuda":
+            step.check(f"{case.variant} {precision}: accepted on {ctx.device.type}", False, "==", True, note=str(error))
+            return
+        step.detail(f"{precision} refused", str(error))
+        precision = "fp32"
+    task = ctx.scratch / f"train-task-{case.batch}x{case.seconds:g}"
+    if not (task / "task_metadata.json").is_file():
+        bench_train.make_task(task, case.batch, case.seconds)
+    spec = bench_train.Spec("gpu-check", case.variant, case.seconds, case.batch, True, precision, None, case.steps,
+                            case.warmup)
+    # The checkpoint the parity step wrote (written now if this step runs alone): loading it takes a fraction of a
+    # second, drawing full-size random weights several.
+    (row,) = bench_train.measure([spec], task, ctx.device, init=ctx.checkpoint(get_variant(case.variant)))
+    step.detail("train", {key: row.get(key) for key in TRAIN_DETAILS})
+    if case.variant == "passt_base" and case.seconds == 10.0:
+        step.detail("seed 003 Table 2: passt_base 10 s with Patchout, Titan RTX (clips/s)",
+                    bench_train.SEED003_TABLE2[10.0]["clips_per_s_patchout"])
+    label = f"{case.variant} {case.batch}x{case.seconds:g} s, Patchout, {precision} on {ctx.device.type}"
+    step.check(f"{label}: every loss finite", row["finite"], "==", True, note=row.get("error", ""))
+    step.check(f"{label}: timed steps", len(row["step_s"]) - case.warmup, "==", case.steps)
+    if "clips_per_s" in row:
+        print(f"[gpu-check] train: {label}: {row['clips_per_s']:.1f} clips/s, peak {row['peak_mib']:.0f} MiB "
+              f"({row['measure_memory']})", flush=True)
+
+
+# --- step 6: the real hear-validator ---------------------------------------------------------------------------------
 
 TENSORFLOW_STANDIN = '''"""Stand-in for TensorFlow, written by benchmarks/gpu_check.py: hearvalidator imports it, and uses it only
 to tell TensorFlow models (instances of ``Module``, which no torch model is) from torch ones."""
@@ -439,7 +506,7 @@ def validator_env(ctx: Context) -> tuple[dict[str, str], str]:
 
 
 def step_validator(step: Step, ctx: Context) -> None:
-    """Step 5: hear-validator on each variant of the plan, :data:`VALIDATOR_WORKERS` processes side by side."""
+    """Step 6: hear-validator on each variant of the plan, :data:`VALIDATOR_WORKERS` processes side by side."""
     if not installed("hearvalidator"):
         if ctx.device.type == "cuda":
             raise RuntimeError("hearvalidator is not installed (benchmarks/gpu_wheels.sh downloads it)")
@@ -472,7 +539,7 @@ def step_validator(step: Step, ctx: Context) -> None:
 
 STEP_FUNCTIONS: dict[str, Callable[[Step, Context], None]] = {
     "pytest": step_pytest, "parity": step_parity, "precision": step_precision, "throughput": step_throughput,
-    "validator": step_validator,
+    "train": step_train, "validator": step_validator,
 }
 
 

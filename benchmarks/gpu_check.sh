@@ -17,8 +17,10 @@ out=${OUT:-benchmarks/results/gpu}
 python=${PYTHON:-python3}
 wheels=${GPU_CHECK_WHEELS-.whl}
 # Timeouts in seconds: 440 in all, plus up to 5 s each to die after the signal, the install and the summary, under 480 s.
-# Expected on an H100/H200 (docs/gpu.md): about 20, 35, 15, 55 and 35 s; the rest is room for a slow start.
-steps=${GPU_CHECK_STEPS:-"pytest:60 parity:90 precision:50 throughput:150 validator:90"}
+# Expected on an H100/H200 (docs/gpu.md): about 20, 35, 15, 55 and 35 s; the rest is room for a slow start. The train
+# step's 40 s (its expected time, about 20 s, is an estimate not yet measured on a GPU: start, imports, a random
+# passt_base, 7 steps) came out of parity's room (90 -> 75) and throughput's (150 -> 125).
+steps=${GPU_CHECK_STEPS:-"pytest:60 parity:75 precision:50 throughput:125 train:40 validator:90"}
 
 mkdir -p "$out"
 log="$out/gpu-check.log"

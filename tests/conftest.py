@@ -17,6 +17,7 @@ from hear_gear_embed.embedding import Embedder
 from hear_gear_embed.model import random_passt
 
 from .checkpoints import random_official_checkpoint, save_official
+from .tools.scripts import import_script
 
 if importlib.util.find_spec("hear21passt") is None:
     if os.environ.get("HGE_REQUIRE_ORACLE"):
@@ -52,13 +53,20 @@ def official_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], P
 
 
 @pytest.fixture(scope="session")
+def synthetic_tasks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four synthetic HEAR tasks of :mod:`tests.harness.tasks` (tones-multiclass, timbre-multilabel, events,
+    tones-kfold; 1 s clips) at 32 kHz, seed 0, written once per session (read-only: copy a task to change it)."""
+    from .harness.tasks import make_tasks
+
+    root = tmp_path_factory.mktemp("hear-tasks")
+    make_tasks(root, (32000,), seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
 def bench() -> ModuleType:
     """``benchmarks/bench_passt.py`` imported as a module."""
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_passt.py"
-    spec = importlib.util.spec_from_file_location("bench_passt", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_script("bench_passt")
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,8 @@ from hear_gear_embed.model.weights import PRETRAINED
 from hear_gear_embed.registry import variants_by_weights
 
 PACKAGE = "hear_gear_embed"
-API_ORDER = ("util", "frontends", "model", "features", "embedding", "registry", "hear", "evaluation", "io", "cli")
+API_ORDER = ("util", "frontends", "model", "features", "embedding", "registry", "hear", "evaluation", "io", "training",
+             "cli")
 """Reading order of the API pages, the order of the import rule (each imports only those before it);
 children of the package not named here follow alphabetically."""
 SKIPPED_MODULES = {f"{PACKAGE}.__main__", f"{PACKAGE}._version"}

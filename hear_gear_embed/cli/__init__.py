@@ -1,6 +1,6 @@
 """``hear-gear`` command line: list variants, embed audio files, validate HEAR modules, run and
-compare GEAR evaluations, score HEAR modules on HEAR tasks, and fetch official weights. Also
-``python -m hear_gear_embed``.
+compare GEAR evaluations, score HEAR modules on HEAR tasks, make task folders from labelled audio, fine-tune
+variants on them, and fetch official weights. Also ``python -m hear_gear_embed``.
 
 Each subcommand lives in its own module with an ``add_parser`` function; this module only assembles
 them. Exit status: 0 success, 1 some inputs or checks failed, 2 nothing could start (bad options,
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from . import embed, evaluate, gear, listing, validate, weights
+from . import embed, evaluate, gear, listing, task, train, validate, weights
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_parser(sub)
     gear.add_parsers(sub)
     evaluate.add_parser(sub)
+    task.add_parser(sub)
+    train.add_parser(sub)
     weights.add_parser(sub)
     return parser
 

@@ -13,6 +13,7 @@ The definitions, and how to read them: docs/gear.md ("Dispersion and BECR").
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -78,19 +79,38 @@ def gini_index(emb: ArrayLike) -> Tensor:
     return _gini_of_scatter(scatter, _has_variance(scatter, x))
 
 
-def becr_loss(emb: Tensor, epsilon: float = 0.7) -> Tensor:
+GiniForm = Literal["trace", "eig"]
+"""How BECR computes the Gini index: from traces (:func:`gini_index`, the paper's optimised form, no
+eigendecomposition) or from the eigenvalues of the covariance (:func:`gini_index_eig`, the paper's first form)."""
+
+
+def gini_index_eig(emb: Tensor) -> Tensor:
+    """:func:`gini_index` through an eigendecomposition, ``G = 1 - sum(l^2) / sum(l)^2`` over the eigenvalues ``l`` of
+    the smaller scatter matrix: the same value up to rounding, differentiable, and slower (``O(min(N, D)^3)``); kept
+    to measure what the trace form saves (benchmarks/bench_train.py)."""
+    x = _as_batch(emb)
+    scatter = _scatter(x)
+    eigenvalues = torch.linalg.eigvalsh(scatter)
+    return _gini_of_scatter(torch.diag(eigenvalues), _has_variance(scatter, x))
+
+
+def becr_loss(emb: Tensor, epsilon: float = 0.7, *, form: GiniForm = "trace") -> Tensor:
     """BECR regulariser ``R = max(0, epsilon - G)^2`` (paper's equation 5): zero once ``G >= epsilon``.
 
     Args:
         emb: a batch of embeddings ``(N, D)``, N >= 2.
         epsilon: target Gini index in [0, 1]; the paper's best is 0.7.
+        form: ``"trace"`` (:func:`gini_index`) or ``"eig"`` (:func:`gini_index_eig`).
 
     Returns:
         0-dim tensor, differentiable with respect to ``emb``.
     """
     if not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
-    return torch.clamp(epsilon - gini_index(emb), min=0).square()
+    if form not in ("trace", "eig"):
+        raise ValueError(f"form must be 'trace' or 'eig', got {form!r}")
+    gini = gini_index(emb) if form == "trace" else gini_index_eig(emb)
+    return torch.clamp(epsilon - gini, min=0).square()
 
 
 def becr_objective(task_loss: Tensor, emb: Tensor, lam: float = 0.05, epsilon: float = 0.7) -> Tensor:

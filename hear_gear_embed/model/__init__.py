@@ -7,7 +7,7 @@ imported on first use.
 from typing import TYPE_CHECKING
 
 from ..util.lazy import lazy_exports
-from .config import PasstConfig
+from .config import PasstConfig, Patchout
 from .weights import PRETRAINED, PretrainedWeights, get_weights
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
 })
 
 __all__ = [
-    "PRETRAINED", "CheckpointError", "ChecksumMismatchError", "PaSST", "PasstConfig", "PasstOutput", "PretrainedWeights",
+    "PRETRAINED", "CheckpointError", "ChecksumMismatchError", "PaSST", "PasstConfig", "PasstOutput", "Patchout",
+    "PretrainedWeights",
     "WeightsUnavailableError", "cache_dir", "forward_flops", "get_weights", "random_passt", "read_checkpoint",
 ]

@@ -9,7 +9,7 @@ import pickle
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import torch
 from torch import Tensor, nn
@@ -151,14 +151,24 @@ def check_saved_geometry(metadata: Mapping[str, object], config: PasstConfig, so
         raise CheckpointError(f"{source} was saved for network {saved}, not {dataclasses.asdict(config)}")
 
 
-def save_checkpoint(path: str | os.PathLike[str], net: nn.Module, config: PasstConfig, variant: str) -> None:
-    """Write ``net``'s weights with the variant name and geometry, readable by :func:`read_checkpoint`."""
+RESERVED_KEYS = ("format", "variant", "net", "state_dict")
+"""The keys :func:`save_checkpoint` writes itself; ``extra`` may not use them."""
+
+
+def save_checkpoint(path: str | os.PathLike[str] | BinaryIO, net: nn.Module, config: PasstConfig, variant: str, *,
+                    extra: Mapping[str, object] | None = None) -> None:
+    """Write ``net``'s weights with the variant name and geometry, readable by :func:`read_checkpoint` (``extra``, such
+    as a training run's record, comes back in its metadata). ``path`` may be an open binary stream."""
+    clash = sorted(set(extra or {}) & set(RESERVED_KEYS))
+    if clash:
+        raise ValueError(f"extra checkpoint keys {clash} are reserved")
     torch.save(
         {
             "format": SAVED_FORMAT,
             "variant": variant,
             "net": dataclasses.asdict(config),
             "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+            **(extra or {}),
         },
         path,
     )

@@ -75,3 +75,43 @@ class PasstConfig:
         """Sequence length (CLS + DIST + patches) for ``n_frames`` input frames."""
         return 2 + self.freq_patches * self.n_time_patches(n_frames)
 
+
+
+@dataclass(frozen=True)
+class Patchout:
+    """Patchout (Koutini et al., 2022): patch tokens left out of the sequence while training, a regulariser that also
+    shortens every attention (seed 003, section 2.2).
+
+    Structured Patchout removes whole rows (frequency) and columns (time) of the patch grid after the positional
+    encodings are added; unstructured Patchout then removes a share of the remaining patch tokens wherever they lie.
+    One draw serves a whole batch, as in the authors' code. At least one row, one column and one token always remain.
+
+    Attributes:
+        freq: frequency rows removed.
+        time: time columns removed from an input that fills the time encoding (``max_frames`` frames); a shorter input
+            loses the same share of its columns, rounded down.
+        proportion: share of the remaining patch tokens removed at random, in ``[0, 1)``.
+    """
+
+    freq: int = 0
+    time: int = 0
+    proportion: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.freq, bool) or isinstance(self.time, bool) or self.freq < 0 or self.time < 0:
+            raise ValueError(f"Patchout counts must be non-negative integers, got freq={self.freq!r}, time={self.time!r}")
+        if not 0.0 <= self.proportion < 1.0:
+            raise ValueError(f"the unstructured Patchout proportion must lie in [0, 1), got {self.proportion}")
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is left out."""
+        return bool(self.freq or self.time or self.proportion)
+
+    def kept(self, config: PasstConfig, n_time_patches: int) -> tuple[int, int, int]:
+        """``(rows, columns, tokens)`` kept of a grid of ``config.freq_patches`` rows and ``n_time_patches`` columns."""
+        rows = max(1, config.freq_patches - self.freq)
+        full = config.n_time_patches(config.max_frames)  # the columns of a max_frames-frame input (199 at 5 ms, not 200)
+        columns = max(1, n_time_patches - self.time * n_time_patches // full)
+        tokens = max(1, rows * columns - int(self.proportion * rows * columns))
+        return rows, columns, tokens

@@ -4,8 +4,8 @@ A ViT/DeiT with a convolutional patch embedding over a log-mel spectrogram, dise
 and time positional encodings, and CLS and DIST tokens. Parameter names and shapes are those of the
 authors' checkpoints so that ``load_state_dict(strict=True)`` accepts them. The readout follows timm's
 names: :meth:`PaSST.forward_intermediates` (the tokens after chosen blocks) and :meth:`PaSST.forward_head`
-(pooling and the classification head). Every operation is differentiable; Patchout, a training
-regulariser, is not implemented here.
+(pooling and the classification head). Every operation is differentiable. Patchout (:class:`~.config.Patchout`), a
+training regulariser that leaves patch tokens out of the sequence, acts in training mode only, like dropout.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import PasstConfig
+from .config import PasstConfig, Patchout
 
 _BLOCK_EPS = 1e-6
 """LayerNorm epsilon inside the transformer and of the final norm (DeiT convention)."""
@@ -115,7 +115,12 @@ class PatchEmbed(nn.Module):
         )
 
     def forward(self, spec: Tensor) -> Tensor:
-        """``(batch, 1, n_mels, frames)`` -> ``(batch, embed_dim, freq_patches, time_patches)``, in float32."""
+        """``(batch, 1, n_mels, frames)`` -> ``(batch, embed_dim, freq_patches, time_patches)``, in float32, also under
+        ``torch.autocast``: oneDNN's bf16 convolution returns NaN on one-patch-wide inputs on some CPUs (docs/fidelity.md)."""
+        with torch.autocast(spec.device.type, enabled=False):
+            return self._project(spec.float())
+
+    def _project(self, spec: Tensor) -> Tensor:
         if not spec.is_cuda:
             return self.proj(spec)
         # cuDNN computes float32 convolutions in TF32 unless told otherwise; its 10-bit mantissa moves the
@@ -150,6 +155,11 @@ class PaSST(nn.Module):
         # DeiT's distillation head: the authors' checkpoints carry it and strict loading needs its keys, but PaSST's
         # forward never reads it (its logits are `head` on the mean of CLS and DIST), and neither does this one.
         self.head_dist = nn.Linear(dim, config.num_classes)
+        self.patchout: Patchout | None = None
+        """Patchout applied in training mode (:meth:`tokens`); ``None``: none."""
+        self.patchout_generator: torch.Generator | None = None
+        """Source of Patchout's draws (a CPU generator; ``None``: torch's global one). A trainer that seeds it per step
+        makes the draws independent of how many processes share a batch."""
         self.reset_parameters()
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -173,7 +183,8 @@ class PaSST(nn.Module):
     def tokens(self, spec: Tensor) -> Tensor:
         """Token sequence ``(batch, 2 + freq_patches * time_patches, embed_dim)`` entering block 0.
 
-        Patches are flattened frequency-major (row by row of the patch grid), after CLS and DIST.
+        Patches are flattened frequency-major (row by row of the patch grid), after CLS and DIST. In training mode with
+        :attr:`patchout` set, fewer patches remain (:meth:`~.config.Patchout.kept`), in grid order.
         """
         cfg = self.config
         if spec.ndim == 3:
@@ -194,11 +205,28 @@ class PaSST(nn.Module):
         x = self.patch_embed(spec)
         x = x + self.time_new_pos_embed[..., : x.shape[-1]]
         x = x + self.freq_new_pos_embed
-        x = x.flatten(2).transpose(1, 2)
+        if self.training and self.patchout is not None and self.patchout.active:
+            x = self._patch_out(x)
+        else:
+            x = x.flatten(2).transpose(1, 2)
         batch = x.shape[0]
         cls = self.cls_token.expand(batch, -1, -1) + self.new_pos_embed[:, :1]
         dist = self.dist_token.expand(batch, -1, -1) + self.new_pos_embed[:, 1:]
         return torch.cat((cls, dist, x), dim=1)
+
+    def _patch_out(self, grid: Tensor) -> Tensor:
+        """The patch grid ``(batch, dim, rows, columns)`` less Patchout's rows, columns and tokens, flattened to
+        ``(batch, kept tokens, dim)``; one draw for the whole batch."""
+        assert self.patchout is not None
+        rows, columns, tokens = self.patchout.kept(self.config, grid.shape[-1])
+        draw = self.patchout_generator
+
+        def keep(n: int, k: int) -> Tensor:
+            return torch.randperm(n, generator=draw)[:k].sort().values.to(grid.device)
+
+        x = grid.index_select(2, keep(grid.shape[2], rows)).index_select(3, keep(grid.shape[3], columns))
+        x = x.flatten(2).transpose(1, 2)
+        return x if tokens == x.shape[1] else x.index_select(1, keep(x.shape[1], tokens))
 
     @property
     def compute_dtype(self) -> torch.dtype:
@@ -282,7 +310,7 @@ class PaSST(nn.Module):
         return PasstOutput(mid, logits)
 
 
-def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool) -> int:
+def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool, patchout: Patchout | None = None) -> int:
     """Floating-point operations of one forward pass on one ``n_frames``-frame spectrogram.
 
     Counts multiply-adds as two operations in every matrix product: the patch convolution, the
@@ -299,6 +327,7 @@ def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool)
         n_frames: input frames (``patch_size <= n_frames <= config.max_input_frames``).
         blocks: transformer blocks run (see :meth:`PaSST.blocks_run`).
         logits: whether the head runs.
+        patchout: count the sequence that remains after it (training); the patch convolution still sees every patch.
 
     Returns:
         The operation count (an exact integer for the given sequence length).
@@ -308,7 +337,7 @@ def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool)
     dim = config.embed_dim
     hidden = int(dim * config.mlp_ratio)
     patches = config.freq_patches * config.n_time_patches(n_frames)
-    tokens = patches + READOUT_TOKENS
+    tokens = (patchout.kept(config, config.n_time_patches(n_frames))[2] if patchout is not None else patches) + READOUT_TOKENS
 
     def block(queries: int) -> int:
         # Keys and values of every token; queries, projection and MLP of the querying tokens; attention products.

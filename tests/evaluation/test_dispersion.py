@@ -12,6 +12,7 @@ from hear_gear_embed.evaluation.dispersion import (
     covariance_eigenvalues,
     dispersion_metrics,
     gini_index,
+    gini_index_eig,
 )
 
 
@@ -90,6 +91,28 @@ def test_becr_loss_and_objective_values() -> None:
     assert float(becr_objective(task, x, lam=0.0)) == pytest.approx(0.8)
 
 
+@pytest.mark.parametrize(("n", "d"), [(40, 6), (6, 40), (2, 3), (16, 1)])
+def test_eigendecomposition_form_equals_the_trace_form_and_its_gradient(n: int, d: int) -> None:
+    rng = np.random.default_rng(10 * n + d)
+    data = rng.standard_normal((n, d)) @ rng.standard_normal((d, d)) * rng.uniform(0.1, 3.0, size=d) + 4.0
+    x = torch.from_numpy(data).requires_grad_()
+    y = torch.from_numpy(data).requires_grad_()
+    trace, eig = gini_index(x).detach(), gini_index_eig(y).detach()
+    assert eig.dtype == torch.float64 and abs(float(trace) - float(eig)) < 1e-10
+    assert abs(float(eig) - _gini_from_eigenvalues(data)) < 1e-8
+    assert torch.allclose(torch.autograd.grad(becr_loss(x, 0.99), x)[0],
+                          torch.autograd.grad(becr_loss(y, 0.99, form="eig"), y)[0], rtol=1e-7, atol=1e-12)
+
+
+def test_eigendecomposition_form_of_a_batch_without_variance() -> None:
+    x = torch.tensor([[0.3, -1.7, 2.2]]).repeat(8, 1).requires_grad_()
+    g = gini_index_eig(x)
+    assert float(g.detach()) == 0.0
+    g.backward()
+    assert torch.isfinite(x.grad).all()
+    assert abs(float(becr_loss(x.detach(), epsilon=0.7, form="eig")) - 0.49) < 1e-6
+
+
 def test_bad_inputs_are_named() -> None:
     with pytest.raises(ValueError, match="shape"):
         gini_index(torch.zeros(5))
@@ -103,6 +126,10 @@ def test_bad_inputs_are_named() -> None:
         gini_index([[1.0, 2.0], [3.0, 4.0]])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="epsilon"):
         becr_loss(torch.randn(4, 3), epsilon=1.5)
+    with pytest.raises(ValueError, match="form must be 'trace' or 'eig', got 'svd'"):
+        becr_loss(torch.randn(4, 3), form="svd")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 2"):
+        gini_index_eig(torch.zeros(1, 4))
     with pytest.raises(ValueError, match="lam"):
         becr_objective(torch.tensor(1.0), torch.randn(4, 3), lam=-0.1)
     with pytest.raises(ValueError, match="0-dim"):

@@ -4,6 +4,7 @@ what does not fit, files saved by this package, and files that are not checkpoin
 from __future__ import annotations
 
 import importlib
+import io
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,30 @@ def test_package_saved_file_round_trip(tmp_path: Path) -> None:
     dst = PaSST(TINY)
     load_into(dst, state)
     torch.testing.assert_close(dst.head[1].weight, src.head[1].weight, rtol=0, atol=0)
+
+
+def test_extra_keys_come_back_in_the_metadata_and_the_file_still_loads(tmp_path: Path) -> None:
+    src = random_passt(TINY, seed=6)
+    extra = {"training": {"step": 7, "head": {"weight": torch.arange(6.0).reshape(2, 3)}, "labels": ["a", "b"]}}
+    save_checkpoint(tmp_path / "x.pt", src, TINY, "tiny_test", extra=extra)
+    stream = io.BytesIO()
+    save_checkpoint(stream, src, TINY, "tiny_test", extra=extra)  # an open stream, as write_atomic passes one
+    assert stream.getvalue()[:2] == b"PK"
+    (tmp_path / "stream.pt").write_bytes(stream.getvalue())
+    for name in ("x.pt", "stream.pt"):
+        state, meta = read_checkpoint(tmp_path / name)
+        assert set(state) == set(src.state_dict())  # the record's tensors are not mistaken for the network's
+        assert meta["variant"] == "tiny_test" and meta["training"]["step"] == 7
+        assert torch.equal(meta["training"]["head"]["weight"], torch.arange(6.0).reshape(2, 3))
+        model = importlib.import_module("hear_gear_embed.hear.tiny_test").load_model(str(tmp_path / name))
+        assert torch.equal(model.net.cls_token.cpu(), src.cls_token)
+
+
+def test_extra_may_not_use_the_reserved_keys(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"extra checkpoint keys \['state_dict', 'variant'\] are reserved"):
+        save_checkpoint(tmp_path / "x.pt", random_passt(TINY), TINY, "tiny_test",
+                        extra={"variant": "other", "state_dict": {}, "fine": 1})
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_mismatches_are_named(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import torch
 
 from hear_gear_embed import get_variant
 from hear_gear_embed.model import PaSST, PasstConfig, random_passt
+from hear_gear_embed.model.config import Patchout
 
 from ..conftest import counted_flops
 
@@ -277,3 +278,90 @@ def test_random_weights_are_drawn_once(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(torch.nn.init, name, counting(getattr(torch.nn.init, name)))
     net = random_passt(TINY, seed=1)
     assert sorted(initialised) == sorted(p.data_ptr() for p in net.parameters())
+
+
+PATCHOUTS = [Patchout(4, 0), Patchout(0, 40), Patchout(3, 30), Patchout(2, 20, 0.3), Patchout(0, 0, 0.5)]
+
+
+@pytest.mark.parametrize("patchout", PATCHOUTS)
+def test_patchout_keeps_the_counted_tokens_of_the_grid_in_grid_order(patchout: Patchout) -> None:
+    net = random_passt(TINY, seed=5)
+    spec = torch.randn(1, TINY.n_mels, 100)  # 12 rows x 9 columns
+    with torch.no_grad():
+        full = net.tokens(spec)[0]
+        net.patchout = patchout
+        net.patchout_generator = torch.Generator().manual_seed(1)
+        net.train()
+        kept = net.tokens(spec)[0]
+    columns = TINY.n_time_patches(100)
+    rows_kept, columns_kept, tokens = patchout.kept(TINY, columns)
+    assert kept.shape == (2 + tokens, TINY.embed_dim) and tokens < TINY.freq_patches * columns
+    assert torch.equal(kept[:2], full[:2])  # CLS and DIST always stay
+    positions = [int((full[2:] == token).all(dim=1).nonzero()) for token in kept[2:]]  # each a token of the grid
+    assert positions == sorted(set(positions))
+    if not patchout.proportion:  # structured only: whole rows and columns of the grid
+        rows = sorted({p // columns for p in positions})
+        cols = sorted({p % columns for p in positions})
+        assert (len(rows), len(cols)) == (rows_kept, columns_kept)
+        assert positions == [r * columns + c for r in rows for c in cols]
+
+
+def test_patchout_draws_once_per_batch_from_its_generator() -> None:
+    net = random_passt(TINY, seed=5).train()
+    net.patchout = Patchout(3, 40, 0.2)
+    spec = torch.randn(1, TINY.n_mels, 100).repeat(2, 1, 1)
+
+    def draw(seed: int) -> torch.Tensor:
+        net.patchout_generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            return net.tokens(spec)
+
+    first = draw(7)
+    assert torch.equal(first[0], first[1])  # one draw serves the whole batch
+    assert torch.equal(draw(7), first)
+    assert not torch.equal(draw(8), first)
+
+
+def test_patchout_acts_in_training_mode_only() -> None:
+    net = random_passt(TINY, seed=5)
+    spec = torch.randn(2, TINY.n_mels, 100)
+    with torch.no_grad():
+        reference = net(spec)
+        net.patchout = Patchout(6, 50, 0.5)
+        evaluated = net.eval()(spec)
+        assert net.tokens(spec).shape[1] == TINY.n_tokens(100)
+        trained = net.train()(spec)
+    assert torch.equal(evaluated.mid, reference.mid) and torch.equal(evaluated.logits, reference.logits)
+    assert not torch.equal(trained.mid, reference.mid)
+
+
+def test_patchout_never_empties_the_grid_and_stays_differentiable() -> None:
+    net = random_passt(TINY, seed=5).train()
+    net.patchout = Patchout(100, 10_000, 0.99)
+    spec = torch.randn(2, TINY.n_mels, 16, requires_grad=True)  # one column
+    assert net.tokens(spec).shape == (2, 3, TINY.embed_dim)
+    out = net(spec)
+    out.logits.sum().backward()
+    assert spec.grad is not None and torch.isfinite(spec.grad).all() and spec.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("patchout", [Patchout(4, 40), Patchout(2, 20, 0.3)])
+def test_flop_model_counts_the_sequence_patchout_leaves(patchout: Patchout) -> None:
+    from hear_gear_embed.model import forward_flops
+
+    net = random_passt(TINY).train()
+    net.patchout = patchout
+    counted = counted_flops(net, torch.randn(3, TINY.n_mels, 100))["Global"]
+    assert 3 * forward_flops(TINY, 100, TINY.depth, True, patchout=patchout) == counted
+    assert forward_flops(TINY, 100, TINY.depth, True, patchout=patchout) < forward_flops(TINY, 100, TINY.depth, True)
+
+
+def test_patch_embedding_stays_float32_under_autocast() -> None:
+    net = random_passt(TINY, seed=6)
+    spec = torch.randn(2, 1, TINY.n_mels, 40)
+    with torch.no_grad():
+        reference = net.patch_embed(spec)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.nn.functional.linear(torch.ones(1, 2), torch.ones(1, 2)).dtype == torch.bfloat16  # autocast on
+            inside = net.patch_embed(spec)
+    assert inside.dtype == torch.float32 and torch.equal(inside, reference)

@@ -4,17 +4,17 @@ script runs at full size (docs/gpu.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import torch
+
+from tests.tools.scripts import import_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK_KEYS = {"name", "value", "op", "limit", "passed"}
@@ -23,12 +23,7 @@ CHECK_KEYS = {"name", "value", "op", "limit", "passed"}
 @pytest.fixture(scope="module")
 def gpu_check() -> ModuleType:
     """``benchmarks/gpu_check.py`` imported as a module."""
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return import_script("gpu_check")
 
 
 def quick(tmp_path: Path, *args: str) -> list[str]:
@@ -179,3 +174,58 @@ case "$*" in *"--steps slow"*) sleep 30 ;; *--summary*) exit 3 ;; esac
     assert (args.steps, args.budget_s, args.out) == (["parity"], 30.0, out)
     assert gpu_check.build_parser().parse_args(summary[1:]).exit_codes == ["parity=0", "slow=124"]
     assert (out / "gpu-check.log").is_file() and not (out / "gpu-check.json").exists()
+
+
+def test_quick_train_step_measures_a_training_step(gpu_check: ModuleType, tmp_path: Path) -> None:
+    report = gpu_check.main(quick(tmp_path, "--steps", "train"))
+    entry = report["steps"]["train"]
+    assert entry["status"] == "pass" and report["passed"] is True
+    train = entry["details"]["train"]
+    case = gpu_check.make_plan(quick=True).train
+    bf16 = "bf16 refused" not in entry["details"]
+    assert train["precision"] == ("bf16" if bf16 else "fp32") and train["variant"] == case.variant == "tiny_test"
+    assert (train["batch"], train["seconds"], len(train["step_s"])) == (case.batch, case.seconds, case.warmup + case.steps)
+    assert train["patchout"] == {"freq": 4, "time": 40, "proportion": 0.0}
+    assert train["seq_len"] == 8 * 3 + 2  # 12 - 4 rows, 4 columns less 40 x 4 // 99
+    assert train["clips_per_s"] > 0 and train["peak_mib"] >= train["before_mib"] > 0 and len(train["losses"]) == 3
+    assert train["init"].endswith(".pt")  # the parity step's random checkpoint, not a fresh random draw
+    assert [c["passed"] for c in entry["checks"]] == [True, True]
+
+
+def test_the_train_step_fails_on_a_non_finite_loss_and_on_a_refused_precision(
+    gpu_check: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bench_train
+
+    measure = bench_train.measure
+
+    def nan_after_one_step(specs: list, task: Path, device: torch.device, init: object) -> list[dict]:
+        (row,) = measure(specs, task, device, init)
+        row.update(step_s=row["step_s"][:1], losses=[float("nan")], finite=False, error="the loss (nan) is not finite")
+        return [row]
+
+    monkeypatch.setattr(bench_train, "measure", nan_after_one_step)
+    report = gpu_check.main(quick(tmp_path, "--steps", "train"))
+    assert report["steps"]["train"]["status"] == "fail"
+    assert [c["passed"] for c in report["steps"]["train"]["checks"]] == [False, False]
+    assert "every loss finite: False == True (the loss (nan) is not finite)" in report["failures"][0]
+
+    from hear_gear_embed.util import precision
+
+    def refuse(name: str, device: torch.device) -> torch.dtype:
+        raise precision.PrecisionUnsupportedError(f"no {name} here")
+
+    monkeypatch.setattr(precision, "compute_dtype", refuse)
+    ctx = gpu_check.Context(torch.device("cuda"), gpu_check.make_plan(quick=True), tmp_path, tmp_path)
+    step = gpu_check.Step(gpu_check.Report(tmp_path / "gpu-check.json"), "train", None)
+    gpu_check.step_train(step, ctx)  # on CUDA a refusal fails, before anything runs
+    assert [(c["name"], c["passed"], c["note"]) for c in step.entry["checks"]] == [
+        ("tiny_test bf16: accepted on cuda", False, "no bf16 here")]
+
+
+def test_the_runner_budgets_every_step_within_eight_minutes(gpu_check: ModuleType) -> None:
+    text = (ROOT / "benchmarks" / "gpu_check.sh").read_text()
+    default = text.split('steps=${GPU_CHECK_STEPS:-"', 1)[1].split('"', 1)[0]
+    budgets = {name: int(seconds) for name, seconds in (entry.split(":") for entry in default.split())}
+    assert tuple(budgets) == gpu_check.STEPS and budgets["train"] >= 30
+    assert sum(budgets.values()) + 5 * len(budgets) <= 480 - 10  # each may take 5 s to die; install and summary

@@ -3,10 +3,8 @@ that only the transformer's levels move (L exact, M and H within bf16 rounding).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -15,18 +13,15 @@ import torch
 
 from hear_gear_embed import get_variant, list_variants
 from hear_gear_embed.util import precision as precision_module
+from tests.tools.scripts import import_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "precision_error.py"
 
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("precision_error", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    """``benchmarks/precision_error.py`` imported as a module."""
+    return import_script("precision_error")
 
 
 def test_tiny_model_in_bf16_and_fp16(script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
