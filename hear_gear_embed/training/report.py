@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,7 +67,7 @@ def write_curves(rows: Sequence[dict[str, Any]], path: Path, *, metric: str) -> 
     ax.set(xlabel="step", ylabel="loss", title="Losses")
     ax.legend()
     ax = axes[0, 1]
-    ax.plot(x, [r["gini"] for r in steps], label="batch embeddings", alpha=0.8)
+    ax.plot(x, [math.nan if r["gini"] is None else r["gini"] for r in steps], label="batch embeddings", alpha=0.8)
     ax.plot([r["step"] for r in epochs if r["valid_gini"] is not None],
             [r["valid_gini"] for r in epochs if r["valid_gini"] is not None], "o-", label="validation embeddings")
     ax.set(xlabel="step", ylabel="Gini index", title="Dispersion (Gini index of the covariance spectrum)", ylim=(0, 1))

@@ -77,7 +77,7 @@ class StepRecord:
     loss: float
     task_loss: float
     becr: float | None
-    gini: float
+    gini: float | None
     lr: float
     seconds: float
     samples_per_s: float
@@ -224,7 +224,7 @@ class Trainer:
 
     @contextmanager
     def _signals(self) -> Iterator[None]:
-        """Ctrl-C and SIGTERM request a stop; a second Ctrl-C interrupts at once (the handlers are torch's defaults)."""
+        """Ctrl-C and SIGTERM request a stop; a second Ctrl-C interrupts at once. The previous handlers come back after."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -244,12 +244,12 @@ class Trainer:
 
     # -- data ---------------------------------------------------------------------------------------------------
 
-    def _batch(self, clips: ClipSet, indices: np.ndarray, *, epoch: int | None) -> tuple[Tensor, Tensor, list[int]]:
+    def _batch(self, clips: ClipSet, indices: np.ndarray, *, epoch: int | None) -> tuple[Tensor, Tensor]:
         """Audio ``(n, n_samples)`` and targets ``(n, n_labels)`` of ``indices`` on the device, cropped at random
         offsets keyed by the epoch (training) or from the start (``epoch=None``); a file that can no longer be read is
-        left out, reported, and its position returned."""
-        audio, targets, lost = [], [], []
-        for position, index in enumerate(indices):
+        left out with a warning."""
+        audio, targets = [], []
+        for index in indices:
             spare = int(clips.lengths[index]) - clips.n_samples
             offset = 0
             if epoch is not None and spare > 0:
@@ -257,14 +257,13 @@ class Trainer:
             try:
                 audio.append(clips.clip(int(index), offset))
             except (OSError, ValueError) as err:  # AudioReadError is a ValueError; a vanished file an OSError
-                lost.append(position)
                 logger.warning("left out of this batch: %s", err)
                 continue
             targets.append(clips.targets[index])
         device = self.procs.device
         if not audio:
-            return torch.zeros(0, clips.n_samples, device=device), torch.zeros(0, clips.targets.shape[1], device=device), lost
-        return torch.from_numpy(np.stack(audio)).to(device), torch.from_numpy(np.stack(targets)).to(device), lost
+            return torch.zeros(0, clips.n_samples, device=device), torch.zeros(0, clips.targets.shape[1], device=device)
+        return torch.from_numpy(np.stack(audio)).to(device), torch.from_numpy(np.stack(targets)).to(device)
 
     def _order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng(step_seed(self.config.seed, _ORDER, epoch)).permutation(len(self.data.sets["train"]))
@@ -278,7 +277,7 @@ class Trainer:
         return F.cross_entropy(logits, targets)
 
     def _mixup(self, audio: Tensor, targets: Tensor, keys: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-        """Each clip mixed with the next one of its micro-batch: ``l x_i + (1 - l) x_(i+1)``, ``l ~ Beta(alpha, alpha)``
+        """Each clip mixed with the previous one of its micro-batch: ``l x_i + (1 - l) x_(i-1)``, ``l ~ Beta(alpha, alpha)``
         per clip (folded to ``l >= 1/2`` so that the clip's own content dominates), targets alike."""
         alpha = self.config.mixup
         if alpha is None or len(audio) < 2:
@@ -306,10 +305,10 @@ class Trainer:
         cfg, procs, net = self.config, self.procs, self.model.net
         started = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
-        sums = torch.zeros(4, dtype=torch.float64)  # task loss, BECR term, Gini, clips
+        sums = torch.zeros(5, dtype=torch.float64)  # task loss, BECR term, Gini (weighted), clips, clips with a Gini
         for micro in range(cfg.accumulate):
             chunk = indices[micro * cfg.micro_batch: (micro + 1) * cfg.micro_batch]
-            audio, targets, _ = self._batch(self.data.sets["train"], chunk[procs.rank:: procs.world], epoch=epoch)
+            audio, targets = self._batch(self.data.sets["train"], chunk[procs.rank:: procs.world], epoch=epoch)
             if not procs.all_agree(len(audio) > 0):
                 raise RuntimeError(f"step {self.step + 1}: a process has no readable clip left in its share of the "
                                    "batch; the task's audio changed while training (see the warnings above)")
@@ -336,9 +335,11 @@ class Trainer:
                 scaled = loss / cfg.accumulate
                 (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
             weight = len(audio)
+            # A Gini index needs 2 embeddings: a micro-batch of one clip (with accumulation) has none.
+            gini_weight = weight if len(batch_embeddings) > 1 else 0
+            gini = float(gini_index(batch_embeddings.detach())) if gini_weight else 0.0
             sums += torch.tensor([float(task.detach()) * weight, float(becr.detach()) * weight if becr is not None else 0.0,
-                                  float(gini_index(batch_embeddings.detach())) * weight, weight],
-                                 dtype=torch.float64)
+                                  gini * gini_weight, weight, gini_weight], dtype=torch.float64)
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
@@ -358,11 +359,12 @@ class Trainer:
             import torch.distributed as dist
 
             dist.all_reduce(sums)
-        task_loss, becr_term, gini = (float(v) for v in sums[:3] / sums[3])
+        task_loss, becr_term = (float(v) for v in sums[:2] / sums[3])
+        batch_gini = float(sums[2] / sums[4]) if sums[4] else None
         loss_value = task_loss if cfg.becr is None else (1 - cfg.becr.lam) * task_loss + cfg.becr.lam * becr_term
         seconds = time.perf_counter() - started
-        return StepRecord(self.step, epoch + 1, loss_value, task_loss, becr_term if cfg.becr is not None else None, gini,
-                          lr, round(self.elapsed + seconds, 3),
+        return StepRecord(self.step, epoch + 1, loss_value, task_loss, becr_term if cfg.becr is not None else None,
+                          batch_gini, lr, round(self.elapsed + seconds, 3),
                           float(sums[3]) / seconds)
 
     def _non_finite(self, what: str, epoch: int) -> NonFiniteLossError:
@@ -371,7 +373,7 @@ class Trainer:
             "no checkpoint was written yet"
         hint = "" if self.precision == "fp32" else f"; or train in fp32 instead of {self.precision}"
         return NonFiniteLossError(f"{what} is not finite at step {self.step + 1} (epoch {epoch + 1}); stopped without "
-                                  f"saving that state; {good}. Lower the learning rate (--lr) or enable gradient clipping"
+                                  f"saving that state; {good}. Lower the learning rate (--lr) or the gradient clip (--grad-clip)"
                                   f"{hint}")
 
     # -- validation -----------------------------------------------------------------------------------------------
@@ -385,7 +387,7 @@ class Trainer:
         try:
             for start in range(0, len(clips), self.config.micro_batch):
                 indices = np.arange(start, min(start + self.config.micro_batch, len(clips)))
-                audio, target, _ = self._batch(clips, indices, epoch=None)
+                audio, target = self._batch(clips, indices, epoch=None)
                 if not len(audio):
                     continue
                 with self._autocast():
@@ -517,8 +519,9 @@ class Trainer:
                         log.write(record.to_dict())
                     if bar is not None:
                         bar.update(1)
-                        bar.set_postfix(epoch=record.epoch, loss=f"{record.loss:.4f}", gini=f"{record.gini:.3f}",
-                                        **({"becr": f"{record.becr:.4f}"} if record.becr is not None else {}))
+                        shown = {"becr": record.becr, "gini": record.gini}
+                        bar.set_postfix(epoch=record.epoch, loss=f"{record.loss:.4f}",
+                                        **{k: f"{v:.4f}" for k, v in shown.items() if v is not None})
                     if self.on_step is not None and self.procs.main:
                         self.on_step(record)
                     if self.procs.any(self._stop.is_set()):

@@ -194,8 +194,8 @@ def test_a_file_that_vanishes_while_training_costs_its_clip_only(synthetic_tasks
     clips.budget_bytes = 0  # read again per batch
     for index in (4, 6, 7):
         clips.paths[index].unlink()
-    audio, targets, lost = run._batch(clips, np.array([3, 4, 5]), epoch=0)
-    assert lost == [1] and audio.shape == (2, RATE) and torch.equal(targets, torch.from_numpy(clips.targets[[3, 5]]))
+    audio, targets = run._batch(clips, np.array([3, 4, 5]), epoch=0)
+    assert audio.shape == (2, RATE) and torch.equal(targets, torch.from_numpy(clips.targets[[3, 5]]))
     record = run.train_step(np.array([4, 5, 3, 8]), 0)
     assert record.step == 1 and math.isfinite(record.loss)
     with pytest.raises(RuntimeError, match="step 2: a process has no readable clip left in its share of the batch"):
@@ -311,3 +311,14 @@ def test_bf16_autocast_trains_where_the_cpu_has_bf16_units(synthetic_tasks: Path
 def test_every_draw_is_keyed_not_counted() -> None:
     assert step_seed(5, 1, 0) == step_seed(5, 1, 0) != step_seed(5, 1, 1)
     assert step_seed(5, 2, 0, 3) != step_seed(5, 3, 0, 3) and 0 <= step_seed(2**40, 7) < 2**63
+
+
+def test_micro_batches_of_one_clip_train_and_log_no_gini(synthetic_tasks: Path, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=1, batch_size=2, accumulate=2, lr=1e-3, clip_seconds=0.5)
+    run = trainer(synthetic_tasks / "tones-multiclass", tmp_path / "run", config)
+    steps: list[StepRecord] = []
+    run.on_step = steps.append
+    result = run.run()
+    assert steps and all(s.gini is None and math.isfinite(s.loss) for s in steps)
+    assert all(row["gini"] is None for row in log_rows(tmp_path / "run") if row["kind"] == "step")
+    assert result.test and (tmp_path / "run" / "train-curves.png").is_file()
