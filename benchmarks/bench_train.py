@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import socket
@@ -94,7 +95,7 @@ for _path in (ROOT, ROOT / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from bench_passt import _reset_peak_rss, _rss_bytes, matmul_peak, synchronize, test_audio  # noqa: E402
+from bench_passt import _reset_peak_rss, _rss_bytes, matmul_peak, synchronize, test_audio, timed  # noqa: E402
 
 from benchmarks.machine import environment  # noqa: E402
 from hear_gear_embed import VariantConfig, get_variant  # noqa: E402
@@ -416,15 +417,9 @@ def regulariser_alone(sizes: tuple[int, ...], repeats: int, device: torch.device
                 return float(loss.detach())
 
             for _ in range(3):
-                value = once()
-            times = []
-            for _ in range(repeats):
-                synchronize(device)
-                start = time.perf_counter()
-                value = once()
-                synchronize(device)
-                times.append(time.perf_counter() - start)
-            row[f"{form}_ms"] = 1e3 * statistics.median(times)
+                once()
+            median, _, value = timed(once, repeats, math.inf, device)
+            row[f"{form}_ms"] = 1e3 * median
             row[f"{form}_loss"] = value
         row["eig_over_trace"] = row["eig_ms"] / row["trace_ms"]
         rows.append(row)
