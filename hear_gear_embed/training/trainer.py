@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..embedding.config import VariantConfig
+from ..embedding.factory import load_embedder
 from ..evaluation.dispersion import becr_loss, gini_index
 from ..evaluation.downstream.metrics import task_metrics
 from ..model.checkpoint import CheckpointError, save_checkpoint
@@ -173,9 +174,13 @@ class Trainer:
         self.steps_per_epoch = n_train // cfg.batch_size
         self.total_steps = self.steps_per_epoch * cfg.epochs
         resume_state = self._read_resume(self.resume_from) if self.resume_from is not None else None
-        # A resumed run's network comes from its last.pt (strictly, as load_model reads it), not from init again.
-        embedder, self.initialisation = initial_embedder(self.variant, self.resume_from or init, seed=cfg.seed,
-                                                         device=device, download=download)
+        if self.resume_from is not None and resume_state is not None:
+            # A resumed run's network comes from its last.pt (strictly, as load_model reads it), not from init again.
+            embedder = load_embedder(self.variant, self.resume_from, device=device)
+            self.initialisation = Initialisation(**resume_state[RECORD_KEY]["init"])
+        else:
+            embedder, self.initialisation = initial_embedder(self.variant, init, seed=cfg.seed, device=device,
+                                                             download=download)
         self.model = FineTuner(embedder, len(self.data.labels), seed=cfg.seed)
         self.trainable = freeze(self.model, cfg)
         net = self.model.net
@@ -487,7 +492,6 @@ class Trainer:
             self.scaler.load_state_dict(resume["scaler"])
         self.epoch, self.batch, self.step = resume["epoch"], resume["batch"], resume["step"]
         self.elapsed, self.best, self._saved_step = resume["elapsed"], record["best"], resume["step"]
-        self.initialisation = Initialisation(**record["init"])
         logger.info("resuming %s at step %d (epoch %d, batch %d)", path, self.step, self.epoch + 1, self.batch)
 
     # -- the run --------------------------------------------------------------------------------------------------
