@@ -71,7 +71,7 @@ def bench(session: nox.Session) -> None:
 
     Arguments after ``--`` go to the script, e.g. ``nox -s bench -- --variants passt_base``.
     """
-    session.install(*CONSTRAINTS, "-e", ".")
+    session.install(*CONSTRAINTS, "-e", ".[int8]")
     _install_reference(session)
     session.run("python", "benchmarks/bench_passt.py", *session.posargs)
 

@@ -67,6 +67,7 @@ under ``matmul_gflops`` and ``peak_gflops`` as in files written before ``--preci
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -93,7 +94,7 @@ from hear_gear_embed.util.precision import (  # noqa: E402
     PRECISIONS,
     Precision,
     PrecisionUnsupportedError,
-    compute_dtype,
+    check_supported,
     dtype_of,
 )
 
@@ -104,7 +105,18 @@ DEFAULT_VARIANTS = ("passt_base", "passt_2lvlmel", "passt_lm2rf_hop5")
 DEFAULT_CASES = ("timestamp:1x10", "timestamp:8x10", "timestamp:1x120", "scene:8x10", "scene:1x60")
 PARITY_TOLERANCE = 1e-4
 COSINE_TOLERANCE = 0.999
-"""Lowest row cosine similarity of a reduced precision's embeddings against our fp32 ones."""
+"""Lowest row cosine similarity of a reduced float precision's embeddings against our fp32 ones."""
+INT8_COSINE_TOLERANCE = 0.99
+"""The same for int8 (issue 27's target)."""
+SHARES = ("matrix products", "attention", "elementwise and other", "frontend")
+"""Where a call's time goes (``--profile``): the categories of :func:`time_shares`."""
+_MATRIX_OPS = ("addmm", "aten::mm", "bmm", "matmul", "linear", "_int_mm", "qlinear", "convolution", "conv2d")
+_ATTENTION_OPS = ("scaled_dot_product", "flash", "attention", "softmax")
+
+
+def cosine_tolerance(precision: str) -> float:
+    """Lowest row cosine against our fp32 that ``precision`` must reach."""
+    return INT8_COSINE_TOLERANCE if precision == "int8" else COSINE_TOLERANCE
 
 
 def parse_case(text: str) -> tuple[str, int, float]:
@@ -155,22 +167,106 @@ def timed(fn: Callable[[], object], repeats: int, single_above: float, device: t
     return statistics.median(times), len(times), out
 
 
-def matmul_peak(device: torch.device, repeats: int, dtype: torch.dtype = torch.float32) -> dict[str, float]:
-    """GFLOP/s of ``torch.matmul`` at width 768 in ``dtype`` for the network's four linear shapes, and the best."""
-    shapes = {"768x768": (WIDTH, WIDTH), "768x2304": (WIDTH, 3 * WIDTH), "768x3072": (WIDTH, 4 * WIDTH),
-              "3072x768": (4 * WIDTH, WIDTH)}
+LINEAR_SHAPES = {"768x768": (WIDTH, WIDTH), "768x2304": (WIDTH, 3 * WIDTH), "768x3072": (WIDTH, 4 * WIDTH),
+                 "3072x768": (4 * WIDTH, WIDTH)}
+"""The network's four linear layers, (inputs, outputs) by name."""
+
+
+def best_of_shapes(device: torch.device, repeats: int,
+                   product: Callable[[int, int, torch.Generator], Callable[[], object]]) -> dict[str, float]:
+    """GFLOP/s of ``product(inputs, outputs, generator)()`` (one product of ``PEAK_ROWS`` rows) for each of
+    :data:`LINEAR_SHAPES` after three warm-up calls, and the best as ``"peak"``."""
     generator = torch.Generator().manual_seed(0)
     result: dict[str, float] = {}
     with torch.inference_mode():
-        for name, (inner, outer) in shapes.items():
-            a = torch.randn(PEAK_ROWS, inner, generator=generator).to(device, dtype)
-            b = torch.randn(inner, outer, generator=generator).to(device, dtype)
+        for name, (inner, outer) in LINEAR_SHAPES.items():
+            run = product(inner, outer, generator)
             for _ in range(3):
-                torch.matmul(a, b)
-            seconds, _, _ = timed(lambda a=a, b=b: torch.matmul(a, b), repeats, float("inf"), device)
+                run()
+            seconds, _, _ = timed(run, repeats, float("inf"), device)
             result[name] = 2 * PEAK_ROWS * inner * outer / seconds / 1e9
     result["peak"] = max(result.values())
     return result
+
+
+def matmul_peak(device: torch.device, repeats: int, dtype: torch.dtype = torch.float32) -> dict[str, float]:
+    """GFLOP/s of ``torch.matmul`` at width 768 in ``dtype`` for the network's four linear shapes, and the best."""
+
+    def product(inner: int, outer: int, generator: torch.Generator) -> Callable[[], object]:
+        a = torch.randn(PEAK_ROWS, inner, generator=generator).to(device, dtype)
+        b = torch.randn(inner, outer, generator=generator).to(device, dtype)
+        return lambda: torch.matmul(a, b)
+
+    return best_of_shapes(device, repeats, product)
+
+
+def int8_linear_peak(device: torch.device, repeats: int) -> dict[str, float]:
+    """GFLOP/s of the int8 linear layers as the package runs them (torchao's dynamic int8 quantisation, compiled), at
+    the network's four shapes with float32 inputs and outputs (the quantisation of the input and the dequantisation of
+    the output included), and the best."""
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    def product(inner: int, outer: int, generator: torch.Generator) -> Callable[[], object]:
+        layer = torch.nn.Linear(inner, outer).to(device).eval()
+        quantize_(layer, Int8DynamicActivationInt8WeightConfig())
+        compiled = torch.compile(layer, options={"freezing": True})
+        x = torch.randn(PEAK_ROWS, inner, generator=generator).to(device)
+        return lambda: compiled(x)
+
+    return best_of_shapes(device, repeats, product)
+
+
+def precision_peak(device: torch.device, repeats: int, precision: Precision) -> dict[str, float]:
+    """The matrix-product peak of ``precision``: :func:`matmul_peak` in its dtype, :func:`int8_linear_peak` for int8."""
+    if precision == "int8":
+        return int8_linear_peak(device, repeats)
+    return matmul_peak(device, repeats, dtype_of(precision))
+
+
+def time_shares(call: Callable[[], object], model: Embedder) -> dict[str, float]:
+    """Shares of one ``call``'s operator time (torch profiler, self CPU time of every operator; on a GPU the kernels'
+    device time) in :data:`SHARES`: matrix products (linear layers, the patch convolution, int8 products), attention
+    (the fused kernel, or softmax and its products), the frontend (everything under the frontend's forward), and the
+    rest (GELU, LayerNorm, casts, copies, additions, inductor's fused elementwise kernels)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    frontend = model.frontend
+    original = frontend.forward
+
+    def labelled(*args: object, **kwargs: object) -> object:
+        with record_function("hge::frontend"):
+            return original(*args, **kwargs)
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if model.device.type == "cuda" else [])
+    frontend.forward = labelled  # type: ignore[method-assign]
+    try:
+        with profile(activities=activities) as prof:
+            call()
+    finally:
+        del frontend.forward
+    totals = dict.fromkeys(SHARES, 0.0)
+    for event in prof.events():
+        name = event.name
+        if name == "hge::frontend" or name.startswith("Torch-Compiled Region") or name.startswith("## Call"):
+            continue
+        on_gpu = model.device.type == "cuda"
+        spent = float(event.self_device_time_total if on_gpu else event.self_cpu_time_total)
+        parent, in_frontend = event.cpu_parent, False
+        while parent is not None:
+            if parent.name == "hge::frontend":
+                in_frontend = True
+                break
+            parent = parent.cpu_parent
+        if in_frontend:
+            totals["frontend"] += spent
+        elif any(op in name for op in _ATTENTION_OPS):
+            totals["attention"] += spent
+        elif any(op in name for op in _MATRIX_OPS):
+            totals["matrix products"] += spent
+        else:
+            totals["elementwise and other"] += spent
+    whole = sum(totals.values()) or 1.0
+    return {name: value / whole for name, value in totals.items()}
 
 
 class Reference:
@@ -222,79 +318,107 @@ def usable_precisions(requested: list[Precision], device: torch.device) -> tuple
         if name not in requested:
             continue
         try:
-            compute_dtype(name, device)
-        except PrecisionUnsupportedError as error:
+            check_supported(name, device)
+            if name == "int8" and importlib.util.find_spec("torchao") is None:
+                raise ImportError("int8 needs torchao: pip install 'hear_gear_embed[int8]'")
+        except (PrecisionUnsupportedError, ImportError) as error:
             refused[name] = str(error)
         else:
             usable.append(name)
     return usable, refused
 
 
+Setup = tuple[Precision, bool]
+"""What one row times: a precision, compiled or not."""
+
+
+def setups(precisions: list[Precision], compiled: list[str]) -> list[Setup]:
+    """Each precision eager, then compiled where ``--compiled`` names it; fp32 eager first (the baseline of every
+    ratio)."""
+    return [(p, False) for p in precisions] + [(p, True) for p in precisions if p in compiled]
+
+
+def setup_name(setup: Setup) -> str:
+    """``"bf16"``, ``"bf16 compiled"``."""
+    return setup[0] + (" compiled" if setup[1] else "")
+
+
 def build_models(
-    variant: str, seed: int, with_reference: bool, device: torch.device, precisions: list[Precision],
-) -> tuple[dict[Precision, Embedder], Reference | None]:
-    """Ours in each precision (one model each: reduced precision rounds the weights) and the reference, same weights."""
+    variant: str, seed: int, with_reference: bool, device: torch.device, wanted: list[Setup],
+) -> tuple[dict[Setup, Embedder], Reference | None]:
+    """Ours in each setup (one model each: reduced precision rounds the weights) and the reference, same weights."""
     config = get_variant(variant)
     if not with_reference:
-        return {p: random_embedder(config, seed, device=device, precision=p) for p in precisions}, None
+        return {s: random_embedder(config, seed, device=device, precision=s[0], compile=s[1]) for s in wanted}, None
     reference = Reference(variant, seed)
     reference.wrapper.to(device)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{variant}.pt"
         torch.save(reference.wrapper.net.state_dict(), path)
-        models = {p: load_embedder(config, path, device=device, precision=p) for p in precisions}
+        models = {s: load_embedder(config, path, device=device, precision=s[0], compile=s[1]) for s in wanted}
     return models, reference
 
 
 @torch.inference_mode()
 def run_case(
-    models: dict[Precision, Embedder], reference: Reference | None, case: tuple[str, int, float],
+    models: dict[Setup, Embedder], reference: Reference | None, case: tuple[str, int, float],
     args: argparse.Namespace, peaks: dict[str, float], device: torch.device,
 ) -> list[dict[str, object]]:
-    """One row per precision of ``models`` (fp32 first), timed one after the other on the same audio, then the
+    """One row per setup of ``models`` (fp32 eager first), timed one after the other on the same audio, then the
     reference once; ``peaks`` are the matmul GFLOP/s per precision."""
     kind, n_sounds, seconds = case
     audio = test_audio(n_sounds, seconds).to(device)
     audio_s = n_sounds * seconds
-    flops = models["fp32"].network_flops(n_sounds, audio.shape[1], kind)
-    outputs: dict[str, torch.Tensor] = {}
-    seconds_of: dict[str, float] = {}
+    baseline = ("fp32", False)
+    flops = models[baseline].network_flops(n_sounds, audio.shape[1], kind)
+    outputs: dict[Setup, torch.Tensor] = {}
+    seconds_of: dict[Setup, float] = {}
     rows: list[dict[str, object]] = []
-    for precision, model in models.items():
+    for setup, model in models.items():
+        precision, compiled = setup
         call = model.timestamp_embeddings if kind == "timestamp" else model.scene_embeddings
+        if compiled:
+            call(audio)  # compiles any graph this input's geometry needs, outside the timing
         ours_s, ours_n, out = timed(lambda call=call: call(audio), args.repeats, args.single_above, device)
-        outputs[precision] = out[0] if kind == "timestamp" else out
-        seconds_of[precision] = ours_s
+        outputs[setup] = out[0] if kind == "timestamp" else out
+        seconds_of[setup] = ours_s
         row: dict[str, object] = {
             "variant": model.variant.name, "kind": kind, "n_sounds": n_sounds, "seconds": seconds,
-            "precision": precision, "ours_s": ours_s, "ours_calls": ours_n, "ours_audio_s_per_s": audio_s / ours_s,
-            "network_gflop": flops / 1e9, "ours_gflops": flops / ours_s / 1e9,
+            "precision": precision, "compiled": compiled, "ours_s": ours_s, "ours_calls": ours_n,
+            "ours_audio_s_per_s": audio_s / ours_s, "network_gflop": flops / 1e9, "ours_gflops": flops / ours_s / 1e9,
             "ours_fraction_of_peak": flops / ours_s / 1e9 / peaks[precision],
-            "speedup_vs_fp32": seconds_of["fp32"] / ours_s,
+            "speedup_vs_fp32": seconds_of[baseline] / ours_s,
         }
-        if precision != "fp32":
-            row["error_vs_fp32"] = relative_error(outputs[precision], outputs["fp32"])
-            row["min_cosine_vs_fp32"] = min_row_cosine(outputs[precision], outputs["fp32"])
+        stats = model.compile_stats
+        if stats is not None:
+            row.update({"compile_graphs": stats.graphs, "compile_s": stats.seconds})
+        if setup != baseline:
+            row["error_vs_fp32"] = relative_error(outputs[setup], outputs[baseline])
+            row["min_cosine_vs_fp32"] = min_row_cosine(outputs[setup], outputs[baseline])
+        if args.profile:
+            row["time_shares"] = time_shares(lambda call=call: call(audio), model)
         rows.append(row)
     if reference is not None:
         ref_s, ref_n, ref_out = timed(lambda: reference.run(kind, audio), args.repeats, args.single_above, device)
         for row in rows:
             row.update({
                 "ref_s": ref_s, "ref_calls": ref_n, "ref_audio_s_per_s": audio_s / ref_s,
-                "speedup": ref_s / seconds_of[str(row["precision"])],
+                "speedup": ref_s / seconds_of[(row["precision"], row["compiled"])],  # type: ignore[index]
                 "ref_gflops": flops / ref_s / 1e9, "ref_fraction_of_peak": flops / ref_s / 1e9 / peaks["fp32"],
             })
-        rows[0]["parity_error"] = relative_error(*reference.comparable(kind, outputs["fp32"], ref_out))
+        rows[0]["parity_error"] = relative_error(*reference.comparable(kind, outputs[baseline], ref_out))
     return rows
 
 
 def failure(row: dict[str, object]) -> str | None:
     """Why ``row`` fails the run (parity error above 1e-4, or cosine below 0.999; NaN fails too), or ``None``."""
-    case = f"{row['variant']} {row['kind']} {row['n_sounds']}x{row['seconds']:g} {row['precision']}"
+    setup = setup_name((row["precision"], bool(row.get("compiled"))))  # type: ignore[arg-type]
+    case = f"{row['variant']} {row['kind']} {row['n_sounds']}x{row['seconds']:g} {setup}"
     if "parity_error" in row and not row["parity_error"] <= PARITY_TOLERANCE:
         return f"{case}: parity error against hear21passt {row['parity_error']:.2e} > {PARITY_TOLERANCE:g}"
-    if "min_cosine_vs_fp32" in row and not row["min_cosine_vs_fp32"] >= COSINE_TOLERANCE:
-        return f"{case}: minimum cosine against our fp32 {row['min_cosine_vs_fp32']:.6f} < {COSINE_TOLERANCE:g}"
+    tolerance = cosine_tolerance(str(row["precision"]))
+    if "min_cosine_vs_fp32" in row and not row["min_cosine_vs_fp32"] >= tolerance:
+        return f"{case}: minimum cosine against our fp32 {row['min_cosine_vs_fp32']:.6f} < {tolerance:g}"
     return None
 
 
@@ -389,22 +513,27 @@ def markdown(results: dict[str, object]) -> str:
         "",
         "| variant | call | audio | precision | ours (audio-s/s) | hear21passt (audio-s/s) | speed-up vs hear21passt "
         "| speed-up vs our fp32 | network GFLOP | ours GFLOP/s (% of its precision's matmul peak) "
-        "| hear21passt GFLOP/s (% of fp32 peak) | parity error vs hear21passt | vs our fp32: max error, min cosine |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| hear21passt GFLOP/s (% of fp32 peak) | parity error vs hear21passt | vs our fp32: max error, min cosine "
+        "| compiling (graphs, s) | time shares: matrix / attention / elementwise / frontend |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results["cases"]:
         ref = "ref_s" in row
+        shares = row.get("time_shares")
         cells = [
-            f"`{row['variant']}`", row["kind"], f"{row['n_sounds']} x {row['seconds']:g} s", row["precision"],
+            f"`{row['variant']}`", row["kind"], f"{row['n_sounds']} x {row['seconds']:g} s",
+            setup_name((row["precision"], bool(row.get("compiled")))),
             f"{row['ours_audio_s_per_s']:.2f}",
             f"{row['ref_audio_s_per_s']:.2f}" if ref else "not run",
             f"{row['speedup']:.2f}x" if ref else "",
-            f"{row['speedup_vs_fp32']:.2f}x" if row["precision"] != "fp32" else "",
+            f"{row['speedup_vs_fp32']:.2f}x" if "error_vs_fp32" in row else "",
             f"{row['network_gflop']:.0f}",
             f"{row['ours_gflops']:.0f} ({100 * row['ours_fraction_of_peak']:.0f}%)",
             f"{row['ref_gflops']:.0f} ({100 * row['ref_fraction_of_peak']:.0f}%)" if ref else "",
             f"{row['parity_error']:.1e}" if "parity_error" in row else "",
             f"{row['error_vs_fp32']:.1e}, {row['min_cosine_vs_fp32']:.6f}" if "error_vs_fp32" in row else "",
+            f"{row['compile_graphs']}, {row['compile_s']:.0f}" if "compile_s" in row else "",
+            " / ".join(f"{100 * shares[name]:.0f}%" for name in SHARES) if shares else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     if results.get("memory"):
@@ -427,6 +556,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--cases", nargs="*", type=parse_case, default=[parse_case(c) for c in DEFAULT_CASES])
     parser.add_argument("--precision", nargs="*", choices=PRECISIONS, default=["fp32"],
                         help="precisions to time ours in (fp32 is always timed, as the baseline)")
+    parser.add_argument("--compiled", nargs="*", choices=PRECISIONS, default=[],
+                        help="precisions to time compiled too (torch.compile; each is timed eager as well)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile one more call of each row: shares of matrix products, attention, elementwise work "
+                        "and the frontend")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--single-above", type=float, default=30.0, help="time one call only when it takes longer (s)")
     parser.add_argument("--peak-repeats", type=int, default=10)
@@ -451,14 +585,16 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     out = args.out or ROOT / "benchmarks" / "results" / f"passt-{socket.gethostname()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     precisions, refused = usable_precisions(args.precision, device)
+    wanted = setups(precisions, args.compiled)
     matmul: dict[str, dict[str, dict[str, float]]] = {
-        p: {"start": matmul_peak(device, args.peak_repeats, dtype_of(p))} for p in precisions
+        p: {"start": precision_peak(device, args.peak_repeats, p)} for p in precisions
     }
     peaks: dict[str, float] = {p: matmul[p]["start"]["peak"] for p in precisions}
     failures: list[str] = []
     results: dict[str, object] = {
         "environment": environment(device), "load_before": os.getloadavg(),
         "precisions": {"requested": args.precision, "timed": precisions, "refused": refused},
+        "setups": [setup_name(setup) for setup in wanted],
         # fp32 also under the keys of the files written before --precision existed.
         "matmul_gflops": matmul["fp32"], "peak_gflops": peaks["fp32"],
         "matmul_gflops_by_precision": matmul, "peak_gflops_by_precision": peaks,
@@ -472,7 +608,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         out.with_suffix(".md").write_text(markdown(results))
 
     for variant in args.variants:
-        models, reference = build_models(variant, args.seed, not args.no_reference, device, precisions)
+        models, reference = build_models(variant, args.seed, not args.no_reference, device, wanted)
         warm = test_audio(1, 1.0).to(device)
         for kind in sorted({case[0] for case in args.cases}):
             for model in models.values():
@@ -496,7 +632,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             print(json.dumps(row), flush=True)
             save()
     for p in precisions:
-        matmul[p]["end"] = matmul_peak(device, args.peak_repeats, dtype_of(p))
+        matmul[p]["end"] = precision_peak(device, args.peak_repeats, p)
         peaks[p] = max(matmul[p]["start"]["peak"], matmul[p]["end"]["peak"])
     results["peak_gflops"] = peaks["fp32"]
     for row in results["cases"]:

@@ -16,7 +16,8 @@ this script runs the steps of ``--steps`` one after another in one process. Step
    (at least 0.999, the benchmark's tolerance), embeddings float32 on the device, finite. On a CPU a
    precision the CPU refuses is recorded as refused; on CUDA a refusal fails.
 4. ``throughput``: ``benchmarks/bench_passt.py`` in a subprocess on ``passt_base`` timestamps of 1 x 10 s
-   in fp32, bf16 and fp16 against hear21passt in fp32 on the same device (``--no-reference`` where
+   in fp32, bf16 and fp16, and bf16 and fp16 compiled (:data:`COMPILED`: ``torch.compile``, its compile time
+   recorded; CUDA graphs are not tried), against hear21passt in fp32 on the same device (``--no-reference`` where
    hear21passt is not installed: the targets are then unchecked), and the fp32 timestamps of one
    20-minute clip in a fresh process. Targets on CUDA: at least 20x hear21passt's speed in fp32 and 50x
    in bf16 (:data:`SPEEDUP_TARGETS`); the benchmark's own checks (parity with hear21passt, cosine against
@@ -94,7 +95,7 @@ from hear_gear_embed import VariantConfig, get_variant, list_variants, load_embe
 from hear_gear_embed.embedding import Embedder  # noqa: E402
 from hear_gear_embed.embedding.embedder import DEFAULT_BUDGET_MB  # noqa: E402
 from hear_gear_embed.util.device import resolve_device  # noqa: E402
-from hear_gear_embed.util.precision import PRECISIONS, Precision, PrecisionUnsupportedError  # noqa: E402
+from hear_gear_embed.util.precision import FLOAT_PRECISIONS, Precision, PrecisionUnsupportedError  # noqa: E402
 from tests.checkpoints import random_official_checkpoint  # noqa: E402
 from tests.harness.jobs import Job, run_jobs  # noqa: E402
 
@@ -108,8 +109,10 @@ MEMORY_SLACK = 1.25
 """Working memory of the long clip allowed above the memory budget (estimates and allocator rounding), as a factor."""
 VALIDATOR_WORKERS = 4
 """hear-validator processes side by side: each spends seconds importing and loading on one core before the GPU works."""
-REDUCED: tuple[Precision, ...] = tuple(p for p in PRECISIONS if p != "fp32")
-"""The precisions compared with fp32."""
+REDUCED: tuple[Precision, ...] = FLOAT_PRECISIONS[1:]
+"""The precisions compared with fp32 (int8 is a CPU format)."""
+COMPILED: tuple[Precision, ...] = ("bf16", "fp16")
+"""The precisions the benchmark also times compiled on a GPU."""
 CHECK_OPS: dict[str, Callable[[object, object], bool]] = {
     "<=": lambda value, limit: value <= limit,  # type: ignore[operator]
     ">=": lambda value, limit: value >= limit,  # type: ignore[operator]
@@ -157,8 +160,9 @@ def make_plan(quick: bool) -> Plan:
     if quick:
         return Plan(
             clips={"tiny_test": 1.0},
-            bench_args=("--variants", "tiny_test", "--cases", "timestamp:1x1", "--precision", *PRECISIONS,
-                        "--memory-variants", "tiny_test", "--memory-minutes", "0.05", "--repeats", "1", "--peak-repeats", "1"),
+            bench_args=("--variants", "tiny_test", "--cases", "timestamp:1x1", "--precision", *FLOAT_PRECISIONS,
+                        "--compiled", "bf16", "--memory-variants", "tiny_test", "--memory-minutes", "0.05", "--repeats", "1",
+                        "--peak-repeats", "1"),
             target_case=("tiny_test", "timestamp", 1, 1.0),
             reference=False,
             validator_variants=("tiny_test", "lowlevel_mel"),
@@ -166,8 +170,8 @@ def make_plan(quick: bool) -> Plan:
         )
     return Plan(
         clips={"passt_base": 10.0, "passt_lm2rf_hop5": 3.0},
-        bench_args=("--variants", "passt_base", "--cases", "timestamp:1x10", "--precision", *PRECISIONS,
-                    "--memory-variants", "passt_base", "--memory-minutes", "20"),
+        bench_args=("--variants", "passt_base", "--cases", "timestamp:1x10", "--precision", *FLOAT_PRECISIONS,
+                    "--compiled", *COMPILED, "--memory-variants", "passt_base", "--memory-minutes", "20"),
         target_case=("passt_base", "timestamp", 1, 10.0),
         reference=True,
         validator_variants=tuple(list_variants()),
@@ -404,10 +408,11 @@ def evaluate_bench(step: Step, results: dict, code: int, device_type: str, targe
         step.check("precisions refused by the device", len(refused), "<=", 0,
                    note="; ".join(f"{name}: {reason}" for name, reason in refused.items()))
     variant, kind, n_sounds, seconds = target_case
-    rows = {r["precision"]: r for r in results["cases"]
+    rows = {r["precision"] + (" compiled" if r.get("compiled") else ""): r for r in results["cases"]
             if (r["variant"], r["kind"], r["n_sounds"], r["seconds"]) == (variant, kind, n_sounds, seconds)}
     step.detail("speed", {p: {key: r.get(key) for key in ("ours_audio_s_per_s", "ref_audio_s_per_s", "speedup", "speedup_vs_fp32",
-                                                           "ours_fraction_of_peak", "error_vs_fp32", "min_cosine_vs_fp32")}
+                                                           "ours_fraction_of_peak", "error_vs_fp32", "min_cosine_vs_fp32",
+                                                           "compile_graphs", "compile_s")}
                           for p, r in rows.items()})
     for precision, target in SPEEDUP_TARGETS.items():
         row = rows.get(precision)

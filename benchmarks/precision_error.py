@@ -1,12 +1,12 @@
-"""The error of reduced precision (bf16, fp16) against float32, per PaSST variant and feature level.
+"""The error of reduced precision (bf16, fp16, int8) against float32, per PaSST variant and feature level.
 
 For every variant with a network (default: every published one), one seeded random checkpoint in the
 official layout (:func:`tests.checkpoints.random_official_checkpoint`) is loaded with
 :func:`hear_gear_embed.load_embedder` once in ``fp32`` and once in each of ``--precisions``. The weights are
 random because the official ones are not at hand offline; trained weights may give other errors. A precision
-the device refuses (:class:`~hear_gear_embed.util.precision.PrecisionUnsupportedError`: fp16 on any CPU,
-bf16 on a CPU without bf16 units) is recorded with the reason; a network that returns non-finite values
-(``FloatingPointError``) is recorded as such.
+the device refuses (:class:`~hear_gear_embed.util.precision.PrecisionUnsupportedError`: int8 on a GPU or a CPU
+without int8 units, fp16 on any CPU, bf16 on a CPU without bf16 units) is recorded with the reason; a network that
+returns non-finite values (``FloatingPointError``) is recorded as such.
 
 Both models embed the same audio:
 

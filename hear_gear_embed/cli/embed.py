@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..embedding.config import KINDS, Kind, check_kinds
 from ..registry import get_variant, list_variants
 from ..util.precision import PRECISIONS
+from .options import add_compile_option, compile_choice
 
 if TYPE_CHECKING:
     from ..hear.spec import ModelSpec
@@ -85,7 +86,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="format of the network's matrix products (default fp32): bf16 on GPUs and on CPUs with "
                         "bf16 units (AVX512-BF16, AMX), fp16 on GPUs; outputs are float32, and a run never mixes "
-                        "precisions in one output folder (docs/fidelity.md has the error of each)")
+                        "precisions in one output folder (docs/fidelity.md has the error of each); int8 on CPUs with "
+                        "int8 units (VNNI, AMX; pip install \"hear_gear_embed[int8]\")")
+    add_compile_option(parser)
     engine = parser.add_argument_group("engine", "where the work runs (docs/cluster.md)")
     engine.add_argument("--engine", choices=ENGINES, default="local",
                         help="local: this process; ray: a Ray cluster, decoding in CPU tasks ahead of a pool of model "
@@ -299,7 +302,7 @@ def _spec_and_options(args: argparse.Namespace) -> tuple[ModelSpec, RayOptions]:
                          "--gpus-per-worker, on CPU otherwise")
     weights = "random" if args.random_weights is not None else (args.model or "")
     spec = ModelSpec(args.module or args.variant or "passt_base", weights, args.random_weights, args.device,
-                     args.precision, args.memory_budget_mb)
+                     args.precision, args.memory_budget_mb, compile=compile_choice(args))
     gpus = args.gpus_per_worker
     batch_size = args.batch_size or (GPU_BATCH_SIZE if gpus > 0 else 1)
     options = RayOptions(parse_workers(args.workers), gpus, args.cpus_per_worker, batch_size, args.batch_seconds,

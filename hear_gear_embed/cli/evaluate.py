@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..util.precision import PRECISIONS
+from .options import add_compile_option, compile_choice
 
 EXIT_FAILED_TASKS = 1
 """Exit status when some task or protocol failed (the others' scores are written)."""
@@ -48,7 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "when available)")
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="format of the network's matrix products, passed to load_model (default: fp32; bf16 on "
-                        "GPUs and CPUs with bf16 units, fp16 on GPUs)")
+                        "GPUs and CPUs with bf16 units, fp16 on GPUs, int8 on CPUs with int8 units)")
+    add_compile_option(parser)
     parser.add_argument("--seed", type=int, default=42, help="seed of the protocols (default 42, heareval's)")
     parser.add_argument("--batch-samples", type=int, metavar="N",
                         help="most samples of audio per call of the module (default: heareval's batch size estimate)")
@@ -90,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         device = resolve_device(args.device)
-        model = load(args.module, weights=args.model or None, precision=args.precision, device=device)
+        model = load(args.module, weights=args.model or None, precision=args.precision, device=device,
+                     compile=compile_choice(args))
         scores = evaluate(model, args.task_dirs, out_dir=out, protocols=protocols or PROTOCOLS, cache_dir=cache,
                           seed=args.seed, device=device, batch_samples=args.batch_samples or DEFAULT_BATCH_SAMPLES,
                           batch_size=args.batch_size)

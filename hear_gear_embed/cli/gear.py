@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..embedding.config import KINDS
 from ..util.precision import PRECISIONS
+from .options import add_compile_option, compile_choice
 
 _GEAR_EXTRA = {"sklearn", "matplotlib", "mpl_toolkits", "tqdm"}
 
@@ -37,7 +38,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_gear.add_argument("--batch-size", type=int, default=32, help="sounds per HEAR call")
     p_gear.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="format of the network's matrix products, passed to load_model (default: fp32; bf16 on "
-                        "GPUs and CPUs with bf16 units, fp16 on GPUs)")
+                        "GPUs and CPUs with bf16 units, fp16 on GPUs, int8 on CPUs with int8 units)")
+    add_compile_option(p_gear)
     p_gear.add_argument("--save-embeddings", action="store_true", help="also store the embeddings in gear.npz")
     p_gear.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_gear.set_defaults(func=run_gear_command)
@@ -74,7 +76,7 @@ def run_gear_command(args: argparse.Namespace) -> int:
         record = run_gear(
             args.module, out, args.model or "", args.preset, overrides, settings=settings, kind=args.embedding,
             batch_size=args.batch_size, progress=not args.no_progress, save_embeddings=args.save_embeddings,
-            precision=args.precision,
+            precision=args.precision, compile=compile_choice(args),
         )
     except ModuleNotFoundError as err:
         return _missing_gear_extra(err)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..training.config import AUDIOSET_HEADS, SCHEDULES, Becr, TrainConfig, default_patchout
-from ..util.precision import PRECISIONS
+from ..util.precision import FLOAT_PRECISIONS
 
 EXIT_USAGE = 2
 """Exit status when nothing could start: bad option or task folder, missing weights or extra."""
@@ -73,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--clip-seconds", type=float,
                         help="crop (at random) or pad training clips to this length (default: the task's duration)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of every random draw (default 0)")
-    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+    parser.add_argument("--precision", default="fp32", choices=FLOAT_PRECISIONS,
                         help="fp32, or bf16 / fp16 autocast where the hardware computes them fast (default fp32)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: CUDA when available)")
     parser.add_argument("--resume", action="store_true", help="continue the runs whose last.pt is in --out")

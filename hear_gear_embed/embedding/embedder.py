@@ -8,6 +8,7 @@ import logging
 import math
 import numbers
 import os
+from collections.abc import Callable
 from typing import Literal, overload
 
 import torch
@@ -17,9 +18,10 @@ from torch import Tensor, nn
 from ..features.frames import FrameFeatures
 from ..frontends.build import build_frontend
 from ..model.checkpoint import load_checkpoint, save_checkpoint
+from ..model.compiled import CompiledPasst, CompileStats
 from ..model.passt import PaSST, PasstOutput, forward_flops
 from ..util.chunking import chunks
-from ..util.precision import Precision, check_precision_name, compute_dtype, precision_of
+from ..util.precision import Precision, check_supported, compiles_by_default, compute_dtype, precision_of
 from .config import KINDS, ClipFeatures, FeatureBlock, Kind, Level, PooledFeatures, VariantConfig, WindowPass, half_window_frames
 from .inputs import AudioInput, as_audio_batch
 from .pooling import centre_frames, clip_mean_std, window_frames, window_mean_std
@@ -62,6 +64,20 @@ class Embedder(nn.Module):
             raise ValueError(f"the network geometry {net.config} does not match variant {variant.name}")
         self.net = (net or PaSST(variant.net)) if variant.needs_network and variant.net is not None else None
         self.weights_source = "none" if self.net is None else ("network passed in" if net is not None else "random (unseeded)")
+        self._compile: bool | None = None
+        self._compiled: CompiledPasst | None = None
+        self._told_eager = False
+
+    def __getstate__(self) -> dict[str, object]:
+        # Compiled graphs neither pickle nor copy; a copy compiles its own on first use.
+        state = dict(self.__dict__)
+        state["_compiled"] = None
+        return state
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Embedder:
+        # A move or cast changes the weights the compiled graphs froze.
+        self._compiled = None
+        return super()._apply(fn, recurse)
 
     @property
     def memory_budget_mb(self) -> float | None:
@@ -87,30 +103,83 @@ class Embedder(nn.Module):
     def precision(self) -> Precision:
         """The format of the network's matrix products (:meth:`set_precision`), read from its weights; ``"fp32"``
         without a network. Outputs are float32 whatever it is."""
-        return "fp32" if self.net is None else precision_of(self.net.compute_dtype)
+        if self.net is None:
+            return "fp32"
+        return "int8" if self.net.quantized else precision_of(self.net.compute_dtype)
 
     def set_precision(self, precision: str) -> None:
         """Compute the network's matrix products in ``precision`` on the module's current device (call it
         after moving the module); the frontend, frame features, patch convolution, normalisations and
-        outputs stay float32 (:meth:`~hear_gear_embed.model.passt.PaSST.set_compute_dtype`).
+        outputs stay float32 (:meth:`~hear_gear_embed.model.passt.PaSST.set_compute_dtype`). ``"int8"`` quantises the
+        blocks' linear layers (:meth:`~hear_gear_embed.model.passt.PaSST.quantize_int8`).
 
-        Going back to ``"fp32"`` from a reduced precision is refused: the weights were rounded; load them again.
+        Going from a reduced precision to another is refused: the weights were rounded; load them again.
         A variant without a network computes in float32 whatever is asked.
 
         Raises:
-            ValueError: unknown precision, or back to fp32 from rounded weights.
+            ValueError: unknown precision, or another precision than the current one from rounded weights.
             PrecisionUnsupportedError: the device cannot compute ``precision`` fast (see
-                :func:`~hear_gear_embed.util.precision.compute_dtype`).
+                :func:`~hear_gear_embed.util.precision.check_supported`).
+            ImportError: ``"int8"`` without torchao.
         """
-        name = check_precision_name(precision)
+        name = check_supported(precision, self.device)
         if self.net is None:
             if name != "fp32":
                 logger.info("variant %s has no network: it computes in fp32 whatever the precision", self.variant.name)
             return
-        dtype = compute_dtype(name, self.device)
-        if dtype == torch.float32 and self.precision != "fp32":
-            raise ValueError(f"the weights were rounded to {self.precision}; load them again for fp32")
-        self.net.set_compute_dtype(dtype)
+        if name == self.precision:
+            return
+        if self.precision != "fp32":
+            raise ValueError(f"the weights were rounded to {self.precision}; load them again for {name}")
+        self._compiled = None
+        if name == "int8":
+            self.net.quantize_int8()
+        else:
+            self.net.set_compute_dtype(compute_dtype(name, self.device))
+
+    @property
+    def compiles(self) -> bool:
+        """Whether inference runs the compiled network (:class:`~hear_gear_embed.model.compiled.CompiledPasst`):
+        as set by :meth:`set_compile`, by default in the precisions where it pays
+        (:func:`~hear_gear_embed.util.precision.compiles_by_default`). ``False`` without a network."""
+        if self.net is None:
+            return False
+        return compiles_by_default(self.precision) if self._compile is None else self._compile
+
+    def set_compile(self, enabled: bool | None) -> None:
+        """Run inference through the compiled network (``True``), the eager one (``False``), or decide by precision
+        (``None``, the default; :attr:`compiles`). Compilation happens on the first call of each input geometry and
+        is logged; with gradients on, the eager network runs whatever is set.
+
+        Raises:
+            TypeError: not a bool or None.
+        """
+        if enabled is not None and not isinstance(enabled, bool):
+            raise TypeError(f"compile must be True, False or None (by precision), got {enabled!r}")
+        if enabled is False and self.net is not None and self.precision == "int8":
+            logger.warning("int8 without compiling runs at about 1.1-1.2x fp32, slower than bf16 (docs/performance.md)")
+        self._compile = enabled
+        self._compiled = None
+
+    @property
+    def compile_stats(self) -> CompileStats | None:
+        """What compiling has cost so far (graphs, seconds), ``None`` before the first compiled call."""
+        return None if self._compiled is None else self._compiled.stats
+
+    def _network(self) -> PaSST | CompiledPasst:
+        """The network to call: the compiled one in inference when :attr:`compiles`, else the eager one."""
+        assert self.net is not None
+        if not self.compiles:
+            return self.net
+        if self.net.training or torch.is_grad_enabled():
+            if not self._told_eager:
+                logger.info("the %s network runs eager, not compiled: compiled graphs serve inference only (eval mode, "
+                            "no gradients)", self.variant.name)
+                self._told_eager = True
+            return self.net
+        if self._compiled is None:
+            self._compiled = CompiledPasst(self.net)
+        return self._compiled
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Load network weights from ``path`` strictly (see :func:`~hear_gear_embed.model.checkpoint.read_checkpoint`
@@ -122,6 +191,7 @@ class Embedder(nn.Module):
         if self.net is None:
             raise ValueError(f"variant {self.variant.name} uses no network weights; do not pass a checkpoint")
         load_checkpoint(self.net, path)
+        self._compiled = None
         self.weights_source = os.fspath(path)
 
     def save_weights(self, path: str | os.PathLike[str]) -> None:
@@ -194,7 +264,7 @@ class Embedder(nn.Module):
         if "M" in levels or "H" in levels:
             if self.net is None:
                 raise RuntimeError(f"variant {self.variant.name} has no network for levels {levels}")
-            out = self.net(spec, self.variant.mid_layer, want_mid="M" in levels, want_logits="H" in levels)
+            out = self._network()(spec, self.variant.mid_layer, want_mid="M" in levels, want_logits="H" in levels)
             for value in (out.mid, out.logits):
                 if value is not None and not bool(torch.isfinite(value).all()):
                     raise FloatingPointError(

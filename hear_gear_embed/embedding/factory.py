@@ -11,7 +11,7 @@ import torch
 from ..model.hub import resolve
 from ..model.passt import PaSST, passt_without_weights, random_passt
 from ..util.device import resolve_device
-from ..util.precision import Precision, check_precision_name, compute_dtype
+from ..util.precision import Precision, check_precision_name, check_supported
 from .config import VariantConfig
 from .embedder import Embedder
 
@@ -26,6 +26,7 @@ def load_embedder(
     download: bool = True,
     memory_budget_mb: float | None = None,
     precision: Precision = "fp32",
+    compile: bool | None = None,
 ) -> Embedder:
     """Build an :class:`Embedder` for ``variant`` with its weights, in eval mode, on ``device``.
 
@@ -38,6 +39,7 @@ def load_embedder(
         download: allow downloading a missing official checkpoint.
         memory_budget_mb: working-memory bound per chunk of windows (:attr:`~.embedder.Embedder.memory_budget_mb`).
         precision: format of the network's matrix products (:meth:`~.embedder.Embedder.set_precision`).
+        compile: run inference through the compiled network; ``None``: where it pays (:meth:`~.embedder.Embedder.set_compile`).
 
     Raises:
         WeightsUnavailableError: official weights neither cached nor downloadable.
@@ -48,7 +50,7 @@ def load_embedder(
     """
     target = resolve_device(device)
     if variant.needs_network:
-        compute_dtype(precision, target)  # refuse before loading weights
+        check_supported(precision, target)  # refuse before loading weights
     else:
         check_precision_name(precision)
     path = os.fspath(model_file_path)
@@ -62,7 +64,7 @@ def load_embedder(
         logger.info("loaded %s weights from %s", variant.name, path)
     elif path:
         raise ValueError(f"variant {variant.name} uses no network weights, but model_file_path={path!r} was given")
-    return _placed(embedder, target, precision)
+    return _placed(embedder, target, precision, compile)
 
 
 def random_embedder(
@@ -72,9 +74,11 @@ def random_embedder(
     device: str | torch.device | None = None,
     memory_budget_mb: float | None = None,
     precision: Precision = "fp32",
+    compile: bool | None = None,
 ) -> Embedder:
     """An :class:`Embedder` for ``variant`` with seeded random network weights (:func:`random_passt`), in eval mode,
-    on ``device`` (``None``: CUDA when available, else CPU, as :func:`load_embedder`), computing in ``precision``.
+    on ``device`` (``None``: CUDA when available, else CPU, as :func:`load_embedder`), computing in ``precision``,
+    compiled as ``compile`` says (as :func:`load_embedder`).
 
     For pipeline tests and benchmarks: the embeddings mean nothing. Weight-free variants are unaffected.
 
@@ -88,7 +92,7 @@ def random_embedder(
     if variant.needs_network and variant.net is not None:
         embedder.net = random_passt(variant.net, seed)
         embedder.weights_source = f"random (seed {seed})"
-    return _placed(embedder, target, precision)
+    return _placed(embedder, target, precision, compile)
 
 
 def _network_without_weights(variant: VariantConfig) -> PaSST | None:
@@ -99,8 +103,10 @@ def _network_without_weights(variant: VariantConfig) -> PaSST | None:
     return passt_without_weights(variant.net)
 
 
-def _placed(embedder: Embedder, device: torch.device, precision: Precision) -> Embedder:
-    """``embedder`` in eval mode on ``device``, computing in ``precision`` (checked for that device)."""
+def _placed(embedder: Embedder, device: torch.device, precision: Precision, compile: bool | None) -> Embedder:
+    """``embedder`` in eval mode on ``device``, computing in ``precision`` (checked for that device), compiled as
+    ``compile`` says."""
     embedder = embedder.to(device).eval()
     embedder.set_precision(precision)
+    embedder.set_compile(compile)
     return embedder

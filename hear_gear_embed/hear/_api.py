@@ -29,6 +29,7 @@ def load_model(
     download: bool = True,
     memory_budget_mb: float | None = None,
     precision: Precision = "fp32",
+    compile: bool | None = None,
 ) -> Embedder:
     """Load a variant as a HEAR model (a ``torch.nn.Module`` in eval mode).
 
@@ -44,7 +45,10 @@ def load_model(
             CPU, 4096 on CUDA).
         precision: format of the network's matrix products: ``"fp32"``, ``"bf16"`` (GPUs, and CPUs with
             bf16 units), ``"fp16"`` (GPUs); embeddings are float32 in every precision, and the error of
-            each is measured in the documentation's fidelity page.
+            each is measured in the documentation's fidelity page; ``"int8"`` (CPUs with int8 units, the ``int8``
+            extra) quantises the transformer's linear layers.
+        compile: run the network compiled (``torch.compile``, frozen weights; compiled once per input geometry and
+            process); ``None``: where it pays, int8 only (docs/performance.md).
 
     Returns:
         The model, with ``sample_rate``, ``scene_embedding_size`` and ``timestamp_embedding_size``.
@@ -58,7 +62,7 @@ def load_model(
         ValueError: ``device="meta"``, or a ``memory_budget_mb`` that is zero, negative, NaN or infinite.
     """
     return load_embedder(get_variant(variant), model_file_path, device=device, download=download,
-                         memory_budget_mb=memory_budget_mb, precision=precision)
+                         memory_budget_mb=memory_budget_mb, precision=precision, compile=compile)
 
 
 def _check_model(model: object) -> Embedder:

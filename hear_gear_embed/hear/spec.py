@@ -36,9 +36,10 @@ class ModelSpec:
         weights: ``""`` (the model's default), ``"official"``, ``"random"`` or a checkpoint path.
         seed: the seed of ``weights="random"`` (default 0).
         device: torch device (``None``: CUDA when available, else the CPU).
-        precision: ``fp32``, ``bf16`` or ``fp16``.
+        precision: ``fp32``, ``bf16``, ``fp16`` or ``int8``.
         memory_budget_mb: working memory per chunk of windows, MiB (this package's variants only).
         download: allow downloading missing official weights.
+        compile: run the network compiled; ``None``: where it pays (this package's variants only).
     """
 
     source: str | VariantConfig = "passt_base"
@@ -48,9 +49,12 @@ class ModelSpec:
     precision: Precision = "fp32"
     memory_budget_mb: float | None = None
     download: bool = True
+    compile: bool | None = None
 
     def __post_init__(self) -> None:
         check_precision_name(self.precision)
+        if self.compile is not None and not isinstance(self.compile, bool):
+            raise TypeError(f"compile must be True, False or None (by precision), got {self.compile!r}")
         if isinstance(self.source, str) and not self.source:
             raise ValueError("a model name is needed: a variant (hear-gear list) or a HEAR module's import name")
         if self.seed is not None and self.weights != "random":
@@ -58,7 +62,8 @@ class ModelSpec:
         if self.variant is None:
             given = [option for option, is_set in (("weights='official'", self.weights == "official"),
                                                    ("weights='random'", self.weights == "random"),
-                                                   ("memory_budget_mb", self.memory_budget_mb is not None)) if is_set]
+                                                   ("memory_budget_mb", self.memory_budget_mb is not None),
+                                                   ("compile", self.compile is not None)) if is_set]
             if given:
                 raise ValueError(f"{', '.join(given)} apply to this package's variants only, not to HEAR module "
                                  f"{self.name!r}")
@@ -91,14 +96,15 @@ class ModelSpec:
             return EmbeddingModel.from_module(module, model, model_path=self.weights, precision=self.precision, spec=self)
         if self.weights == "random":
             embedder = random_embedder(variant, 0 if self.seed is None else self.seed, device=self.device,
-                                       memory_budget_mb=self.memory_budget_mb, precision=self.precision)
+                                       memory_budget_mb=self.memory_budget_mb, precision=self.precision,
+                                       compile=self.compile)
         else:
             if self.weights == "official" and (not variant.needs_network or variant.weights is None):
                 raise ValueError(f"variant {variant.name} has no official weights"
                                  + ("" if variant.needs_network else " (it needs none: leave weights unset)"))
             embedder = load_embedder(variant, "" if self.weights == "official" else self.weights, device=self.device,
                                      download=self.download, memory_budget_mb=self.memory_budget_mb,
-                                     precision=self.precision)
+                                     precision=self.precision, compile=self.compile)
         return EmbeddingModel.from_embedder(embedder, spec=self)
 
     def probe(self) -> tuple[ModelIdentity, int]:
@@ -121,6 +127,7 @@ def load(
     precision: Precision = "fp32",
     memory_budget_mb: float | None = None,
     download: bool = True,
+    compile: bool | None = None,
 ) -> EmbeddingModel:
     """Load an embedding model: a variant of this package (by name or configuration) or any HEAR 2021 module.
 
@@ -135,9 +142,12 @@ def load(
         seed: the seed of ``weights="random"`` (default 0).
         device: where the model runs; ``None`` picks CUDA when available, else the CPU.
         precision: the format of the network's matrix products: ``"fp32"``, ``"bf16"`` (GPUs, and CPUs with bf16
-            units), ``"fp16"`` (GPUs); for a HEAR module, passed to its ``load_model`` when that takes it.
+            units), ``"fp16"`` (GPUs), ``"int8"`` (CPUs with int8 units); for a HEAR module, passed to its
+            ``load_model`` when that takes it.
         memory_budget_mb: working memory per chunk of windows, MiB (this package's variants only).
         download: allow downloading missing official weights.
+        compile: run the network compiled (``True``), eager (``False``), or where it pays (``None``: int8 only); this
+            package's variants only (:meth:`~hear_gear_embed.embedding.embedder.Embedder.set_compile`).
 
     Returns:
         The :class:`EmbeddingModel`.
@@ -146,7 +156,8 @@ def load(
         KeyError: a :class:`VariantConfig`'s frontend or features are unknown (never for a registered variant).
         ModuleLoadError: the name is neither a variant nor an importable HEAR module, or its ``load_model`` raised.
         ValueError: options that do not apply (``seed`` without ``weights="random"``, ``weights="random"`` or
-            ``memory_budget_mb`` for another module, ``weights="official"`` for a variant without official weights),
+            ``memory_budget_mb`` or ``compile`` for another module, ``weights="official"`` for a variant without
+            official weights),
             a bad ``memory_budget_mb``, ``device="meta"``.
         WeightsUnavailableError, CheckpointError, DeviceUnavailableError, PrecisionUnsupportedError: as
             :func:`~hear_gear_embed.embedding.factory.load_embedder`.
@@ -159,25 +170,26 @@ def load(
         path = os.fspath(weights)
         path = f"./{path}" if path in WEIGHT_KEYWORDS else path
     where = None if device is None else str(device)
-    return ModelSpec(name_or_config, path, seed, where, precision, memory_budget_mb, download).load()
+    return ModelSpec(name_or_config, path, seed, where, precision, memory_budget_mb, download, compile).load()
 
 
 def as_model(model: EmbeddingModel | ModelSpec | str, *, model_path: str = "", precision: Precision = "fp32",
-             device: str | torch.device | None = None) -> EmbeddingModel:
+             device: str | torch.device | None = None, compile: bool | None = None) -> EmbeddingModel:
     """What the workflows take: an :class:`EmbeddingModel` as it is, a :class:`ModelSpec` loaded, or a name loaded with
-    ``model_path`` (the checkpoint, ``""`` for the default), ``precision`` and ``device``.
+    ``model_path`` (the checkpoint, ``""`` for the default), ``precision``, ``device`` and ``compile``.
 
     A model from this package's ``load_model()`` (an ``Embedder``, as 0.1 took it) is accepted with a
     ``DeprecationWarning`` until 0.3.
 
     Raises:
-        ValueError: ``model_path``, ``precision`` or ``device`` given with a model that is loaded already.
+        ValueError: ``model_path``, ``precision``, ``device`` or ``compile`` given with a model that is loaded already.
         TypeError: anything else.
     """
     if isinstance(model, str):
-        return load(model, weights=model_path or None, precision=precision, device=device)
-    if model_path or precision != "fp32" or device is not None:
-        raise ValueError("model_path, precision and device apply to a model given by name; this one is loaded already")
+        return load(model, weights=model_path or None, precision=precision, device=device, compile=compile)
+    if model_path or precision != "fp32" or device is not None or compile is not None:
+        raise ValueError("model_path, precision, device and compile apply to a model given by name; this one is loaded "
+                         "already")
     if isinstance(model, EmbeddingModel):
         return model
     if isinstance(model, ModelSpec):

@@ -10,6 +10,7 @@ training regulariser that leaves patch tokens out of the sequence, acts in train
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -24,6 +25,11 @@ _BLOCK_EPS = 1e-6
 
 READOUT_TOKENS = 2
 """Tokens every readout uses: CLS and DIST, the first two of the sequence."""
+
+SHORT_SEQUENCE = 160
+"""Longest sequence whose bf16 / fp16 attention is computed as explicit products rather than by the fused kernel: the
+timestamp windows of every variant (14 to 146 tokens) and scenes of clips up to 1.36 s, but not 10 s scene windows
+(1190 tokens and more), where the explicit products are slower (docs/performance.md, "Compiled graphs and int8")."""
 
 
 class PasstOutput(NamedTuple):
@@ -53,16 +59,29 @@ class Attention(nn.Module):
         ``n_out`` tokens query (every token is still a key and a value), which is exact for those tokens."""
         batch, tokens, dim = x.shape
         head_dim = dim // self.num_heads
-        if n_out is None:
+        if n_out is None or is_quantized(self.qkv):
+            # A quantised weight is not sliced (torchao's int8 tensors refuse it under inference mode): its last block
+            # projects every token's query, 1/3 of that block's qkv product, and reads the first n_out.
             qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, head_dim).permute(2, 0, 3, 1, 4)
-            q, k, v = qkv[0], qkv[1], qkv[2]
+            q, k, v = qkv[0][:, :, :n_out], qkv[1], qkv[2]
         else:
             weight, bias = self.qkv.weight, self.qkv.bias
             q = F.linear(x[:, :n_out], weight[:dim], bias[:dim]).reshape(batch, n_out, self.num_heads, head_dim).transpose(1, 2)
             kv = F.linear(x, weight[dim:], bias[dim:]).reshape(batch, tokens, 2, self.num_heads, head_dim).permute(2, 0, 3, 1, 4)
             k, v = kv[0], kv[1]
-        out = F.scaled_dot_product_attention(q, k, v)
+        if q.dtype in (torch.bfloat16, torch.float16) and tokens <= SHORT_SEQUENCE:
+            # The fused CPU kernel computes short reduced-precision sequences no faster than float32 ones; explicit
+            # products in the reduced dtype, with the softmax in float32, take a fifth of its time at 14 tokens.
+            scores = (q @ k.transpose(-2, -1)).float() * head_dim**-0.5
+            out = scores.softmax(-1).to(v.dtype) @ v
+        else:
+            out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(batch, q.shape[2], dim))
+
+
+def is_quantized(layer: nn.Linear) -> bool:
+    """Whether ``layer``'s weight was quantised (:meth:`PaSST.quantize_int8`): a tensor subclass, not a float tensor."""
+    return type(layer.weight) not in (nn.Parameter, Tensor)
 
 
 class Mlp(nn.Module):
@@ -230,7 +249,8 @@ class PaSST(nn.Module):
 
     @property
     def compute_dtype(self) -> torch.dtype:
-        """Dtype of the transformer blocks' matrix products (:meth:`set_compute_dtype`)."""
+        """Dtype of the transformer blocks' matrix products (:meth:`set_compute_dtype`); float32 when they are
+        quantised (:attr:`quantized`), the dtype of their activations."""
         return next(m.weight.dtype for m in self.blocks.modules() if isinstance(m, nn.Linear))
 
     def set_compute_dtype(self, dtype: torch.dtype) -> None:
@@ -244,9 +264,47 @@ class PaSST(nn.Module):
         """
         if dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"compute dtype must be float32, bfloat16 or float16, got {dtype}")
+        if self.quantized:
+            raise ValueError("the network's linear layers are quantised to int8; load the weights again for a float dtype")
         for module in self.blocks.modules():
             if isinstance(module, nn.Linear):
                 module.to(dtype)
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the blocks' linear layers were quantised to int8 (:meth:`quantize_int8`)."""
+        return any(is_quantized(m) for m in self.blocks.modules() if isinstance(m, nn.Linear))
+
+    def quantize_int8(self) -> None:
+        """Quantise the transformer blocks' linear layers to int8 in place, for inference (torchao, the ``int8`` extra).
+
+        Weights symmetric per output channel, activations symmetric per token at run time (torchao's
+        ``Int8DynamicActivationInt8WeightConfig``). Everything :meth:`set_compute_dtype` keeps in float32 stays
+        float32, and so do attention and GELU. Fast only compiled (:class:`~.compiled.CompiledPasst`); irreversible
+        (the float weights are gone).
+
+        Raises:
+            ImportError: torchao is not installed (``pip install 'hear_gear_embed[int8]'``).
+            ValueError: already quantised, or the blocks compute in another dtype than float32.
+        """
+        if self.quantized:
+            raise ValueError("the network's linear layers are quantised already")
+        if self.compute_dtype != torch.float32:
+            raise ValueError(f"int8 quantises float32 weights; these were rounded to {self.compute_dtype}")
+        # Importing torchao 0.18 logs two warnings of no concern here: its CUDA kernels do not load on a CPU-only torch,
+        # and torch 2.13 finds an Enum registered with its pytree that it now supports natively.
+        quiet = [logging.getLogger(name) for name in ("torchao", "torch.utils._pytree")]
+        levels = [log.level for log in quiet]
+        for log in quiet:
+            log.setLevel(logging.ERROR)
+        try:
+            from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+        except ImportError as err:
+            raise ImportError("precision 'int8' needs torchao: pip install 'hear_gear_embed[int8]'") from err
+        finally:
+            for log, level in zip(quiet, levels, strict=True):
+                log.setLevel(level)
+        quantize_(self.blocks, Int8DynamicActivationInt8WeightConfig())
 
     def blocks_run(self, mid_layer: int = -1, want_mid: bool = True, want_logits: bool = True) -> int:
         """Number of transformer blocks :meth:`forward` runs for these arguments."""

@@ -360,3 +360,22 @@ def test_progress_is_logged_when_stderr_is_not_a_terminal(tmp_path: Path, monkey
         assert main(["embed", str(tmp_path), "--variant", "lowlevel_mel", "--out", str(tmp_path / "o")]) == 0
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("embedding: ")]
     assert lines and lines[-1].startswith("embedding: 3 of 3 files (100%)")
+
+
+def test_int8_is_recorded_and_compile_applies_to_variants_only(tiny_ckpt: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from hear_gear_embed.util.precision import cpu_int8_units
+
+    soundfile.write(tmp_path / "x.wav", tone(440.0, 0.8, 32000), 32000)
+    out = tmp_path / "o"
+    common = [str(tmp_path / "x.wav"), "--variant", "tiny_test", "--model", str(tiny_ckpt), "--out", str(out),
+              "--device", "cpu", "--precision", "int8", "--compile", "off"]
+    if not cpu_int8_units():
+        assert embed(*common) == 2
+        assert "no int8 dot-product units" in capsys.readouterr().err and not out.exists()
+    else:
+        assert embed(*common) == 0
+        assert str(load(out / "x.wav.npz")["precision"]) == "int8"
+    assert embed(str(tmp_path / "x.wav"), "--module", "tests.harness.control_module", "--out", str(tmp_path / "c"),
+                 "--compile", "on") == 2
+    assert "compile apply to this package's variants only" in capsys.readouterr().err

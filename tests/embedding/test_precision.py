@@ -1,6 +1,7 @@
 """Reduced precision through the embedder (:meth:`hear_gear_embed.embedding.embedder.Embedder.set_precision`):
 what runs in which format, the error against fp32 per level, refusals, and the one-patch (160 ms) windows that a
-plain bf16 autocast breaks (../shared/reference/precision-facts.md: oneDNN's bf16 convolution, one patch wide)."""
+plain bf16 autocast breaks (../shared/reference/precision-facts.md: oneDNN's bf16 convolution, one patch wide),
+eager and compiled; int8 on the tiny geometry and once at full size."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from torch.nn.functional import cosine_similarity
 from hear_gear_embed import get_variant, load_embedder
 from hear_gear_embed.embedding import Embedder
 from hear_gear_embed.embedding.factory import random_embedder
-from hear_gear_embed.util.precision import PrecisionUnsupportedError, cpu_bf16_units
+from hear_gear_embed.util.precision import PrecisionUnsupportedError, cpu_bf16_units, cpu_int8_units
 
 from ..conftest import noise, tone
 
 BF16_UNITS = bool(cpu_bf16_units())
 needs_bf16_units = pytest.mark.skipif(not BF16_UNITS, reason="this CPU has no bf16 units (the refusal is tested instead)")
+INT8_UNITS = bool(cpu_int8_units())
 
 
 def min_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -77,6 +79,63 @@ def test_bf16_full_size_one_patch_windows(official_ckpt: Callable[[str], Path]) 
     for level in ("mid", "logits"):
         value, target = getattr(got, level), getattr(expected, level)
         assert torch.isfinite(value).all() and min_cosine(value, target) > 0.999, level
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_compiled_full_size_one_patch_windows(official_ckpt: Callable[[str], Path], precision: str) -> None:
+    """The compiled fast path on passt_base's one-patch windows (the bf16 convolution trap above, now inside inductor's
+    graph) and int8 at full size: finite, near fp32, and one graph for two calls of different batch sizes."""
+    variant = get_variant("passt_base")
+    units = BF16_UNITS if precision == "bf16" else INT8_UNITS
+    if not units:
+        with pytest.raises(PrecisionUnsupportedError, match=f"no {precision} "):
+            load_embedder(variant, official_ckpt("passt_base"), device="cpu", precision=precision)  # type: ignore[arg-type]
+        return
+    reference = load_embedder(variant, official_ckpt("passt_base"), device="cpu")
+    fast = load_embedder(variant, official_ckpt("passt_base"), device="cpu", precision=precision, compile=True)  # type: ignore[arg-type]
+    audio = noise(2, 0.5, seed=11) + tone(1000.0, 0.5)
+    with torch.inference_mode():
+        emb, ref = fast.timestamp_embeddings(audio)[0], reference.timestamp_embeddings(audio)[0]
+        one = fast.timestamp_embeddings(audio[:1])[0]
+    assert torch.isfinite(emb).all() and emb.shape == ref.shape == (2, 11, 1295)
+    assert min_cosine(emb, ref) > (0.999 if precision == "bf16" else 0.99)
+    assert torch.allclose(one, emb[:1], atol=1e-3 * float(ref.abs().max()))
+    stats = fast.compile_stats
+    assert stats is not None and stats.graphs == 1, stats
+
+
+def test_int8_tiny_compiled_and_eager(tiny_ckpt: Path, tiny: Embedder, tmp_path: Path) -> None:
+    if not INT8_UNITS:
+        with pytest.raises(PrecisionUnsupportedError, match="no int8 dot-product units"):
+            load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu", precision="int8")
+        return
+    audio = noise(2, 1.07, seed=5) + tone(440.0, 1.07)
+    eager = load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu", precision="int8", compile=False)
+    assert eager.precision == "int8" and not eager.compiles
+    with torch.inference_mode():
+        emb, ref = eager.timestamp_embeddings(audio)[0], tiny.timestamp_embeddings(audio)[0]
+    # L (the log-mel block, after 138 network columns) is not quantised; the network's columns are, within 1%.
+    assert torch.equal(emb[..., 138:], ref[..., 138:]) and min_cosine(emb[..., :138], ref[..., :138]) > 0.99
+    with pytest.raises(ValueError, match="rounded to int8; load them again for bf16"):
+        eager.set_precision("bf16")
+    with pytest.raises(ValueError, match="rounded to int8; save them from a model loaded in fp32"):
+        eager.save_weights(tmp_path / "w.pt")
+    assert eager.net is not None
+    with pytest.raises(ValueError, match="quantised already"):
+        eager.net.quantize_int8()
+    with pytest.raises(ValueError, match="quantised to int8; load the weights again"):
+        eager.net.set_compute_dtype(torch.bfloat16)
+    assert load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu", precision="int8").compiles
+
+
+def test_int8_without_torchao_names_the_extra(tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torchao.quantization", None)
+    model = load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu")
+    assert model.net is not None
+    with pytest.raises(ImportError, match=r"needs torchao: pip install 'hear_gear_embed\[int8\]'"):
+        model.net.quantize_int8()
 
 
 def test_fp16_on_cpu_is_refused_before_loading(tmp_path: Path) -> None:

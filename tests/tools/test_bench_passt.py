@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 from hear_gear_embed import get_variant
-from hear_gear_embed.util.precision import cpu_bf16_units
+from hear_gear_embed.util.precision import cpu_bf16_units, cpu_int8_units
 
 
 def test_benchmark_runs_and_writes_tables(bench: ModuleType, tmp_path: Path) -> None:
@@ -62,7 +62,8 @@ def test_reduced_precision_is_timed_against_its_own_peak_and_our_fp32(
         matmul = saved["matmul_gflops_by_precision"][name]
         assert peak == max(matmul["start"]["peak"], matmul["end"]["peak"]) > 0
     rows = saved["cases"]
-    assert [(r["kind"], r["precision"]) for r in rows] == [(k, p) for k in ("timestamp", "scene") for p in peaks]
+    assert [(r["kind"], r["precision"], r["compiled"]) for r in rows] == [(k, p, False) for k in ("timestamp", "scene")
+                                                                        for p in peaks]
     for row in rows:
         assert row["ours_fraction_of_peak"] == pytest.approx(row["ours_gflops"] / peaks[row["precision"]])
         if row["precision"] == "fp32":
@@ -87,6 +88,34 @@ def test_a_low_cosine_fails_the_run_after_saving(bench: ModuleType, tmp_path: Pa
                     "--repeats", "1", "--peak-repeats", "1", "--memory-minutes", "--out", str(out)])
     saved = json.loads(out.read_text())
     assert len(saved["failures"]) == 1 and [r["precision"] for r in saved["cases"]] == ["fp32", "bf16"]
+
+
+def test_compiled_and_int8_rows_with_their_compile_cost_and_time_shares(bench: ModuleType, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "PEAK_ROWS", 64)
+    out = tmp_path / "bench.json"
+    int8 = bool(cpu_int8_units())
+    bench.main(["--variants", "tiny_test", "--cases", "timestamp:2x1", "--no-reference", "--precision", "int8",
+                "--compiled", "fp32", "int8", "--profile", "--repeats", "1", "--peak-repeats", "1", "--memory-minutes",
+                "--out", str(out)])
+    saved = json.loads(out.read_text())
+    setups = ["fp32", "int8", "fp32 compiled", "int8 compiled"] if int8 else ["fp32", "fp32 compiled"]
+    assert saved["setups"] == setups and ("int8" in saved["precisions"]["refused"]) is not int8
+    rows = saved["cases"]
+    assert [bench.setup_name((r["precision"], r["compiled"])) for r in rows] == setups
+    for row in rows:
+        shares = row["time_shares"]
+        assert list(shares) == list(bench.SHARES) and sum(shares.values()) == pytest.approx(1.0)
+        assert shares["matrix products"] > 0 and shares["frontend"] > 0
+        # tiny_test's two receptive fields are two window lengths: two graphs, whatever the batch sizes.
+        assert ("compile_s" in row) is row["compiled"] and row.get("compile_graphs", 2) == 2
+    compiled_fp32 = rows[len(setups) // 2]
+    assert compiled_fp32["min_cosine_vs_fp32"] > 0.99999 and compiled_fp32["error_vs_fp32"] < 1e-4
+    if int8:
+        assert saved["peak_gflops_by_precision"]["int8"] > 0
+        assert all(r["min_cosine_vs_fp32"] >= bench.INT8_COSINE_TOLERANCE for r in rows if r["precision"] == "int8")
+    table = out.with_suffix(".md").read_text()
+    assert "| `tiny_test` | timestamp | 2 x 1 s | fp32 compiled |" in table and " / " in table
 
 
 @pytest.mark.parametrize("text", ["timestamp:8", "frames:1x10", "scene:0x10", "scene:1x-1"])

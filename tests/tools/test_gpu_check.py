@@ -98,9 +98,10 @@ def test_the_summary_names_timeouts_crashes_and_missing_steps(gpu_check: ModuleT
 def bench_results(speedups: dict[str, float | None], peak_mib: float) -> dict:
     """Made-up ``bench_passt.py`` results: passt_base timestamps of 1 x 10 s per precision, one 20-minute clip."""
     cases = []
-    for precision, speedup in speedups.items():
+    for setup, speedup in speedups.items():
+        precision, _, compiled = setup.partition(" ")
         row = {"variant": "passt_base", "kind": "timestamp", "n_sounds": 1, "seconds": 10.0, "precision": precision,
-               "ours_audio_s_per_s": 500.0}
+               "compiled": bool(compiled), "ours_audio_s_per_s": 500.0}
         if speedup is not None:
             row["speedup"] = speedup
         cases.append(row)
@@ -112,7 +113,8 @@ def bench_results(speedups: dict[str, float | None], peak_mib: float) -> dict:
 def test_throughput_targets_apply_on_cuda(gpu_check: ModuleType, tmp_path: Path) -> None:
     report = gpu_check.Report(tmp_path / "gpu-check.json")
     step = gpu_check.Step(report, "throughput", None)
-    results = bench_results({"fp32": 25.0, "bf16": 40.0, "fp16": 60.0}, peak_mib=500.0 + 1.25 * 4096 + 119.0 + 1)
+    results = bench_results({"fp32": 25.0, "bf16": 40.0, "fp16": 60.0, "bf16 compiled": 70.0},
+                            peak_mib=500.0 + 1.25 * 4096 + 119.0 + 1)
     gpu_check.evaluate_bench(step, results, 0, "cuda", ("passt_base", "timestamp", 1, 10.0))
     verdicts = {c["name"]: c["passed"] for c in step.entry["checks"]}
     assert verdicts == {
@@ -124,6 +126,7 @@ def test_throughput_targets_apply_on_cuda(gpu_check: ModuleType, tmp_path: Path)
         "passt_base 20 min: working memory (peak - before the call, MiB)": False,
     }
     assert step.entry["details"]["speed"]["fp16"]["speedup"] == 60.0
+    assert step.entry["details"]["speed"]["bf16 compiled"]["speedup"] == 70.0  # recorded; the target is eager bf16's
 
 
 @pytest.mark.parametrize("device_type", ["cuda", "cpu"])
@@ -143,8 +146,8 @@ def test_throughput_targets_are_unchecked_without_a_reference_or_off_cuda(gpu_ch
 def test_bench_command_follows_the_plan(gpu_check: ModuleType, tmp_path: Path) -> None:
     ctx = gpu_check.Context(torch.device("cuda"), gpu_check.make_plan(quick=False), tmp_path, tmp_path)
     command = " ".join(gpu_check.bench_command(ctx, reference=True))
-    assert ("--device cuda --variants passt_base --cases timestamp:1x10 --precision fp32 bf16 fp16 --memory-variants "
-            "passt_base --memory-minutes 20") in command and "--no-reference" not in command
+    assert ("--device cuda --variants passt_base --cases timestamp:1x10 --precision fp32 bf16 fp16 --compiled bf16 fp16 "
+            "--memory-variants passt_base --memory-minutes 20") in command and "--no-reference" not in command
     assert command.endswith(f"--out {tmp_path / 'bench-passt.json'}")
     assert gpu_check.bench_command(ctx, reference=False)[-1] == "--no-reference"
     assert set(ctx.plan.validator_variants) >= {"passt_base", "passt_lm2rf_hop5", "handcrafted"}

@@ -9,12 +9,16 @@ import pytest
 import torch
 
 from hear_gear_embed.util.precision import (
+    FLOAT_PRECISIONS,
     PRECISIONS,
     PrecisionUnsupportedError,
     check_precision_name,
+    check_supported,
+    compiles_by_default,
     compute_dtype,
     cpu_bf16_units,
     cpu_flags,
+    cpu_int8_units,
     dtype_of,
     precision_of,
 )
@@ -26,12 +30,17 @@ AVX2_ONLY = frozenset({"avx2", "fma"})
 
 
 def test_names_and_dtypes_round_trip() -> None:
-    assert PRECISIONS[0] == "fp32"
-    for name in PRECISIONS:
+    assert PRECISIONS[0] == "fp32" and PRECISIONS == (*FLOAT_PRECISIONS, "int8")
+    for name in FLOAT_PRECISIONS:
         assert check_precision_name(name) == name
         assert precision_of(dtype_of(name)) == name
     assert dtype_of("bf16") == torch.bfloat16 and dtype_of("fp16") == torch.float16
-    for bad in ("float32", "BF16", "int8", ""):
+    assert check_precision_name("int8") == "int8"
+    for call in (lambda: dtype_of("int8"), lambda: compute_dtype("int8", CPU, flags=SAPPHIRE_RAPIDS)):
+        with pytest.raises(ValueError, match="int8 is not a float format"):
+            call()
+    assert [compiles_by_default(name) for name in PRECISIONS] == [False, False, False, True]
+    for bad in ("float32", "BF16", "INT8", ""):
         with pytest.raises(ValueError, match="precision must be one of"):
             check_precision_name(bad)
     with pytest.raises(ValueError, match="no precision"):
@@ -91,3 +100,17 @@ def test_precision_is_importable_without_torch() -> None:
 
     code = "import sys, hear_gear_embed.util.precision as p; assert p.PRECISIONS; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_int8_needs_int8_units_on_a_cpu() -> None:
+    vnni = frozenset({"avx2", "avx512f", "avx512_vnni"})
+    assert cpu_int8_units(SAPPHIRE_RAPIDS | {"amx_int8", "avx512_vnni"}) == ("amx_int8", "avx512_vnni")
+    assert check_supported("int8", CPU, flags=vnni) == "int8"
+    assert check_supported("bf16", CPU, flags=ZEN4) == "bf16"
+    for flags in (AVX2_ONLY, ZEN4):
+        with pytest.raises(PrecisionUnsupportedError, match="no int8 dot-product units.*minimum cosine of 0.983"):
+            check_supported("int8", CPU, flags=flags)
+    with pytest.raises(PrecisionUnsupportedError, match="int8 is a CPU format"):
+        check_supported("int8", torch.device("cuda"))
+    with pytest.raises(PrecisionUnsupportedError, match="no bf16 units"):
+        check_supported("bf16", CPU, flags=AVX2_ONLY)

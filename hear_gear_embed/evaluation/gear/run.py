@@ -141,6 +141,7 @@ def run_gear(
     save_embeddings: bool = False,
     *,
     precision: Precision = "fp32",
+    compile: bool | None = None,
     module: str | None = None,
 ) -> GearRecord:
     """Run GEAR on a model and write its outputs (see the package docstring) to ``out_dir``.
@@ -164,6 +165,8 @@ def run_gear(
         save_embeddings: also store the embeddings in ``gear.npz``.
         precision: with a name, the format of the model's matrix products (passed to ``load_model``); the precision
             the model computes in (``"fp32"`` for a weight-free variant) is recorded in ``metrics.json``.
+        compile: with a variant's name, run its network compiled (``None``: where it pays;
+            :func:`~hear_gear_embed.hear.spec.load`).
         module: 0.1's name of ``model`` (deprecated; removed in 0.3).
 
     Returns:
@@ -201,7 +204,7 @@ def run_gear(
             raise ValueError(f"the dataset does not vary {', '.join(fixed)}: GEAR measures the effect of every parameter")
         return tones
 
-    loaded = as_model(model, model_path=model_path, precision=precision)
+    loaded = as_model(model, model_path=model_path, precision=precision, compile=compile)
     tones = dataset(loaded.sample_rate)
     started = time.perf_counter()
     emb = embed_tones(loaded, tones, kind, batch_size, progress)

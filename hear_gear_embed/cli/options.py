@@ -1,0 +1,21 @@
+"""Options several subcommands share: ``--compile`` (whether the network runs compiled)."""
+
+from __future__ import annotations
+
+import argparse
+
+COMPILE_CHOICES: dict[str, bool | None] = {"auto": None, "on": True, "off": False}
+"""``--compile`` values and the ``compile=`` argument of :func:`hear_gear_embed.hear.spec.load` each stands for."""
+
+
+def add_compile_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--compile {auto,on,off}``; read it with :func:`compile_choice`."""
+    parser.add_argument("--compile", choices=tuple(COMPILE_CHOICES), default="auto",
+                        help="run the network compiled with torch.compile (on), eager (off), or where it pays (auto, "
+                        "the default: int8 only); compiling costs 5-30 s per input geometry and process "
+                        "(docs/performance.md)")
+
+
+def compile_choice(args: argparse.Namespace) -> bool | None:
+    """The ``compile=`` argument that ``--compile`` asks for."""
+    return COMPILE_CHOICES[args.compile]
