@@ -30,7 +30,13 @@ comes from one run) and for the reference in fp32, once per case:
    ((rows x 768) @ (768 x 768 | 2304 | 3072) and (rows x 3072) @ (3072 x 768), rows = 2816, about one
    chunk of 160 ms windows), operands in that precision's dtype. The higher of the two peaks is used,
    so the ratio is not flattered by a slow moment.
-4. **Peak memory** (fp32) of timestamp embeddings of one long clip (``--memory-minutes``) per
+4. **Compiled and int8** (``--compiled PRECISION...``, ``--precision int8``): the named precisions are also timed
+   through the compiled network (:class:`~hear_gear_embed.model.compiled.CompiledPasst`), after an untimed call that
+   compiles the graphs the case needs; the row records their number and seconds (``compile_graphs``,
+   ``compile_s``). int8's peak is the package's own int8 linear layers, compiled, at the same four shapes
+   (:func:`int8_linear_peak`), and its rows must keep a minimum cosine of 0.99 to our fp32. With ``--profile`` one
+   more call per row runs under the torch profiler, its operator time split by :func:`time_shares`.
+5. **Peak memory** (fp32) of timestamp embeddings of one long clip (``--memory-minutes``) per
    ``--memory-variants`` entry, each in a fresh subprocess: peak RSS on CPU (``VmHWM``, reset to the
    current RSS just before the call, so the peak is the call's; read from ``/proc``), or
    ``torch.cuda.max_memory_allocated`` on GPU, next to the memory held before the call (interpreter,
@@ -57,11 +63,12 @@ Usage::
 Needs ``hear21passt==0.0.26`` (with ``torchaudio`` installed without dependencies; ``nox -s bench``
 sets this up) unless ``--no-reference``. Writes JSON (``--out``, default
 ``benchmarks/results/passt-<hostname>.json``) after every case, and a Markdown table next to it. The
-JSON has one ``cases`` row per variant, case and precision (``precision``; the reduced ones with
-``speedup_vs_fp32``, ``error_vs_fp32`` and ``min_cosine_vs_fp32``; ``parity_error`` on the fp32 row);
-``matmul_gflops_by_precision`` and ``peak_gflops_by_precision`` per precision timed, with fp32's also
-under ``matmul_gflops`` and ``peak_gflops`` as in files written before ``--precision``; ``precisions``
-(``requested``, ``timed``, ``refused`` with each reason); ``failures``.
+JSON has one ``cases`` row per variant, case and setup (``precision`` and ``compiled``; all but fp32 eager with
+``speedup_vs_fp32``, ``error_vs_fp32`` and ``min_cosine_vs_fp32``; ``parity_error`` on the fp32 eager row; compiled
+rows with ``compile_graphs`` and ``compile_s``; ``time_shares`` with ``--profile``); ``setups``, their names in
+order; ``matmul_gflops_by_precision`` and ``peak_gflops_by_precision`` per precision timed, with fp32's also under
+``matmul_gflops`` and ``peak_gflops`` as in files written before ``--precision``; ``precisions`` (``requested``,
+``timed``, ``refused`` with each reason); ``failures``.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ def add_compile_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup
     """Add ``--compile {auto,on,off}``; read it with :func:`compile_choice`."""
     parser.add_argument("--compile", choices=tuple(COMPILE_CHOICES), default="auto",
                         help="run the network compiled with torch.compile (on), eager (off), or where it pays (auto, "
-                        "the default: int8 only); compiling costs 5-30 s per input geometry and process "
-                        "(docs/performance.md)")
+                        "the default: int8 only); compiling passt_base cost 9-74 s per process on 2 CPU cores, once "
+                        "per window length (docs/performance.md)")
 
 
 def compile_choice(args: argparse.Namespace) -> bool | None:

@@ -4,8 +4,8 @@ Inductor compiles the whole pass into one graph (``fullgraph``: a construct it c
 split) with its weights frozen, so that oneDNN receives pre-packed weights and fuses GELU, casts and additions into the
 matrix products. The batch axis, and the frame axis of inputs wider than one patch column, are marked dynamic: a corpus
 of windows of one length compiles once per process, whatever its batch sizes, and clips of many lengths a few times.
-Every compilation is counted, timed and logged; a network that would compile more graphs than torch allows one function
-stops with :class:`CompilationLimitError` rather than going on in eager code. Inference only: with gradients on, the
+Every compilation is counted, timed and logged; a network that would compile more than :data:`MAX_GRAPHS` graphs stops
+with :class:`CompilationLimitError` rather than going on in eager code. Inference only: with gradients on, the
 eager network runs. Measured gains and compile times: docs/performance.md ("Compiled graphs and int8").
 """
 
@@ -25,9 +25,14 @@ from .passt import PaSST, PasstOutput
 
 logger = logging.getLogger(__name__)
 
+MAX_GRAPHS = 16
+"""Graphs one :class:`CompiledPasst` may compile (torch's own limit per function, 8 by default, raised for its calls
+only): a variant with two window lengths needs up to two graphs per length (batches of one window are always a graph
+of their own) and two or three for scenes; each costs 5-40 s on a CPU."""
+
+
 class CompilationLimitError(RuntimeError):
-    """The network would compile more graphs than torch allows one function (``torch._dynamo.config.recompile_limit``,
-    8 by default): inputs of too many geometries."""
+    """The network would compile more graphs than :data:`MAX_GRAPHS`: inputs of too many geometries."""
 
 
 @dataclass
@@ -96,13 +101,14 @@ class CompiledPasst:
         try:
             index = mid_layer % self.net.config.depth
             readout = self._readouts.setdefault(index, _Readout(self.net, index))
-            return self._forward(readout, spec, want_mid, want_logits)
+            # torch reads its limit when it compiles, so patching it around this call sets it for this function only.
+            with torch._dynamo.config.patch(recompile_limit=MAX_GRAPHS):
+                return self._forward(readout, spec, want_mid, want_logits)
         except torch._dynamo.exc.FailOnRecompileLimitHit as err:
             raise CompilationLimitError(
-                f"the network has compiled {self.stats.graphs} graphs in this process (input shapes "
-                f"{list(self.stats.shapes)}), torch's limit (torch._dynamo.config.recompile_limit), and input "
-                f"{self._shape} needs another; embed with compile off (compile=False, --compile off) for inputs of this "
-                "many geometries"
+                f"this network has compiled {self.stats.graphs} graphs (input shapes {list(self.stats.shapes)}), the "
+                f"limit, and input {self._shape} needs another; embed with compile off (compile=False, --compile off) "
+                "for inputs of this many geometries"
             ) from err
 
 

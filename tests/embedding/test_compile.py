@@ -41,17 +41,14 @@ def test_new_weights_drop_the_graphs_that_froze_the_old(tiny_ckpt: Path) -> None
         model.load_weights(tiny_ckpt)
         assert model.compile_stats is None
         after = model.scene_embeddings(audio)
-        model.set_compile(False)
+    assert model.compile_stats is not None and model.compile_stats.graphs == 1
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert twin.compiles and twin.compile_stats is None
+    model.set_compile(False)
+    with torch.inference_mode():
         eager = model.scene_embeddings(audio)
     assert not torch.allclose(before, after) and torch.allclose(after, eager, atol=1e-5)
     assert model.compile_stats is None
-    model.set_compile(True)
-    with torch.inference_mode():
-        model.scene_embeddings(audio)
-    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
-        assert twin.compiles and twin.compile_stats is None
-        with torch.inference_mode():
-            assert torch.allclose(twin.scene_embeddings(audio), eager, atol=1e-5)
 
 
 def test_compile_is_chosen_by_name_and_on_the_command_line() -> None:
