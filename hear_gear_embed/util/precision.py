@@ -6,8 +6,7 @@ fp32 even with AVX512-FP16); without those units both run slower than fp32, on o
 would take the run for a hang. Hence fp16 is refused on a CPU, and bf16 on a CPU without bf16 units. int8 (the
 transformer's linear layers quantised, activations per token at run time) needs int8 dot-product units (AVX512-VNNI,
 AVX-VNNI, AMX-INT8): without them it is faster than fp32 but loses accuracy; it pays only compiled, and is a CPU
-format here. The measurements behind the rule:
-docs/performance.md ("Reduced precision", "Compiled graphs and int8").
+format here. The measurements behind the rule: docs/performance.md ("Reduced precision", "Compiled graphs and int8").
 """
 
 from __future__ import annotations
@@ -144,8 +143,7 @@ def compute_dtype(precision: str, device: torch.device, *, flags: frozenset[str]
         PrecisionUnsupportedError: fp16 on a CPU; bf16 on a CPU without bf16 units or on a GPU without
             bf16 support; a reduced precision on a device type other than CPU and CUDA (untested).
     """
-    check_float_precision(precision)
-    return _checked(check_precision_name(precision), device, flags)
+    return _checked(check_float_precision(precision), device, flags)
 
 
 def check_supported(precision: str, device: torch.device, *, flags: frozenset[str] | None = None) -> Precision:
@@ -153,8 +151,8 @@ def check_supported(precision: str, device: torch.device, *, flags: frozenset[st
 
     Raises:
         ValueError: unknown precision.
-        PrecisionUnsupportedError: as :func:`compute_dtype`; and int8 on a CPU without int8 units (about as slow as
-            fp32 there, docs/performance.md) or on any device but a CPU.
+        PrecisionUnsupportedError: as :func:`compute_dtype`; and int8 on a CPU without int8 units (where oneDNN's int8
+            products lose accuracy, docs/performance.md) or on any device but a CPU.
     """
     name = check_precision_name(precision)
     if name != "int8":

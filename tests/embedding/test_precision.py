@@ -104,7 +104,7 @@ def test_compiled_full_size_one_patch_windows(official_ckpt: Callable[[str], Pat
     assert stats is not None and stats.graphs == 1, stats
 
 
-def test_int8_tiny_compiled_and_eager(tiny_ckpt: Path, tiny: Embedder, tmp_path: Path) -> None:
+def test_int8_tiny_eager_its_default_compile_and_refusals(tiny_ckpt: Path, tiny: Embedder, tmp_path: Path) -> None:
     if not INT8_UNITS:
         with pytest.raises(PrecisionUnsupportedError, match="no int8 dot-product units"):
             load_embedder(get_variant("tiny_test"), tiny_ckpt, device="cpu", precision="int8")
