@@ -244,7 +244,8 @@ def time_shares(call: Callable[[], object], model: Embedder) -> dict[str, float]
         with record_function("hge::frontend"):
             return original(*args, **kwargs)
 
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if model.device.type == "cuda" else [])
+    on_gpu = model.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
     frontend.forward = labelled  # type: ignore[method-assign]
     try:
         with profile(activities=activities) as prof:
@@ -256,7 +257,6 @@ def time_shares(call: Callable[[], object], model: Embedder) -> dict[str, float]
         name = event.name
         if name == "hge::frontend" or name.startswith("Torch-Compiled Region") or name.startswith("## Call"):
             continue
-        on_gpu = model.device.type == "cuda"
         spent = float(event.self_device_time_total if on_gpu else event.self_cpu_time_total)
         parent, in_frontend = event.cpu_parent, False
         while parent is not None:
