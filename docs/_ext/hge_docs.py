@@ -52,8 +52,8 @@ from hear_gear_embed.model.weights import PRETRAINED
 from hear_gear_embed.registry import variants_by_weights
 
 PACKAGE = "hear_gear_embed"
-API_ORDER = ("util", "frontends", "model", "features", "embedding", "registry", "hear", "evaluation", "io", "training",
-             "cli")
+API_ORDER = ("util", "frontends", "model", "features", "embedding", "registry", "diverse", "hear", "evaluation", "io",
+             "training", "cli")
 """Reading order of the API pages, the order of the import rule (each imports only those before it);
 children of the package not named here follow alphabetically."""
 SKIPPED_MODULES = {f"{PACKAGE}.__main__", f"{PACKAGE}._version"}
@@ -153,6 +153,37 @@ def variants_markdown() -> str:
     for name in names:
         lines += ["", *_variant_section(hge.get_variant(name))]
     return "\n".join(lines) + "\n"
+
+
+def diverse_markdown() -> str:
+    """The registered diverse models (published and test geometries): one table of their streams each, sizes derived
+    from the configuration and the descriptor table."""
+    from hear_gear_embed.diverse.config import get_diverse, list_diverse
+
+    lines = []
+    for name in list_diverse(include_unpublished=True):
+        cfg = get_diverse(name)
+        enc = cfg.encoder
+        lines += [
+            f"### `{name}`", "", f"{cfg.description}.", "",
+            f"Encoders: {enc.depth} blocks of width {enc.width}, {enc.heads} heads of {enc.width // enc.heads}, MLP "
+            f"{enc.mlp_ratio:g}x; windows of {cfg.window_ms:g} ms, timestamps every {cfg.timestamp_hop_ms:g} ms; "
+            f"embedding size {cfg.embedding_size}" + ("" if cfg.published else " (a test geometry, not listed)") + ".",
+            "", "| stream | kind | reads | values per frame | frame hop | frames per window |", "|---|---|---|---:|---:|---:|",
+        ]
+        for stream in cfg.streams:
+            hop, dim = cfg.frame_hop(stream), cfg.frame_dim(stream)
+            reads = {"features": ", ".join(f"`{f}`" for f in stream.features),
+                     "waveform": f"{stream.patch_ms:g} ms patches",
+                     "neuralogram": f"`{stream.source}`" + (f" ({stream.source_weights} weights)"
+                                                           if stream.source_weights else "")}[stream.kind]
+            source = "the source's"
+            size = str(dim) if dim is not None else source
+            step = f"{hop} samples ({1000 * hop / cfg.sample_rate:g} ms)" if hop else source
+            frames = str(cfg.frames_per_window(hop)) if hop else "by the source's hop"
+            lines.append(f"| {stream.name} | {stream.kind} | {reads} | {size} | {step} | {frames} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _variant_section(cfg: VariantConfig) -> list[str]:
@@ -378,6 +409,7 @@ def generate(app: Sphinx) -> None:
     _write(out / "include" / "variants.md", variants_markdown())
     _write(out / "include" / "checkpoints.md", checkpoints_markdown())
     _write(out / "include" / "descriptors.md", descriptors_markdown())
+    _write(out / "include" / "diverse.md", diverse_markdown())
     _write(out / "include" / "ci_stages.md", ci_stages_markdown(Path(app.srcdir).parent / ".ci" / "stages.toml"))
     _write(out / "include" / "toplevel.md", toplevel_markdown(modules))
     rank = {child: i for i, child in enumerate(API_ORDER)}

@@ -54,6 +54,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=42, help="seed of the protocols (default 42, heareval's)")
     parser.add_argument("--batch-samples", type=int, metavar="N",
                         help="most samples of audio per call of the module (default: heareval's batch size estimate)")
+    parser.add_argument("--chunks", type=float, metavar="SECONDS",
+                        help="seed 001's protocol for scene tasks: cut each file into chunks of SECONDS, embed each as a "
+                        "scene, fit on the chunks and score each file by the mean of its chunks' predictions (default: "
+                        "one embedding per file, as heareval)")
     parser.add_argument("--batch-size", type=int, metavar="N",
                         help="most files per call of the module (default: bound by --batch-samples only)")
     parser.set_defaults(func=run)
@@ -96,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                      compile=compile_choice(args))
         scores = evaluate(model, args.task_dirs, out_dir=out, protocols=protocols or PROTOCOLS, cache_dir=cache,
                           seed=args.seed, device=device, batch_samples=args.batch_samples or DEFAULT_BATCH_SAMPLES,
-                          batch_size=args.batch_size)
+                          batch_size=args.batch_size, chunk_seconds=args.chunks)
     except ModuleNotFoundError as err:  # a module that find_spec saw but that cannot be imported
         hint = ': pip install "hear_gear_embed[eval]"' if (err.name or "").split(".")[0] in _EVAL_EXTRA else ""
         return _usage_error(f"{err}{hint}")

@@ -1,4 +1,4 @@
-"""``hear-gear list``: the published variants, from the registry."""
+"""``hear-gear list``: the published variants, from the registry, then the diverse models one trains."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import TypedDict, final
 
+from ..diverse.config import get_diverse, list_diverse
 from ..embedding.config import Level, Pooling, VariantConfig, WindowBlock
 from ..frontends.config import CqtConfig
 from ..registry import get_variant, list_variants
@@ -109,4 +110,11 @@ def run(args: argparse.Namespace) -> int:
             f"{row['name']:<24} {row['sample_rate']:>6} {row['scene_embedding_size']:>6} "
             f"{row['timestamp_embedding_size']:>6} {row['frontend_hop_ms']:>3g}ms  {blocks}  [{weights}]"
         )
+    print("\ndiverse models (seed 001; hear-gear train NAME TASK_DIR, then the HEAR module diverse with --model best.pt):")
+    for name in list_diverse():
+        config = get_diverse(name)
+        streams = ", ".join(s.name for s in config.streams)
+        print(f"{name:<24} {config.sample_rate:>6} {config.embedding_size:>6} {config.embedding_size:>6} "
+              f"{1000 * config.features.hop_length / config.sample_rate:>3g}ms  {streams}, {config.window_ms:g} ms windows  "
+              "[train it]")
     return 0

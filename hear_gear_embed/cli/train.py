@@ -8,6 +8,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from ..diverse.config import DiverseConfig
+from ..embedding.config import VariantConfig
 from ..training.config import AUDIOSET_HEADS, SCHEDULES, Becr, TrainConfig, default_patchout
 from ..util.precision import FLOAT_PRECISIONS
 
@@ -32,12 +34,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "torchrun the processes split each batch. Exit status 1 when a run failed, 2 when nothing could start, 130 "
         "when interrupted.",
     )
-    parser.add_argument("variant", help="a variant with a network (e.g. passt_base, passt_cqt, tiny_test)")
+    parser.add_argument("variant", help="a variant with a network (e.g. passt_base, passt_cqt, tiny_test) or a diverse "
+                        "model (diverse: seed 001's streams, each with its own transformer)")
     parser.add_argument("task_dirs", nargs="+", metavar="TASK_DIR", help="HEAR scene task folders")
     parser.add_argument("--out", required=True, help="output folder; each task trains into OUT/<task name>")
-    parser.add_argument("--init", default="official", metavar="official|random|PATH",
+    parser.add_argument("--init", metavar="official|random|PATH",
                         help="starting weights: the official checkpoint (for passt_cqt, the Mel transformer behind the "
-                        "CQT frontend), seeded random weights, or a checkpoint file (default: official)")
+                        "CQT frontend), seeded random weights, or a checkpoint file (default: official for a variant, "
+                        "random for a diverse model, which has no official weights)")
+    parser.add_argument("--streams", metavar="LIST",
+                        help="diverse models: train these streams only, comma-separated (e.g. pitch,timbre; default all)")
+    parser.add_argument("--neuralogram", metavar="MODULE",
+                        help="diverse models: the network whose timestamp embeddings form the neuralogram stream, a "
+                        "variant or any HEAR module (default: the model's, passt_base for diverse)")
+    parser.add_argument("--neuralogram-weights", metavar="PATH", default="",
+                        help="diverse models: the weights of --neuralogram (default: its own default)")
     parser.add_argument("--fold", type=int, default=0, help="train / valid / test assignment of a k-fold task (default 0)")
     defaults = TrainConfig()
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help=f"default {defaults.epochs}")
@@ -110,17 +121,40 @@ def config_from_args(args: argparse.Namespace, hop_ms: float) -> TrainConfig:
     )
 
 
+def trainable_from_args(args: argparse.Namespace) -> VariantConfig | DiverseConfig:
+    """The variant or diverse model ``args.variant`` names, with the streams and neuralogram the options choose.
+
+    Raises:
+        KeyError: an unknown name. ValueError: a diverse option for a variant, an unknown stream.
+    """
+    from ..diverse.config import get_diverse, is_diverse
+    from ..registry import get_variant
+
+    if not is_diverse(args.variant):
+        given = [flag for flag, value in (("--streams", args.streams), ("--neuralogram", args.neuralogram),
+                                          ("--neuralogram-weights", args.neuralogram_weights)) if value]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to diverse models only, not to variant {args.variant}")
+        return get_variant(args.variant)
+    model = get_diverse(args.variant)
+    if args.neuralogram_weights and not args.neuralogram:
+        raise ValueError("--neuralogram-weights needs --neuralogram (the network they belong to)")
+    if args.neuralogram:
+        model = model.with_source(args.neuralogram, args.neuralogram_weights)
+    if args.streams:
+        model = model.with_streams([name.strip() for name in args.streams.split(",") if name.strip()])
+    return model
+
+
 def run(args: argparse.Namespace) -> int:
     """Train ``args.variant`` on each of ``args.task_dirs``; see the parser's description for the exit statuses."""
     missing = [name for name in _TRAIN_EXTRA if importlib.util.find_spec(name) is None]
     if missing:
         return _usage_error(f"training needs the train extra ({', '.join(missing)} missing): "
                             'pip install "hear_gear_embed[train]"')
-    from ..registry import get_variant
-
     try:
-        variant = get_variant(args.variant)
-        config = config_from_args(args, variant.frontend.hop_ms)
+        variant = trainable_from_args(args)
+        config = config_from_args(args, variant.frontend.hop_ms if isinstance(variant, VariantConfig) else 10.0)
     except (KeyError, ValueError) as err:
         return _usage_error(str(err.args[0]) if isinstance(err, KeyError) else str(err))
 

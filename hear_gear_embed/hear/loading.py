@@ -38,9 +38,15 @@ class ModuleLoadError(ValueError):
     (``__cause__``). A ``ValueError``, so that the commands report it as a usage error (exit status 2)."""
 
 
+PACKAGE_MODULES = ("diverse",)
+"""This package's HEAR modules that are no variant (their models come from a checkpoint): ``diverse`` is short for
+``hear_gear_embed.hear.diverse``."""
+
+
 def resolve_module_name(name: str) -> str:
-    """The import name of ``name``: a registered variant maps to ``hear_gear_embed.hear.<variant>``."""
-    if is_variant(name):
+    """The import name of ``name``: a registered variant, or one of :data:`PACKAGE_MODULES`, maps to
+    ``hear_gear_embed.hear.<name>``."""
+    if is_variant(name) or name in PACKAGE_MODULES:
         return f"hear_gear_embed.hear.{name}"
     return name
 

@@ -16,16 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from ..util.resampling import RESAMPLER_QUALITY, soxr_module
+from ..util.resampling import resample as resample  # re-exported: its home before 0.2
+
 logger = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3")
 """Extensions collected from folders (case-insensitive). Files named explicitly are read whatever
 their extension: soundfile recognises the format from the content."""
-
-RESAMPLER_QUALITY = "VHQ"
-"""soxr quality: very high (linear phase, passband flat to 0.01 dB up to about 0.91 of the lower
-Nyquist frequency, stopband rejection of about 175 dB)."""
-
 
 class AudioReadError(ValueError):
     """A file cannot be used as audio: unreadable, not audio, empty, or holding NaN/Inf samples."""
@@ -86,16 +84,7 @@ def require_backends() -> None:
         ModuleNotFoundError: one of them is missing (the message says what to install).
     """
     _soundfile()
-    _soxr()
-
-
-def _soxr() -> ModuleType:
-    """soxr, imported on first use (optional dependency)."""
-    try:
-        import soxr
-    except ModuleNotFoundError as err:
-        raise ModuleNotFoundError('resampling needs soxr: pip install "hear_gear_embed[cli]"', name=err.name) from err
-    return soxr
+    soxr_module()
 
 
 def find_audio_files(path: str | os.PathLike[str]) -> list[Path]:
@@ -158,32 +147,13 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         return AudioInfo(path, int(handle.samplerate), int(handle.channels), int(handle.frames))
 
 
-def resample(audio: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
-    """Band-limited resampling with soxr at :data:`RESAMPLER_QUALITY`.
-
-    Args:
-        audio: ``(n_samples,)`` or ``(n_samples, n_channels)`` float32 at ``orig_rate`` Hz.
-        orig_rate: sample rate of ``audio`` (Hz).
-        target_rate: wanted sample rate (Hz).
-
-    Returns:
-        float32 audio at ``target_rate`` with ``ceil(n_samples * target_rate / orig_rate)`` samples
-        (up to rounding of soxr), the input itself when the rates are equal.
-    """
-    if orig_rate <= 0 or target_rate <= 0:
-        raise ValueError(f"sample rates must be positive, got {orig_rate} Hz -> {target_rate} Hz")
-    if orig_rate == target_rate:
-        return audio
-    return _soxr().resample(np.ascontiguousarray(audio, dtype=np.float32), orig_rate, target_rate, quality=RESAMPLER_QUALITY)
-
-
 def read_audio(path: str | os.PathLike[str], sample_rate: int, block_frames: int = 1 << 18, *,
                data: bytes | None = None) -> Clip:
     """Read an audio file as a mono clip at ``sample_rate``.
 
     Channels are averaged (the usual mono mix-down, as in HEAR's preprocessing), then the clip is
-    resampled with soxr (as :func:`resample`, bit for bit) when the file's rate differs. The file is
-    decoded in blocks, so memory holds the mono output and one block, not the whole multichannel
+    resampled with soxr (as :func:`~hear_gear_embed.util.resampling.resample`, bit for bit) when the file's rate
+    differs. The file is decoded in blocks, so memory holds the mono output and one block, not the whole multichannel
     file at its original rate.
 
     Args:
@@ -203,7 +173,7 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int, block_frames: int
         rate, channels = int(handle.samplerate), int(handle.channels)
         stream = None
         if rate != sample_rate:
-            stream = _soxr().ResampleStream(rate, sample_rate, 1, dtype="float32", quality=RESAMPLER_QUALITY)
+            stream = soxr_module().ResampleStream(rate, sample_rate, 1, dtype="float32", quality=RESAMPLER_QUALITY)
         try:
             while True:
                 block = handle.read(block_frames, dtype="float32", always_2d=True)

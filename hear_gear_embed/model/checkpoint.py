@@ -17,6 +17,8 @@ from torch import Tensor, nn
 from .config import PasstConfig
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from .passt import PaSST
 
 logger = logging.getLogger(__name__)
@@ -144,8 +146,8 @@ def load_checkpoint(net: PaSST, path: str | os.PathLike[str]) -> None:
     load_into(net, state, str(path))
 
 
-def check_saved_geometry(metadata: Mapping[str, object], config: PasstConfig, source: str) -> None:
-    """Refuse a file saved by this package for a different network geometry."""
+def check_saved_geometry(metadata: Mapping[str, object], config: PasstConfig | DataclassInstance, source: str) -> None:
+    """Refuse a file saved by this package for a different network geometry (a PaSST's, or any model's configuration)."""
     saved = metadata.get("net")
     if saved is not None and saved != dataclasses.asdict(config):
         raise CheckpointError(f"{source} was saved for network {saved}, not {dataclasses.asdict(config)}")
@@ -155,10 +157,11 @@ RESERVED_KEYS = ("format", "variant", "net", "state_dict")
 """The keys :func:`save_checkpoint` writes itself; ``extra`` may not use them."""
 
 
-def save_checkpoint(path: str | os.PathLike[str] | BinaryIO, net: nn.Module, config: PasstConfig, variant: str, *,
-                    extra: Mapping[str, object] | None = None) -> None:
-    """Write ``net``'s weights with the variant name and geometry, readable by :func:`read_checkpoint` (``extra``, such
-    as a training run's record, comes back in its metadata). ``path`` may be an open binary stream."""
+def save_checkpoint(path: str | os.PathLike[str] | BinaryIO, net: nn.Module, config: PasstConfig | DataclassInstance,
+                    variant: str, *, extra: Mapping[str, object] | None = None) -> None:
+    """Write ``net``'s weights with the variant name and geometry (its configuration dataclass), readable by
+    :func:`read_checkpoint` (``extra``, such as a training run's record, comes back in its metadata). ``path`` may be
+    an open binary stream."""
     clash = sorted(set(extra or {}) & set(RESERVED_KEYS))
     if clash:
         raise ValueError(f"extra checkpoint keys {clash} are reserved")

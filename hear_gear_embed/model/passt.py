@@ -187,17 +187,7 @@ class PaSST(nn.Module):
         for tensor in (self.cls_token, self.dist_token, self.new_pos_embed, self.freq_new_pos_embed,
                        self.time_new_pos_embed):
             nn.init.trunc_normal_(tensor, std=0.02, a=-0.04, b=0.04, generator=generator)
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02, a=-0.04, b=0.04, generator=generator)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Conv2d):
-                nn.init.trunc_normal_(module.weight, std=0.02, a=-0.04, b=0.04, generator=generator)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        init_layers(self, generator)
 
     def tokens(self, spec: Tensor) -> Tensor:
         """Token sequence ``(batch, 2 + freq_patches * time_patches, embed_dim)`` entering block 0.
@@ -366,6 +356,22 @@ class PaSST(nn.Module):
         mid = self.forward_head(outputs[0], pre_logits=True) if want_mid else None
         logits = self.forward_head(outputs[-1]) if want_logits else None
         return PasstOutput(mid, logits)
+
+
+def init_layers(module: nn.Module, generator: torch.Generator | None = None) -> None:
+    """DeiT's initialisation of every layer inside ``module``, in ``modules()`` order: truncated normal (std 0.02)
+    linear and convolution weights, zero biases, unit LayerNorms (PaSST's and the diverse encoders')."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.trunc_normal_(layer.weight, std=0.02, a=-0.04, b=0.04, generator=generator)
+            nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.LayerNorm):
+            nn.init.ones_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.Conv2d):
+            nn.init.trunc_normal_(layer.weight, std=0.02, a=-0.04, b=0.04, generator=generator)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
 
 def forward_flops(config: PasstConfig, n_frames: int, blocks: int, logits: bool, patchout: Patchout | None = None) -> int:

@@ -1,8 +1,9 @@
-"""The model a run trains: a variant's :class:`~hear_gear_embed.embedding.embedder.Embedder` (its scene embedding, the
-same function the HEAR module computes) with a new linear task head on top (:class:`FineTuner`); where its weights
-start (:func:`initial_embedder`: the official checkpoint, any checkpoint file, or seeded random weights; for a
-variant without official weights, such as ``passt_cqt``, the transformer of the official checkpoint of its geometry
-behind the variant's own frontend, as seed 000 trains CQT-PaSST); and which parameters train (:func:`freeze`)."""
+"""The model a run trains: a variant's :class:`~hear_gear_embed.embedding.embedder.Embedder` or a diverse model's
+:class:`~hear_gear_embed.diverse.model.DiverseModel` (its scene embedding, the same function the HEAR module computes)
+with a new linear task head on top (:class:`FineTuner`); where its weights start (:func:`initial_embedder`: the
+official checkpoint, any checkpoint file, or seeded random weights; for a variant without official weights, such as
+``passt_cqt``, the transformer of the official checkpoint of its geometry behind the variant's own frontend, as seed
+000 trains CQT-PaSST; a diverse model from scratch, as seed 001); and which parameters train (:func:`freeze`)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..diverse.config import DiverseConfig
+from ..diverse.model import NEURALOGRAM_KEY, DiverseModel
+from ..diverse.network import DiverseNet
 from ..embedding.config import VariantConfig
 from ..embedding.embedder import Embedder
 from ..embedding.factory import load_embedder, random_embedder
 from ..frontends.config import CqtConfig
+from ..hear import diverse as diverse_module
 from ..model.hub import resolve, sha256_of
 from ..model.passt import PaSST
 from ..model.weights import PRETRAINED, PretrainedWeights
@@ -29,18 +34,21 @@ logger = logging.getLogger(__name__)
 INIT_CHOICES = ("official", "random")
 """The named initialisations; anything else is a checkpoint path."""
 
+Trainable = VariantConfig | DiverseConfig
+"""What a run trains: a variant with a network, or a diverse model."""
+
 
 class FineTuner(nn.Module):
-    """A variant's scene embedding and a linear task head: ``audio -> (embedding, logits)``.
+    """A model's scene embedding and a linear task head: ``audio -> (embedding, logits)``.
 
     Attributes:
-        embedder: the variant's embedder (frontend, frame features, network); trained in place.
+        embedder: the variant's embedder (frontend, frame features, network) or the diverse model; trained in place.
         head: ``Linear(scene_embedding_size, n_labels)``.
     """
 
-    def __init__(self, embedder: Embedder, n_labels: int, *, seed: int = 0) -> None:
+    def __init__(self, embedder: Embedder | DiverseModel, n_labels: int, *, seed: int = 0) -> None:
         super().__init__()
-        if embedder.net is None:
+        if isinstance(embedder, Embedder) and embedder.net is None:
             raise ValueError(f"variant {embedder.variant.name} has no network to train (it is weight-free)")
         self.embedder = embedder
         self.head = nn.Linear(embedder.scene_embedding_size, n_labels, device=embedder.device)
@@ -51,9 +59,16 @@ class FineTuner(nn.Module):
             self.head.bias.zero_()
 
     @property
-    def net(self) -> PaSST:
+    def net(self) -> PaSST | DiverseNet:
+        """The trained network (a PaSST, or a diverse model's encoders)."""
         assert self.embedder.net is not None  # checked in __init__
         return self.embedder.net
+
+    def checkpoint_extra(self) -> dict[str, object]:
+        """What a checkpoint of this model records besides the network (a diverse model's neuralogram source)."""
+        if isinstance(self.embedder, DiverseModel):
+            return {NEURALOGRAM_KEY: self.embedder.neuralogram_record()}
+        return {}
 
     def forward(self, audio: Tensor) -> tuple[Tensor, Tensor]:
         """``(batch, n_samples)`` audio -> ``(batch, scene_embedding_size)`` embeddings and ``(batch, n_labels)`` logits."""
@@ -100,9 +115,9 @@ def official_weights_for(variant: VariantConfig) -> tuple[PretrainedWeights, str
                      f"geometry; pass init='random' or a checkpoint file")
 
 
-def initial_embedder(variant: VariantConfig, init: str | os.PathLike[str], *, seed: int, device: torch.device,
-                     download: bool = True) -> tuple[Embedder, Initialisation]:
-    """The variant's embedder with its starting weights, in float32 on ``device``.
+def initial_embedder(variant: Trainable, init: str | os.PathLike[str], *, seed: int, device: torch.device,
+                     download: bool = True) -> tuple[Embedder | DiverseModel, Initialisation]:
+    """The model with its starting weights, in float32 on ``device``.
 
     Args:
         variant: what to train.
@@ -112,10 +127,12 @@ def initial_embedder(variant: VariantConfig, init: str | os.PathLike[str], *, se
         download: allow downloading a missing official checkpoint.
 
     Raises:
-        ValueError: a weight-free variant, or no official weights for it.
+        ValueError: a weight-free variant, no official weights for it, or ``"official"`` for a diverse model.
         FileNotFoundError, CheckpointError: a checkpoint file that is missing or does not fit.
         WeightsUnavailableError: official weights neither cached nor downloadable.
     """
+    if isinstance(variant, DiverseConfig):
+        return _initial_diverse(variant, init, seed=seed, device=device)
     if not variant.needs_network:
         raise ValueError(f"variant {variant.name} has no network to train (it is weight-free)")
     if init == "random":
@@ -128,6 +145,28 @@ def initial_embedder(variant: VariantConfig, init: str | os.PathLike[str], *, se
     return load_embedder(variant, path, device=device), Initialisation("file", str(path), sha256=sha256_of(path))
 
 
+def _initial_diverse(config: DiverseConfig, init: str | os.PathLike[str], *, seed: int,
+                     device: torch.device) -> tuple[DiverseModel, Initialisation]:
+    if init == "official":
+        raise ValueError(f"{config.name} has no official weights: train it from scratch (--init random, as seed 001 "
+                         "does) or from a checkpoint of the same diverse configuration")
+    if init == "random":
+        return diverse_module.new_model(config, seed=seed, device=device), Initialisation("random", None, f"seed {seed}")
+    path = Path(init)
+    model = diverse_module.load_model(os.fspath(path), device=device)
+    if model.config != config:
+        raise ValueError(f"{path} holds diverse model {model.config.name} of another configuration than {config.name}: "
+                         "start from a checkpoint of the same streams and geometry")
+    return model, Initialisation("file", str(path), sha256=sha256_of(path))
+
+
+def resumed_embedder(variant: Trainable, path: Path, *, device: torch.device) -> Embedder | DiverseModel:
+    """The network of a run's ``last.pt``, read strictly as its HEAR module reads it, in float32 on ``device``."""
+    if isinstance(variant, DiverseConfig):
+        return diverse_module.load_model(os.fspath(path), device=device)
+    return load_embedder(variant, path, device=device)
+
+
 def freeze(model: FineTuner, config: TrainConfig) -> dict[str, list[str]]:
     """Set which parameters train; return the names of those ``trained`` and ``kept`` (frozen), and why.
 
@@ -135,10 +174,18 @@ def freeze(model: FineTuner, config: TrainConfig) -> dict[str, list[str]]:
     blocks after the last one the variant's levels read; the AudioSet head unless ``config.audioset_head == "train"``
     or when no level reads it; the distillation head (never read). Everything else trains, the task head included.
 
+    A diverse model trains its encoders and the head; its frame features have no parameters and its neuralogram's
+    source stays frozen (it is no parameter of the model).
+
     Raises:
-        ValueError: ``freeze_blocks`` reaches past the blocks the variant runs, leaving no network parameter to train.
+        ValueError: ``freeze_blocks`` reaches past the blocks the variant runs, leaving no network parameter to train;
+            ``freeze_blocks`` or ``audioset_head="train"`` for a diverse model.
     """
-    net, variant = model.net, model.embedder.variant
+    if isinstance(model.embedder, DiverseModel):
+        return _freeze_diverse(model, model.embedder, config)
+    embedder = model.embedder
+    net, variant = embedder.net, embedder.variant
+    assert net is not None
     levels = variant.window_levels
     blocks_run = net.blocks_run(variant.mid_layer, "M" in levels, "H" in levels)
     if config.freeze_blocks >= blocks_run:
@@ -169,6 +216,24 @@ def freeze(model: FineTuner, config: TrainConfig) -> dict[str, list[str]]:
         if not name.startswith("net."):
             parameter.requires_grad_(False)
             record["kept"].append(f"{name} (frontend)")
+    return record
+
+
+def _freeze_diverse(model: FineTuner, embedder: DiverseModel, config: TrainConfig) -> dict[str, list[str]]:
+    name = embedder.config.name
+    if config.freeze_blocks:
+        raise ValueError(f"freeze_blocks applies to PaSST's blocks; {name} trains its stream encoders from scratch")
+    if config.audioset_head != "keep":
+        raise ValueError(f"audioset_head applies to PaSST's AudioSet head; {name} has none")
+    record: dict[str, list[str]] = {"trained": [], "kept": []}
+    for parameter_name, parameter in embedder.net.named_parameters():
+        parameter.requires_grad_(True)
+        record["trained"].append(f"net.{parameter_name}")
+    for parameter_name, parameter in model.head.named_parameters():
+        parameter.requires_grad_(True)
+        record["trained"].append(f"task_head.{parameter_name}")
+    if embedder.neuralogram is not None:
+        record["kept"].append(f"neuralogram source {embedder.neuralogram.name} (frozen, not saved with the model)")
     return record
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..diverse.config import DiverseConfig
 from ..embedding.config import VariantConfig
 from ..util.files import write_atomic
 
@@ -89,16 +90,21 @@ def _kept_summary(kept: Sequence[str]) -> list[str]:
 
 
 def write_report(path: Path, *, record: dict[str, Any], test: dict[str, float], test_gini: float | None,
-                 rows: Sequence[dict[str, Any]], skipped: Sequence[dict[str, str]], variant: VariantConfig) -> None:
+                 rows: Sequence[dict[str, Any]], skipped: Sequence[dict[str, str]],
+                 variant: VariantConfig | DiverseConfig) -> None:
     """Write ``report.md`` for a finished run from its record (what the checkpoints store) and its log rows."""
     task, best, config = record["task"], record["best"] or {}, record["config"]
     steps = [r for r in rows if r["kind"] == "step"]
     speed = sum(r["samples_per_s"] for r in steps) / len(steps) if steps else float("nan")
     trained = record["parameters"]["trained"]
+    is_diverse = isinstance(variant, DiverseConfig)
+    size = variant.embedding_size if isinstance(variant, DiverseConfig) else variant.scene_embedding_size
+    module = "diverse" if is_diverse else variant.name
     lines = [
         f"# Training {variant.name} on {task['name']}",
         "",
-        f"- variant: `{variant.name}` ({variant.description}); scene embedding of {variant.scene_embedding_size} values",
+        f"- {'diverse model' if is_diverse else 'variant'}: `{variant.name}` ({variant.description}); scene embedding of "
+        f"{size} values",
         f"- weights started from: {record['init']['kind']} {record['init']['source'] or ''} {record['init']['note']}".rstrip()
         + (f" (SHA-256 {record['init']['sha256']})" if record["init"].get("sha256") else ""),
         f"- task: `{task['path']}` (fold {task['fold']}: train {', '.join(task['splits']['train'])}, valid "
@@ -121,7 +127,8 @@ def write_report(path: Path, *, record: dict[str, Any], test: dict[str, float], 
         *[f"- kept: {line}" for line in _kept_summary(record["parameters"]["kept"])],
         "",
         "`best.pt` and `last.pt` hold the network in this package's checkpoint format: "
-        f"`hear_gear_embed.hear.{variant.name}.load_model(\"best.pt\")`, `hear-gear embed|evaluate|validate --model best.pt`. "
+        f"`hear_gear_embed.hear.{module}.load_model(\"best.pt\")`, `hear-gear embed|evaluate|validate "
+        + ("--module hear_gear_embed.hear.diverse " if is_diverse else "") + "--model best.pt`. "
         "The task head is stored beside it under `training`.",
         "",
         "## Settings",

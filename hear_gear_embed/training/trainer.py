@@ -29,11 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..diverse.config import DiverseConfig, get_diverse, is_diverse
 from ..embedding.config import VariantConfig
-from ..embedding.factory import load_embedder
+from ..embedding.embedder import Embedder
 from ..evaluation.dispersion import becr_loss, gini_index
 from ..evaluation.downstream.metrics import task_metrics
 from ..model.checkpoint import CheckpointError, save_checkpoint
+from ..model.passt import PaSST
 from ..registry import get_variant
 from ..util.device import resolve_device
 from ..util.files import folder_lock, write_atomic
@@ -41,7 +43,7 @@ from ..util.precision import Precision, check_precision_name, compute_dtype
 from .config import TrainConfig
 from .data import ClipSet, TaskData, load_task_data
 from .distributed import setup
-from .model import FineTuner, Initialisation, freeze, initial_embedder, parameter_groups
+from .model import FineTuner, Initialisation, Trainable, freeze, initial_embedder, parameter_groups, resumed_embedder
 from .report import TrainLog, read_log, write_curves, write_report
 
 logger = logging.getLogger(__name__)
@@ -126,11 +128,13 @@ class Trainer:
     """One training run of one variant on one task fold (see the module docstring).
 
     Args:
-        variant: a registered name or a :class:`VariantConfig` with a network.
+        variant: a registered name (a variant with a network, or a diverse model), a :class:`VariantConfig` with a
+            network or a :class:`~hear_gear_embed.diverse.config.DiverseConfig`.
         task_dir: a HEAR scene task folder (``hear-gear task make`` makes one from labelled audio).
         out_dir: the output folder.
         config: the run's settings.
-        init: ``"official"``, ``"random"`` or a checkpoint file (see :func:`~.model.initial_embedder`).
+        init: ``"official"``, ``"random"`` or a checkpoint file (see :func:`~.model.initial_embedder`); ``None``:
+            ``"official"`` for a variant, ``"random"`` for a diverse model (it has no official weights).
         fold: which train / valid / test assignment of a k-fold task.
         device: torch device (``None``: CUDA when available, else the CPU; ``cuda:LOCAL_RANK`` under torchrun).
         precision: ``fp32``, or ``bf16`` / ``fp16`` autocast on hardware that computes them fast.
@@ -143,11 +147,11 @@ class Trainer:
         on_step: called with each :class:`StepRecord` on rank 0 (e.g. to watch or stop a run from code).
     """
 
-    def __init__(self, variant: str | VariantConfig, task_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-                 config: TrainConfig | None = None, *, init: str | os.PathLike[str] = "official", fold: int = 0,
+    def __init__(self, variant: str | Trainable, task_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+                 config: TrainConfig | None = None, *, init: str | os.PathLike[str] | None = None, fold: int = 0,
                  device: str | torch.device | None = None, precision: Precision = "fp32", resume: bool = False,
                  download: bool = True, progress: bool = True) -> None:
-        self.variant = get_variant(variant) if isinstance(variant, str) else variant
+        self.variant = trainable_by_name(variant) if isinstance(variant, str) else variant
         self.config = config or TrainConfig()
         self.out_dir = Path(out_dir)
         self.precision = check_precision_name(precision)
@@ -166,7 +170,7 @@ class Trainer:
                              f"{self.procs.world} processes")
         clip_samples = None if cfg.clip_seconds is None else int(round(cfg.clip_seconds * self.variant.sample_rate))
         self.data: TaskData = load_task_data(task_dir, self.variant.sample_rate, fold=fold, clip_samples=clip_samples,
-                                             default_samples=self.variant.scene_window_samples)
+                                             default_samples=_default_samples(self.variant))
         n_train = len(self.data.sets["train"])
         if n_train < cfg.batch_size:
             raise ValueError(f"the training split holds {n_train} readable clips, fewer than one batch of "
@@ -176,19 +180,24 @@ class Trainer:
         resume_state = self._read_resume(self.resume_from) if self.resume_from is not None else None
         if self.resume_from is not None and resume_state is not None:
             # A resumed run's network comes from its last.pt (strictly, as load_model reads it), not from init again.
-            embedder = load_embedder(self.variant, self.resume_from, device=device)
+            embedder = resumed_embedder(self.variant, self.resume_from, device=device)
             self.initialisation = Initialisation(**resume_state[RECORD_KEY]["init"])
         else:
-            embedder, self.initialisation = initial_embedder(self.variant, init, seed=cfg.seed, device=device,
+            start = init if init is not None else "random" if isinstance(self.variant, DiverseConfig) else "official"
+            embedder, self.initialisation = initial_embedder(self.variant, start, seed=cfg.seed, device=device,
                                                              download=download)
         self.model = FineTuner(embedder, len(self.data.labels), seed=cfg.seed)
         self.trainable = freeze(self.model, cfg)
         net = self.model.net
-        net.patchout = cfg.patchout
-        net.patchout_generator = torch.Generator()
-        # Training keeps every activation for the backward pass anyway: one chunk per micro-batch is fastest.
-        per_clip = embedder.bytes_per_window(self.data.sets["train"].n_samples, tuple(self.variant.scene_levels))
-        embedder.memory_budget_mb = max(1.0, 1.01 * per_clip * cfg.micro_batch / 2**20)
+        if isinstance(net, PaSST):
+            net.patchout = cfg.patchout
+            net.patchout_generator = torch.Generator()
+        elif cfg.patchout is not None:
+            raise ValueError(f"Patchout drops PaSST's patch tokens; {self.variant.name} has none (leave --patchout off)")
+        if isinstance(embedder, Embedder) and isinstance(self.variant, VariantConfig):
+            # Training keeps every activation for the backward pass anyway: one chunk per micro-batch is fastest.
+            per_clip = embedder.bytes_per_window(self.data.sets["train"].n_samples, tuple(self.variant.scene_levels))
+            embedder.memory_budget_mb = max(1.0, 1.01 * per_clip * cfg.micro_batch / 2**20)
         self.optimizer = torch.optim.AdamW(parameter_groups(self.model, cfg))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.scaler = torch.amp.GradScaler(device.type) if self.precision == "fp16" else None
@@ -318,7 +327,8 @@ class Trainer:
                 raise RuntimeError(f"step {self.step + 1}: a process has no readable clip left in its share of the "
                                    "batch; the task's audio changed while training (see the warnings above)")
             audio, targets = self._mixup(audio, targets, (self.step, micro, procs.rank))
-            net.patchout_generator.manual_seed(step_seed(cfg.seed, _PATCHOUT, self.step, micro))  # type: ignore[union-attr]
+            if isinstance(net, PaSST):
+                net.patchout_generator.manual_seed(step_seed(cfg.seed, _PATCHOUT, self.step, micro))  # type: ignore[union-attr]
             sync = (self.wrapped.no_sync() if procs.world > 1 and micro < cfg.accumulate - 1  # type: ignore[operator]
                     else nullcontext())
             with sync:
@@ -443,7 +453,7 @@ class Trainer:
         for ``last.pt`` the state a resume needs (optimiser, schedule, scaler, position)."""
         path = self.out_dir / name
         if self.procs.main:
-            extra: dict[str, Any] = {RECORD_KEY: self._record()}
+            extra: dict[str, Any] = {RECORD_KEY: self._record(), **self.model.checkpoint_extra()}
             if resumable:
                 extra[RESUME_KEY] = {
                     "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
@@ -584,7 +594,21 @@ class Trainer:
                            self.elapsed, [s.to_dict() for s in self.data.skipped])
 
 
-def train(variant: str | VariantConfig, task_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+def trainable_by_name(name: str) -> Trainable:
+    """The registered diverse model or variant called ``name``.
+
+    Raises:
+        KeyError: neither, with the closest variant names.
+    """
+    return get_diverse(name) if is_diverse(name) else get_variant(name)
+
+
+def _default_samples(variant: Trainable) -> int:
+    """Training clip length (samples) for a task without a ``sample_duration``: a scene window, or a diverse window."""
+    return variant.window_samples if isinstance(variant, DiverseConfig) else variant.scene_window_samples
+
+
+def train(variant: str | Trainable, task_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
           config: TrainConfig | None = None, **options: Any) -> TrainResult:
     """Train ``variant`` on the scene task ``task_dir`` into ``out_dir`` (:class:`Trainer`, with the same options) and
     return what the run produced. ``out_dir/best.pt`` then works wherever a checkpoint does: ``load_model(path)`` of

@@ -79,6 +79,7 @@ def test_a_failed_protocol_exits_1_and_keeps_the_rest(task_dirs: list[str], tmp_
     (["--protocol", "knn,svm"], "unknown protocol 'svm'"),
     (["--protocol", "knn,"], "give protocol names separated by commas"),
     (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--chunks", "-1"], "chunk_seconds must be a positive number of seconds"),
     (["--device", "tpu"], "is not a torch device"),
     (["--model", "missing.pt"], "uses no network weights"),
 ])

@@ -1,4 +1,4 @@
-"""``hear-gear list``: the published variants from the registry, as a table and as JSON."""
+"""``hear-gear list``: the published variants from the registry, as a table and as JSON, and the diverse models."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def test_list_json_matches_the_registry(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["list"]) == 0
     table = capsys.readouterr().out
     assert all(name in table for name in list_variants()) and "none needed" in table and "bring your own" in table
+    assert "diverse models (seed 001" in table and "diverse_tiny" not in table
+    assert "pitch, timbre, waveform, neuralogram, 1000 ms windows  [train it]" in table
 
 
 def test_variant_summary() -> None:

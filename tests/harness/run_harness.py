@@ -1,7 +1,8 @@
 """Drive the real HEAR 2021 tools against this package (run by ``nox -s harness``).
 
 1. ``hear-validator`` on every published variant, with a full-size random checkpoint in the official key
-   layout (:mod:`tests.checkpoints`), and on the tiny broken and control modules of
+   layout (:mod:`tests.checkpoints`), on ``hear_gear_embed.hear.diverse`` with a full-size ``diverse`` model of seeded
+   random weights whose neuralogram is ``passt_base`` on that checkpoint, and on the tiny broken and control modules of
    :mod:`tests.harness.broken_modules`. ``hear-gear validate`` (the in-process validator,
    :func:`hear_gear_embed.evaluation.validate.validate_module`) runs on the same broken modules and on one full-size
    variant per code path (:func:`tests.code_paths.representatives`); on each it must give the real
@@ -117,12 +118,29 @@ def _log(message: str) -> None:
     print(f"[harness] {message}", flush=True)
 
 
+DIVERSE = "diverse"
+"""The diverse model validated beside the variants (its HEAR module is ``hear_gear_embed.hear.diverse``)."""
+DIVERSE_SOURCE = "passt_base"
+"""The variant whose random checkpoint gives the validated diverse model's neuralogram."""
+
+
 def checkpoints(variants: list[str], root: Path) -> dict[str, Path | None]:
-    """A full-size random checkpoint (raw official state dict, seed 0) per variant; ``None`` for weight-free ones."""
+    """A full-size random checkpoint (raw official state dict, seed 0) per variant; ``None`` for weight-free ones; for
+    :data:`DIVERSE`, a full-size diverse model (seed 0) on the neuralogram of :data:`DIVERSE_SOURCE`'s checkpoint."""
     out: dict[str, Path | None] = {}
     for name in variants:
+        if name == DIVERSE:
+            continue
         variant = get_variant(name)
         out[name] = random_official_checkpoint(variant.net, root) if variant.needs_network and variant.net else None
+    if DIVERSE in variants:
+        from hear_gear_embed.diverse.config import get_diverse
+        from hear_gear_embed.hear.diverse import new_model
+
+        source = random_official_checkpoint(get_variant(DIVERSE_SOURCE).net, root)
+        out[DIVERSE] = root / "diverse-seed0.pt"
+        new_model(get_diverse(DIVERSE).with_source(DIVERSE_SOURCE, str(source)), seed=0, device="cpu").save_weights(
+            out[DIVERSE])
     return out
 
 
@@ -145,7 +163,9 @@ def _network_flops(name: str, n_sounds: int, seconds: float, kind: Kind) -> int:
 
 
 def validator_seconds(name: str) -> float:
-    """Expected seconds of one validator run on variant ``name`` (for the order of jobs)."""
+    """Expected seconds of one validator run on variant ``name`` (for the order of jobs); the diverse model's are its
+    neuralogram's (the encoders are small)."""
+    name = DIVERSE_SOURCE if name == DIVERSE else name
     flops = sum(_network_flops(name, TIMESTAMP_BATCH, length, "timestamp") for length in TIMESTAMP_LENGTHS_S)
     flops += _network_flops(name, SCENE_BATCH, SCENE_LENGTH_S, "scene")
     return STARTUP_S + flops / PASST_FLOP_PER_S
@@ -410,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     skip = parser.add_mutually_exclusive_group()
     skip.add_argument("--skip-validator", action="store_true", help="skip both validators")
     skip.add_argument("--skip-heareval", action="store_true", help="run the validators only")
-    parser.add_argument("--variants", nargs="+", choices=list_variants(), help="validate these variants only (default: all)")
+    parser.add_argument("--variants", nargs="+", choices=[*list_variants(), DIVERSE],
+                        help="validate these variants only (default: all, and the diverse model)")
     parser.add_argument("--heareval-modules", nargs="+", choices=[m.rsplit(".", 1)[-1] for m in HEAREVAL_MODULES],
                         help="run these of the heareval modules only (default: all; the control always runs)")
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["fp32"],
@@ -420,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    validated = [] if args.skip_validator else (args.variants or list_variants())
+    validated = [] if args.skip_validator else (args.variants or [*list_variants(), DIVERSE])
     compared = [name for name in representatives() if name in validated]
     modules = [m for m in HEAREVAL_MODULES if not args.heareval_modules or m.rsplit(".", 1)[-1] in args.heareval_modules]
     heareval_variants = [] if args.skip_heareval else [m.rsplit(".", 1)[-1] for m in modules]

@@ -7,6 +7,10 @@ timestamps do not increase strictly is refused (:class:`EmbeddingError`: heareva
 holds one folder per model identity and task (:func:`cache_folder`): ``<split>.npz`` per split used and
 ``identity.json``, written last (:func:`cache_identity`); a cache of another identity, or a damaged one (every
 member's CRC-32 is verified), is embedded again, and a read-only cache is read without writing into it.
+
+Seed 001's protocol (``chunk_seconds``): a scene task's files are cut into consecutive chunks, each embedded as a scene
+of its own (one row per chunk, the file's labels); the scorers average a file's chunk predictions
+(:class:`~.scoring.SplitScorer`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -73,12 +78,12 @@ class _Rows:
     timestamps_ms: np.ndarray | None
 
 
-def cache_identity(model: ModelIdentity, task: HearTask, sample_rate: int) -> dict[str, Any]:
+def cache_identity(model: ModelIdentity, task: HearTask, sample_rate: int, chunk_samples: int | None = None) -> dict[str, Any]:
     """The identity record of a task's cached embeddings: the cache format, the model's identity
     (:meth:`~hear_gear_embed.hear.identity.ModelIdentity.to_dict`), the
     sample rate (Hz), the embedding kind (``scene`` or ``timestamp``), the task's name, its ``sha256`` (metadata,
     vocabulary and split files), the splits embedded, and the SHA-256 of their audio files' names, sizes and
-    modification times.
+    modification times; with ``chunk_samples`` (scene tasks cut into chunks), also the chunk length.
 
     Raises:
         TaskError: audio missing at ``sample_rate``.
@@ -88,18 +93,23 @@ def cache_identity(model: ModelIdentity, task: HearTask, sample_rate: int) -> di
         for path in task.audio_paths(split, sample_rate):
             stat = path.stat()
             audio.update(f"{split}/{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-    return {
+    record = {
         "format": CACHE_FORMAT, **model.to_dict(), "sample_rate": sample_rate,
         "kind": "scene" if task.info.embedding_type == "scene" else "timestamp", "task": task.info.name,
         "task_sha256": task.sha256, "splits": list(task.used_splits), "audio_sha256": audio.hexdigest(),
     }
+    if chunk_samples is not None:
+        record["chunk_samples"] = chunk_samples
+    return record
 
 
-def cache_folder(cache_dir: Path, model: ModelIdentity, task: HearTask) -> Path:
-    """``<cache_dir>/<module>-<hash of its identity>/<task name>``: one folder per module identity and task, so that
-    runs of other weights or precisions keep their own caches."""
+def cache_folder(cache_dir: Path, model: ModelIdentity, task: HearTask, chunk_samples: int | None = None) -> Path:
+    """``<cache_dir>/<module>-<hash of its identity>/<task name>`` (``<task name>-chunks<N>`` for chunks of ``N``
+    samples): one folder per module identity and task, so that runs of other weights or precisions keep their own
+    caches."""
     key = hashlib.sha256(json.dumps(model.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-    return cache_dir / f"{_slug(model.module)}-{key}" / _slug(task.info.name)
+    chunks = "" if chunk_samples is None else f"-chunks{chunk_samples}"
+    return cache_dir / f"{_slug(model.module)}-{key}" / (_slug(task.info.name) + chunks)
 
 
 def embed_task(
@@ -110,6 +120,7 @@ def embed_task(
     cache_writable: bool = True,
     batch_samples: int = DEFAULT_BATCH_SAMPLES,
     batch_size: int | None = None,
+    chunk_samples: int | None = None,
 ) -> TaskEmbeddings:
     """Embed every split that ``task`` uses with ``model`` (at its sample rate), or read them from the cache.
 
@@ -121,12 +132,14 @@ def embed_task(
             the others are embedded without being written or anything there being removed.
         batch_samples: most samples of audio in one call of the model (at least one file per call).
         batch_size: most files in one call; ``None``: bound by ``batch_samples`` only.
+        chunk_samples: a scene task's files cut into chunks of this many samples (the last one shorter), one row
+            each (seed 001's protocol); ``None``: one row per file. Ignored for an event task.
 
     Returns:
-        The splits' embeddings and targets, rows in heareval's order.
+        The splits' embeddings and targets, rows in heareval's order (a file's chunks in time order).
 
     Raises:
-        ValueError: ``batch_samples`` or ``batch_size`` below 1.
+        ValueError: ``batch_samples``, ``batch_size`` or ``chunk_samples`` below 1.
         TaskError: missing audio, an unreadable file, a file not mono or not at the model's sample rate.
         EmbeddingError: the module failed on a file or returned NaN, Inf or wrong shapes for it, or timestamps that do
             not increase strictly within it (event tasks).
@@ -135,13 +148,17 @@ def embed_task(
     """
     if batch_samples < 1 or (batch_size is not None and batch_size < 1):
         raise ValueError(f"batch_samples and batch_size must be at least 1, got {batch_samples} and {batch_size}")
+    if chunk_samples is not None and chunk_samples < 1:
+        raise ValueError(f"chunk_samples must be at least 1, got {chunk_samples}")
+    if task.info.embedding_type == "event":
+        chunk_samples = None
     start = time.perf_counter()
     folder, expected, rows = None, {}, None
     if cache_dir is not None:
         identity = model.identity
-        folder = cache_folder(Path(cache_dir), identity, task)
-        expected = cache_identity(identity, task, model.sample_rate)
-        rows = _read_cache(folder, expected, task)
+        folder = cache_folder(Path(cache_dir), identity, task, chunk_samples)
+        expected = cache_identity(identity, task, model.sample_rate, chunk_samples)
+        rows = _read_cache(folder, expected, task, chunked=chunk_samples is not None)
     cached = rows is not None
     if rows is None:
         kept = folder if cache_writable else None  # where the new embeddings are written
@@ -149,7 +166,7 @@ def embed_task(
             (kept / IDENTITY_NAME).unlink(missing_ok=True)
         rows = {}
         for name in task.used_splits:
-            rows[name] = _embed_split(model, task, task.split(name), batch_samples, batch_size)
+            rows[name] = _embed_split(model, task, task.split(name), batch_samples, batch_size, chunk_samples)
             if kept is not None:
                 _write_rows(kept / f"{name}.npz", rows[name], task.split(name).files)
         if kept is not None:
@@ -189,8 +206,8 @@ def _soundfile() -> ModuleType:
 
 
 def _embed_split(model: EmbeddingModel, task: HearTask, split: Split, batch_samples: int,
-                 batch_size: int | None) -> _Rows:
-    """The embeddings of ``split``'s files, in batches of files of one length."""
+                 batch_size: int | None, chunk_samples: int | None = None) -> _Rows:
+    """The embeddings of ``split``'s files (or of their chunks of ``chunk_samples``), in batches of one length."""
     sf = _soundfile()
     rate = model.sample_rate
     paths = task.audio_paths(split.name, rate)
@@ -211,6 +228,8 @@ def _embed_split(model: EmbeddingModel, task: HearTask, split: Split, batch_samp
     _warn_other_lengths(task, split, lengths, rate)
     event = task.info.embedding_type == "event"
     where = f"{task.info.name}/{split.name}"
+    if chunk_samples is not None and not event:
+        return _embed_chunks(model, paths, split, lengths, chunk_samples, where, batch_samples, batch_size)
     try:
         clips = LazyClips(len(paths), lambda i: sf.read(str(paths[i]), dtype="float32")[0])
         outputs = model.embed(clips, ("timestamp",) if event else ("scene",), lengths=lengths, max_items=batch_size,
@@ -228,6 +247,28 @@ def _embed_split(model: EmbeddingModel, task: HearTask, split: Split, batch_samp
     frames = [o.of("timestamp") for o in outputs]
     return _Rows(np.concatenate(frames), np.repeat(np.arange(len(paths), dtype=np.int64), [len(f) for f in frames]),
                  np.concatenate(stamps))
+
+
+def chunk_bounds(n_samples: int, chunk_samples: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the consecutive chunks of a file of ``n_samples``: every ``chunk_samples`` from its start,
+    the last one shorter when the length is not a multiple (a file no longer than a chunk is one chunk)."""
+    return [(start, min(start + chunk_samples, n_samples)) for start in range(0, n_samples, chunk_samples)]
+
+
+def _embed_chunks(model: EmbeddingModel, paths: Sequence[Path], split: Split, lengths: list[int], chunk_samples: int,
+                  where: str, batch_samples: int, batch_size: int | None) -> _Rows:
+    """Scene embeddings of every chunk of every file (:func:`chunk_bounds`): rows file by file, chunks in time order."""
+    sf = _soundfile()
+    pieces = [(i, start, stop) for i, n in enumerate(lengths) for start, stop in chunk_bounds(n, chunk_samples)]
+    try:
+        clips = LazyClips(len(pieces), lambda k: sf.read(str(paths[pieces[k][0]]), start=pieces[k][1], stop=pieces[k][2],
+                                                         dtype="float32")[0])
+        outputs = model.embed(clips, ("scene",), lengths=[stop - start for _, start, stop in pieces],
+                              max_items=batch_size, max_samples=batch_samples)
+    except ClipError as err:
+        file, start, stop = pieces[err.index]
+        raise EmbeddingError(f"{where}/{split.files[file]} (samples {start}-{stop}): {err.cause}") from err.cause
+    return _Rows(np.stack([o.of("scene") for o in outputs]), np.array([p[0] for p in pieces], dtype=np.int64), None)
 
 
 def _check_increasing(stamps: np.ndarray, module: str, name: str) -> None:
@@ -269,7 +310,7 @@ def _write_rows(path: Path, rows: _Rows, files: tuple[str, ...]) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def _read_cache(folder: Path, expected: dict[str, Any], task: HearTask) -> dict[str, _Rows] | None:
+def _read_cache(folder: Path, expected: dict[str, Any], task: HearTask, *, chunked: bool = False) -> dict[str, _Rows] | None:
     """The cached rows of every split, or ``None`` (logged) when the cache is absent, of another identity, incomplete
     or damaged (a warning naming the file)."""
     record_path = folder / IDENTITY_NAME
@@ -297,7 +338,7 @@ def _read_cache(folder: Path, expected: dict[str, Any], task: HearTask) -> dict[
             saved = read_npz(path, required=("embeddings", "file_index", "files"))
             files = tuple(str(f) for f in saved["files"])
             rows[name] = _Rows(saved["embeddings"], saved["file_index"], saved.get("timestamps_ms"))
-            _check_rows(rows[name], len(task.split(name).files), task.info.embedding_type == "event")
+            _check_rows(rows[name], len(task.split(name).files), task.info.embedding_type == "event", chunked)
         except ValueError as err:
             logger.warning("%s: corrupt or unreadable cache file %s (%s): embedding again", task.info.name, path, err)
             return None
@@ -308,13 +349,13 @@ def _read_cache(folder: Path, expected: dict[str, Any], task: HearTask) -> dict[
     return rows
 
 
-def _check_rows(rows: _Rows, n_files: int, event: bool) -> None:
+def _check_rows(rows: _Rows, n_files: int, event: bool, chunked: bool = False) -> None:
     """Raise ``ValueError`` unless ``rows`` give every one of ``n_files`` files rows (one per file in a scene
-    task), and timestamps exactly for an event task."""
+    task not cut into chunks), and timestamps exactly for an event task."""
     n = len(rows.embeddings)
     counts = np.bincount(rows.file_index, minlength=n_files) if rows.file_index.ndim == 1 and n else np.zeros(0)
     if (rows.embeddings.ndim != 2 or rows.file_index.shape != (n,) or len(counts) != n_files or not counts.all()
-            or (not event and n != n_files) or event != (rows.timestamps_ms is not None)
+            or (not event and not chunked and n != n_files) or event != (rows.timestamps_ms is not None)
             or (rows.timestamps_ms is not None and rows.timestamps_ms.shape != (n,))):
         raise ValueError("arrays of inconsistent shapes")
 

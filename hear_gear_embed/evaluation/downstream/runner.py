@@ -47,6 +47,7 @@ def evaluate(
     device: str | torch.device = "cpu",
     batch_samples: int = DEFAULT_BATCH_SAMPLES,
     batch_size: int | None = None,
+    chunk_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Score ``model`` on every task of ``task_dirs`` with every protocol, writing ``scores.json`` and ``scores.md``
     into ``out_dir``.
@@ -67,6 +68,10 @@ def evaluate(
         device: where the protocols fit their models.
         batch_samples: most samples of audio per call of the module.
         batch_size: most files per call of the module; ``None``: bound by ``batch_samples`` only.
+        chunk_seconds: seed 001's protocol for scene tasks: each file cut into chunks of this length (s), embedded as
+            scenes, the protocols fitted on the chunks with their file's labels, and a file's prediction the mean of
+            its chunks' (:func:`~.embeddings.embed_task`); ``None``: one embedding per file, as heareval. Event tasks
+            are unaffected.
 
     Returns:
         The content of ``scores.json`` (its keys: docs/evaluate.md).
@@ -78,7 +83,10 @@ def evaluate(
         ModuleNotFoundError: soundfile or scikit-learn is not installed.
     """
     protocols = _check_protocols(protocols)
+    if chunk_seconds is not None and not (math.isfinite(chunk_seconds) and chunk_seconds > 0):
+        raise ValueError(f"chunk_seconds must be a positive number of seconds, got {chunk_seconds}")
     model = as_model(model)
+    chunk_samples = None if chunk_seconds is None else max(1, round(chunk_seconds * model.sample_rate))
     tasks = load_tasks(task_dirs, model.sample_rate)
     out = Path(out_dir)
     check_writable(out)
@@ -87,6 +95,7 @@ def evaluate(
     identity = model.identity.to_dict()
     scores: dict[str, Any] = {
         **identity, "sample_rate": model.sample_rate, "seed": seed, "protocols": list(protocols),
+        "chunk_seconds": chunk_seconds,
         "tasks": {t.info.name: {} for t in tasks}, "details": {t.info.name: {} for t in tasks},
         "metrics": {t.info.name: list(t.info.evaluation) for t in tasks},
         "folds": {t.info.name: [ds.name for ds in t.data_splits] for t in tasks},
@@ -94,7 +103,7 @@ def evaluate(
     }
     for task in tasks:
         _evaluate_task(model, task, scores, protocols=protocols, cache_dir=cache, cache_writable=cache_writable, seed=seed,
-                       device=device, batch_samples=batch_samples, batch_size=batch_size)
+                       device=device, batch_samples=batch_samples, batch_size=batch_size, chunk_samples=chunk_samples)
         write_atomic(out / SCORES_JSON, (json.dumps(scores, indent=2, allow_nan=False) + "\n").encode())
         write_atomic(out / SCORES_MD, scores_markdown(scores).encode())
     return scores
@@ -153,7 +162,9 @@ def scores_markdown(scores: Mapping[str, Any]) -> str:
     lines = [
         f"# Downstream evaluation of {scores['module']}", "",
         f"Module `{scores['module']}` {scores['module_version'] or '(no distribution)'}, weights "
-        f"`{scores['weights']}`, precision {scores['precision']}, {scores['sample_rate']} Hz, seed {scores['seed']}.",
+        f"`{scores['weights']}`, precision {scores['precision']}, {scores['sample_rate']} Hz, seed {scores['seed']}"
+        + (f"; scene tasks scored as the mean of {scores['chunk_seconds']:g} s chunk predictions (seed 001)."
+           if scores.get("chunk_seconds") else "."),
         "", "| task | metric | " + " | ".join(protocols) + " |", "|---|---|" + "---:|" * len(protocols),
     ]
     every = []
@@ -192,13 +203,13 @@ def _check_protocols(protocols: Sequence[str]) -> tuple[str, ...]:
 
 def _evaluate_task(model: EmbeddingModel, task: HearTask, scores: dict[str, Any], *, protocols: Sequence[str],
                    cache_dir: Path | None, cache_writable: bool, seed: int, device: str | torch.device,
-                   batch_samples: int, batch_size: int | None) -> None:
+                   batch_samples: int, batch_size: int | None, chunk_samples: int | None) -> None:
     """Embed ``task`` and run every protocol on it, recording results, warnings and failures into ``scores``."""
     name = task.info.name
     start = time.perf_counter()
     try:
         embedded = embed_task(model, task, cache_dir=cache_dir, cache_writable=cache_writable,
-                              batch_samples=batch_samples, batch_size=batch_size)
+                              batch_samples=batch_samples, batch_size=batch_size, chunk_samples=chunk_samples)
     except ModuleNotFoundError:
         raise
     except Exception as err:  # one task's failure must not lose the other tasks' scores

@@ -1,8 +1,8 @@
 """Scoring predictions of one split with a task's metrics, and comparing and aggregating the scores.
 
 * :class:`SplitScorer`: one split's ``(n_rows, n_labels)`` scores -> the task's metrics (event tasks: through the
-  event postprocessing, chosen by :meth:`SplitScorer.select` on a validation split); callable as a probe's
-  ``scoring``;
+  event postprocessing, chosen by :meth:`SplitScorer.select` on a validation split; scene tasks cut into chunks: the
+  mean of each file's chunk scores, seed 001's protocol); callable as a probe's ``scoring``;
 * :func:`better`, :func:`first_best`, :func:`worst`: comparisons that know whether higher is better, with heareval's
   tie rule (the first among equals);
 * :func:`fold_summary`: heareval's aggregation of test scores over folds (mean and sample standard deviation);
@@ -39,6 +39,7 @@ class SplitScorer:
         primary: ``metrics[0]``.
         files: event tasks: per file, its name, its rows (a repeated timestamp keeps its last row, as heareval keys a
             file's frames by timestamp) and their ``(n_frames,)`` timestamps in ms; ``[]`` for a scene task.
+        chunked: a scene split with several rows (chunks) for a file: each file's score is the mean of its rows'.
     """
 
     def __init__(self, task: TaskInfo, split: SplitEmbeddings, metrics: Sequence[Metric]) -> None:
@@ -46,6 +47,13 @@ class SplitScorer:
         self.metrics = metrics
         self.primary = metrics[0]
         self.targets = split.targets
+        self.chunked = split.timestamps_ms is None and len(np.unique(split.file_index)) != len(split.file_index)
+        if self.chunked:
+            # Rows of a file in one group: its score is their mean, its targets the file's (every chunk carries them).
+            self._file_of_row = np.unique(split.file_index, return_inverse=True)[1]
+            self._rows_per_file = np.bincount(self._file_of_row).astype(np.float64)[:, None]
+            first_row = np.unique(self._file_of_row, return_index=True)[1]
+            self.targets = split.targets[first_row]
         self.reference: Mapping[str, Sequence[Event]] = split.events or {}
         self.files: list[tuple[str, np.ndarray, np.ndarray]] = []
         if split.timestamps_ms is not None:
@@ -68,9 +76,18 @@ class SplitScorer:
                 out[postprocessing][name] = runs_to_events(runs[width], self.task.labels, params["min_duration"])
         return out
 
+    def file_scores(self, scores: np.ndarray) -> np.ndarray:
+        """A scene split's ``(n_rows, n_labels)`` scores per file: the mean of each file's chunks (:attr:`chunked`), or
+        the rows as they are."""
+        if not self.chunked:
+            return scores
+        sums = np.zeros((len(self._rows_per_file), scores.shape[1]), dtype=np.float64)
+        np.add.at(sums, self._file_of_row, scores)
+        return (sums / self._rows_per_file).astype(scores.dtype, copy=False)
+
     def _value(self, metric: Metric, scores: np.ndarray, events: Mapping[str, Sequence[Event]] | None) -> float:
         if events is None:
-            return metric.compute(scores, self.targets)
+            return metric.compute(self.file_scores(scores), self.targets)
         return metric.compute(events, self.reference, self.task.labels)
 
     def select(self, scores: np.ndarray) -> tuple[float, Postprocessing | None]:

@@ -48,6 +48,31 @@ def _model_of(hear: EmbeddingModel) -> FakeModel:
     return hear.model
 
 
+def test_chunks_of_scene_files_are_rows_of_their_file_with_its_labels(tmp_path: Path) -> None:
+    """Seed 001's protocol: files of 1.0, 0.5 and 0.1 s in chunks of 0.4 s give 3, 2 and 1 rows, each the fake's
+    statistics of its own samples; event tasks are not cut; the cache keeps chunked rows apart."""
+    splits = {"train": {"t0.wav": ["a"], "t1.wav": ["b"]}, "valid": {"v0.wav": ["a"]}, "test": {"s0.wav": ["b"]}}
+    task = load_task(write_task(tmp_path / "task", prediction_type="multiclass", split_files=splits,
+                                seconds={"t0.wav": 1.0, "t1.wav": 0.5, "v0.wav": 0.1}))
+    assert embeddings.chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)] and embeddings.chunk_bounds(3, 4) == [(0, 3)]
+    hear, chunk = fake_hear(), int(0.4 * RATE)
+    result = embed_task(hear, task, chunk_samples=chunk, cache_dir=tmp_path / "cache")
+    train = result.splits["train"]
+    rows = {train.files[f]: int((train.file_index == f).sum()) for f in np.unique(train.file_index)}
+    assert rows == {"t0.wav": 3, "t1.wav": 2} and len(result.splits["valid"].embeddings) == 1
+    audio, _ = sf.read(task.path / str(RATE) / "train" / "t0.wav", dtype="float32")
+    t0 = train.embeddings[train.file_index == train.files.index("t0.wav")]
+    for k, (start, stop) in enumerate(embeddings.chunk_bounds(len(audio), chunk)):
+        piece = audio[start:stop]
+        assert np.allclose(t0[k], [piece.mean(), np.sqrt((piece ** 2).mean()), np.abs(piece).max()], atol=1e-6)
+    assert (train.targets[train.file_index == train.files.index("t1.wav")] == [0.0, 1.0]).all()
+    whole = embed_task(hear, task, cache_dir=tmp_path / "cache")
+    assert not whole.cached and len(whole.splits["train"].embeddings) == 2
+    assert embed_task(hear, task, chunk_samples=chunk, cache_dir=tmp_path / "cache").cached
+    with pytest.raises(ValueError, match="chunk_samples must be at least 1"):
+        embed_task(hear, task, chunk_samples=0)
+
+
 def test_scene_rows_follow_heareval_order_with_their_targets(tmp_path: Path) -> None:
     task = load_task(write_task(tmp_path, prediction_type="multilabel", split_files=SPLITS,
                                 seconds={"t1.wav": 0.5, "s2.wav": 0.1}))

@@ -16,7 +16,7 @@ import pytest
 from hear_gear_embed.evaluation.downstream import embeddings, runner
 from hear_gear_embed.evaluation.downstream.data import Fold, TaskInfo
 from hear_gear_embed.evaluation.downstream.protocols import ProtocolResult
-from hear_gear_embed.evaluation.downstream.runner import evaluate, scores_markdown
+from hear_gear_embed.evaluation.downstream.runner import SCORES_MD, evaluate, scores_markdown
 from hear_gear_embed.evaluation.downstream.tasks import TaskError
 
 from ...util.corrupt import flip_value_bit
@@ -83,6 +83,15 @@ def test_scores_of_every_task_and_protocol(synthetic_tasks: Path, tmp_path: Path
     assert again["embeddings_cached"] == {"tones-kfold": True}
 
 
+def test_seed001s_chunk_protocol_is_recorded(tmp_path: Path) -> None:
+    task = write_task(tmp_path, "chunked", split_files={"train": {f"t{i}.wav": ["ab"[i % 2]] for i in range(6)},
+                                                        "valid": {"v0.wav": ["a"], "v1.wav": ["b"]},
+                                                        "test": {"s0.wav": ["a"], "s1.wav": ["b"]}})
+    scores = evaluate(fake_hear(), [task], out_dir=tmp_path / "out", protocols=("knn",), chunk_seconds=0.1)
+    assert scores["chunk_seconds"] == 0.1 and not scores["failed"]
+    assert "mean of 0.1 s chunk predictions (seed 001)" in (tmp_path / "out" / SCORES_MD).read_text()
+
+
 def test_failures_are_recorded_and_the_rest_scored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "run_protocol", StandInProtocols(fail=("one", "linear")))
     one, two = write_task(tmp_path, "one"), write_task(tmp_path, "two", loud=("test-0.wav",))
@@ -118,6 +127,7 @@ def test_bad_tasks_are_refused_before_anything_is_embedded(tmp_path: Path, monke
     refused([], ValueError, "no task folder given")
     refused([good], ValueError, "unknown protocol 'kn'; did you mean knn", protocols=("kn",))
     refused([good], ValueError, "a protocol is given twice", protocols=("knn", "knn"))
+    refused([good], ValueError, "chunk_seconds must be a positive number", chunk_seconds=0.0)
     assert hear.model.batches == [] and not (tmp_path / "out").exists()
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from hear_gear_embed.evaluation.downstream.data import SplitEmbeddings, TaskInfo
 from hear_gear_embed.evaluation.downstream.metrics import task_metrics
 from hear_gear_embed.evaluation.downstream.scoring import (
     SplitScorer,
@@ -19,6 +20,8 @@ from hear_gear_embed.evaluation.downstream.scoring import (
 
 from .synthetic import EVENTS, MULTICLASS, make_folds
 
+MULTICLASS_2 = TaskInfo("two", "scene", "multiclass", ("top1_acc",), ("a", "b"))
+
 
 def test_a_scene_split_is_scored_on_its_targets_without_postprocessing() -> None:
     split = make_folds(MULTICLASS, sizes=(8, 8, 8))[0].test
@@ -30,6 +33,19 @@ def test_a_scene_split_is_scored_on_its_targets_without_postprocessing() -> None
     assert scorer(None, split.targets) == 1.0  # a probe's scoring: the primary metric, y_true unread
     assert scorer.scores(split.targets, None)["top1_acc"] == 1.0
     assert set(scorer.scores(wrong, None)) == set(MULTICLASS.evaluation)
+
+
+def test_a_chunked_scene_split_scores_each_file_by_the_mean_of_its_chunks() -> None:
+    """Seed 001's protocol: file 0 has three chunks, file 1 one; the mean decides, not any single chunk."""
+    targets = np.eye(2, dtype=np.float32)[[0, 0, 0, 1]]
+    split = SplitEmbeddings(np.zeros((4, 1), np.float32), targets, ("a.wav", "b.wav"), np.array([0, 0, 0, 1]))
+    scorer = SplitScorer(MULTICLASS_2, split, task_metrics(("top1_acc",), "scene"))
+    assert scorer.chunked and scorer.targets.tolist() == [[1, 0], [0, 1]]
+    chunk_scores = np.array([[0.9, 0.1], [0.4, 0.6], [0.45, 0.55], [0.2, 0.8]])  # file 0: mean 0.583 / 0.417
+    assert scorer.file_scores(chunk_scores) == pytest.approx(np.array([[0.5833333, 0.4166667], [0.2, 0.8]]))
+    assert scorer.select(chunk_scores) == (1.0, None)  # two of file 0's chunks alone would be wrong
+    assert scorer.select(chunk_scores[[1, 0, 2, 3]]) == (1.0, None)
+    assert scorer.select(np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.3], [0.3, 0.7]])) == (0.5, None)  # file 0: b, by 0.1
 
 
 def test_an_event_split_chooses_its_postprocessing_and_needs_one_to_score() -> None:
