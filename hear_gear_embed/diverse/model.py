@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from typing import Any, Literal, overload
@@ -22,8 +21,6 @@ from ..util.units import n_timestamps
 from .config import DiverseConfig
 from .network import DiverseNet
 from .streams import Neuralogram, StreamFrames, feature_frames, gather_windows, scene_centres, waveform_patches
-
-logger = logging.getLogger(__name__)
 
 WINDOWS_PER_CHUNK = 256
 """Windows through the encoders at once (bounds the working memory on long clips: about 2 MB per window at the
@@ -103,13 +100,21 @@ class DiverseModel(nn.Module):
 
     def window_embeddings(self, frames: dict[str, StreamFrames], centres: Tensor) -> Tensor:
         """``(batch, n_windows, embedding_size)``: the network on the window centred on each of ``centres`` (samples)
-        of every clip, in chunks of :data:`WINDOWS_PER_CHUNK` windows."""
+        of every clip, in chunks of :data:`WINDOWS_PER_CHUNK` windows.
+
+        Raises:
+            FloatingPointError: the network returned NaN or Inf (from finite audio: its weights diverged).
+        """
         batch = next(iter(frames.values())).frames.shape[0]
         parts = []
         for start, stop in chunks(len(centres), max(1, WINDOWS_PER_CHUNK // max(1, batch))):
             inputs = {name: gather_windows(f, centres[start:stop], self.config.window_samples) for name, f in frames.items()}
             parts.append(self.net(inputs).view(batch, stop - start, -1))
-        return torch.cat(parts, dim=1)
+        out = torch.cat(parts, dim=1)
+        if not bool(torch.isfinite(out).all()):
+            raise FloatingPointError(f"the {self.config.name} network returned non-finite values (finite input audio; "
+                                     f"weights from {self.weights_source})")
+        return out
 
     def scene_embeddings(self, audio: AudioInput) -> Tensor:
         """``(n_sounds, scene_embedding_size)`` float32: the mean of the embeddings of ``ceil(n_samples / window)``

@@ -120,6 +120,8 @@ def neuralogram_for(config: DiverseConfig, *, device: str | torch.device | None 
     identity = handle.identity
     record = {"name": stream.source, "weights": identity.weights, "sha256": identity.weights_sha256,
               "dim": handle.timestamp_embedding_size, "sample_rate": handle.sample_rate}
+    logger.info("%s's neuralogram: %s (weights %s), %d values per frame at %d Hz", config.name, stream.source,
+                identity.weights, record["dim"], record["sample_rate"])
     return ModuleNeuralogram(handle, config.sample_rate, record)
 
 

@@ -82,6 +82,14 @@ def test_loading_errors_name_the_problem(saved: tuple[DiverseModel, Path], tmp_p
         diverse.get_scene_embeddings(audio(), random_embedder(get_variant("tiny_test")))  # type: ignore[arg-type]
 
 
+def test_non_finite_weights_are_an_error_not_a_nan(tmp_path: Path) -> None:
+    model = diverse.new_model(TINY, seed=0, device="cpu")
+    with torch.no_grad():
+        model.net.encoders["timbre"].proj.weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="diverse_tiny network returned non-finite values"):
+        diverse.get_scene_embeddings(audio(), model)
+
+
 def test_the_neuralogram_must_be_the_one_it_was_trained_with(tmp_path: Path) -> None:
     weights = []
     for seed in (0, 1):
