@@ -138,6 +138,7 @@ def checkpoints(variants: list[str], root: Path) -> dict[str, Path | None]:
         from hear_gear_embed.hear.diverse import new_model
 
         source = random_official_checkpoint(get_variant(DIVERSE_SOURCE).net, root)
+        root.mkdir(parents=True, exist_ok=True)  # the PaSST checkpoints may live in $HGE_TEST_CHECKPOINTS instead
         out[DIVERSE] = root / "diverse-seed0.pt"
         new_model(get_diverse(DIVERSE).with_source(DIVERSE_SOURCE, str(source)), seed=0, device="cpu").save_weights(
             out[DIVERSE])
