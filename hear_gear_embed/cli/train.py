@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import sys
 from pathlib import Path
 
@@ -125,7 +126,8 @@ def trainable_from_args(args: argparse.Namespace) -> VariantConfig | DiverseConf
     """The variant or diverse model ``args.variant`` names, with the streams and neuralogram the options choose.
 
     Raises:
-        KeyError: an unknown name. ValueError: a diverse option for a variant, an unknown stream.
+        KeyError: an unknown name. ValueError: a diverse option for a variant, Patchout for a diverse model, an unknown
+            stream, a neuralogram for streams without one.
     """
     from ..diverse.config import get_diverse, is_diverse
     from ..registry import get_variant
@@ -139,10 +141,12 @@ def trainable_from_args(args: argparse.Namespace) -> VariantConfig | DiverseConf
     model = get_diverse(args.variant)
     if args.neuralogram_weights and not args.neuralogram:
         raise ValueError("--neuralogram-weights needs --neuralogram (the network they belong to)")
-    if args.neuralogram:
-        model = model.with_source(args.neuralogram, args.neuralogram_weights)
+    if args.patchout is not None or args.patchout_unstructured:
+        raise ValueError(f"--patchout drops PaSST's patch tokens; diverse model {args.variant} has none")
     if args.streams:
         model = model.with_streams([name.strip() for name in args.streams.split(",") if name.strip()])
+    if args.neuralogram:  # after the streams: a choice without a neuralogram stream is refused, not ignored
+        model = model.with_source(args.neuralogram, args.neuralogram_weights)
     return model
 
 
@@ -154,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
                             'pip install "hear_gear_embed[train]"')
     try:
         variant = trainable_from_args(args)
-        config = config_from_args(args, variant.frontend.hop_ms if isinstance(variant, VariantConfig) else 10.0)
+        # A diverse model has no STFT hop for Patchout's defaults, and Patchout was refused for it above.
+        config = config_from_args(args, variant.frontend.hop_ms if isinstance(variant, VariantConfig) else math.nan)
     except (KeyError, ValueError) as err:
         return _usage_error(str(err.args[0]) if isinstance(err, KeyError) else str(err))
 

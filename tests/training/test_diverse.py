@@ -96,6 +96,8 @@ def test_the_command_trains_chosen_streams(synthetic_tasks: Path, tmp_path: Path
     assert model.config == get_diverse("diverse_tiny").with_streams(["pitch", "timbre"]) and model.neuralogram is None
     for argv, message in ((["tiny_test", "--streams", "pitch"], "--streams apply to diverse models only"),
                           (["diverse_tiny", "--streams", "pich"], "pitch"),
-                          (["diverse_tiny", "--neuralogram-weights", "x.pt"], "--neuralogram-weights needs --neuralogram")):
+                          (["diverse_tiny", "--neuralogram-weights", "x.pt"], "--neuralogram-weights needs --neuralogram"),
+                          (["diverse_tiny", "--streams", "pitch", "--neuralogram", "passt_base"], "no neuralogram stream"),
+                          (["diverse_tiny", "--patchout"], "--patchout drops PaSST's patch tokens")):
         assert main(["train", argv[0], str(task), "--out", str(tmp_path / "x"), *argv[1:], "--no-progress"]) == 2
         assert message in capsys.readouterr().err
