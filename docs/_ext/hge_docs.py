@@ -166,7 +166,8 @@ def diverse_markdown() -> str:
         enc = cfg.encoder
         lines += [
             f"### `{name}`", "", f"{cfg.description}.", "",
-            f"Encoders: {enc.depth} block{'s' if enc.depth != 1 else ''} of width {enc.width}, {enc.heads} heads of {enc.width // enc.heads}, MLP "
+            f"Encoders: {enc.depth} block{'s' if enc.depth != 1 else ''} of width {enc.width}, {enc.heads} heads of "
+            f"{enc.width // enc.heads}, MLP "
             f"{enc.mlp_ratio:g}x; windows of {cfg.window_ms:g} ms, timestamps every {cfg.timestamp_hop_ms:g} ms; "
             f"embedding size {cfg.embedding_size}" + ("" if cfg.published else " (a test geometry, not listed)") + ".",
             "", "| stream | kind | reads | values per frame | frame hop | frames per window |", "|---|---|---|---:|---:|---:|",

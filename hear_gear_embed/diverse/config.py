@@ -5,7 +5,7 @@ Seed 001 learns one embedding per kind of audio feature (pitch, timbre, waveform
 small transformer each, and concatenates them. A :class:`Stream` names where a stream's frames come from: frame
 features of the descriptor table, raw-waveform patches, or the timestamp embeddings of another network (a
 "neuralogram"). The seed's encoder is 6 layers of width 64 with "12 heads", which does not divide 64: this package
-uses 8 heads of 8 dimensions, the divisor of 64 nearest to 12 that keeps a head at least 8 wide.
+uses 8 heads of 8 dimensions (8 and 16 are the divisors of 64 nearest to 12; 16 would leave heads of 4).
 """
 
 from __future__ import annotations
