@@ -94,8 +94,7 @@ class DiverseModel(nn.Module):
             else:
                 assert self.neuralogram is not None
                 with torch.no_grad():
-                    frames = self.neuralogram(audio)
-                out[stream.name] = StreamFrames(frames.frames.to(audio.device), frames.first, frames.hop)
+                    out[stream.name] = self.neuralogram(audio)  # on the audio's device (the protocol's contract)
         return out
 
     def window_embeddings(self, frames: dict[str, StreamFrames], centres: Tensor) -> Tensor:

@@ -80,8 +80,9 @@ class ModuleNeuralogram:
         for key in keys:
             self._cache[key] = found[key]
             self._cache.move_to_end(key)
-        while len(self._cache) > 1 and sum(f[0].nbytes for f in self._cache.values()) > self.cache_bytes:
-            self._cache.popitem(last=False)
+        held = sum(f[0].nbytes for f in self._cache.values())
+        while len(self._cache) > 1 and held > self.cache_bytes:
+            held -= self._cache.popitem(last=False)[1][0].nbytes
         first, hop = found[keys[0]][1], found[keys[0]][2]
         return StreamFrames(torch.stack([found[key][0] for key in keys]).to(audio.device), first, hop)
 
