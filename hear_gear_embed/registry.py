@@ -1,4 +1,5 @@
-"""The one registry of variants: every variant is data, usable by name everywhere (HEAR module, GEAR, CLI).
+"""The one registry of variants: every variant is data, usable by name everywhere (HEAR module, GEAR, CLI), and so is
+a variant written as a spec, ``passt[levels=L+M,rf=160+640,hop=5]`` (:mod:`.variant_spec`).
 
 Pure data, no torch: ``hear-gear list`` reads it without importing the network. Variants of other
 packages join through the entry-point group :data:`PLUGIN_GROUP`: each entry names a module whose import
@@ -14,10 +15,11 @@ import warnings
 from importlib.metadata import entry_points
 
 from .embedding.config import FeatureBlock, Level, VariantConfig, WindowBlock
-from .frontends.config import CqtConfig, MelConfig
+from .frontends.config import MelConfig
 from .model.config import PasstConfig
 from .model.weights import get_weights
 from .util.names import unknown_name
+from .variant_spec import CQT_PASST_GRID, is_spec, parse_spec
 
 logger = logging.getLogger(__name__)
 
@@ -57,22 +59,26 @@ def register_variant(variant: VariantConfig, *, overwrite: bool = False) -> Vari
 
 
 def get_variant(name: str) -> VariantConfig:
-    """The registered variant called ``name``.
+    """The registered variant called ``name``, or the variant that spec ``name`` describes
+    (``passt[levels=L+M,rf=160+640,hop=5]``, :func:`~hear_gear_embed.variant_spec.parse_spec`).
 
     Raises:
         KeyError: unknown name, with the closest registered names.
+        ValueError: a spec with a bad key or value, naming it and what is allowed.
     """
     _load_plugins()
-    try:
+    if name in _VARIANTS:
         return _VARIANTS[name]
-    except KeyError:
-        raise KeyError(unknown_name("variant", name, list_variants())) from None
+    if is_spec(name):
+        return parse_spec(name)
+    raise KeyError(unknown_name("variant", name, list_variants()))
 
 
 def is_variant(name: str) -> bool:
-    """Whether ``name`` is a registered variant."""
+    """Whether ``name`` names a variant: a registered one, or one written as a spec (whose keys and values
+    :func:`get_variant` checks), never a HEAR module's import name."""
     _load_plugins()
-    return name in _VARIANTS
+    return name in _VARIANTS or is_spec(name)
 
 
 def list_variants(pattern: str | None = None, *, include_unpublished: bool = False) -> list[str]:
@@ -126,10 +132,6 @@ HANDCRAFTED: tuple[str, ...] = (
 """The diverse handcrafted set of the ``handcrafted`` variants (timbre: MFCC and spectral shape; pitch:
 chroma and CQT peaks; energy)."""
 
-CQT_PASST_GRID = CqtConfig(bins_per_octave=16, n_bins=128)
-"""A CQT that fits PaSST's 128-band patch grid: 8 octaves from C1 (32.7 Hz) to 7.8 kHz, 16 bins per
-octave, 10 ms hop; the input of the ``passt_cqt`` variant, for users who train or fine-tune PaSST on CQT."""
-
 _HM: tuple[Level, ...] = ("H", "M")
 _SWA = "passt_s_swa_p16_128_ap476"
 
@@ -152,6 +154,11 @@ register_variant(passt_variant(
     "passt_lm2rf_hop5", "passt_s_swa_f128_stfthop160_p16_s10_ap473",
     (WindowBlock(160, ("M",)), WindowBlock(640, ("M",)), WindowBlock(30, ("L",))), ("M", "L"),
     "PaSST L+M, 160 ms and 640 ms receptive fields, STFT hop 5 ms (the paper's best setting)",
+))
+register_variant(passt_variant(
+    "passt_lm2rf_hop3", "passt_s_swa_f128_stfthop100_p16_s10_ap473",
+    (WindowBlock(160, ("M",)), WindowBlock(640, ("M",)), WindowBlock(18.75, ("L",))), ("M", "L"),
+    "PaSST L+M, 160 ms and 640 ms receptive fields, STFT hop 3.125 ms (the paper's 'hop=3 ms', no better than 5 ms there)",
 ))
 register_variant(VariantConfig(
     name="tiny_test",

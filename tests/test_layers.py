@@ -12,14 +12,14 @@ import hear_gear_embed
 
 ROOT = Path(hear_gear_embed.__file__).parent
 LAYERS = {
-    "_version": 0, "util": 0, "frontends": 1, "model": 2, "features": 3, "embedding": 4, "registry": 5, "diverse": 5,
-    "hear": 6, "evaluation": 7, "io": 7, "training": 8, "cli": 9, "__main__": 10, "__init__": 10,
+    "_version": 0, "util": 0, "frontends": 1, "model": 2, "features": 3, "embedding": 4, "variant_spec": 5, "registry": 6,
+    "diverse": 6, "hear": 7, "evaluation": 8, "io": 8, "training": 9, "cli": 10, "__main__": 11, "__init__": 11,
 }
 """Layer of each top-level module or subpackage: a module may import from its own unit or lower layers only."""
 
 PURE = ["frontends/config.py", "model/config.py", "model/weights.py", "features/catalogue.py", "features/config.py",
-        "embedding/config.py", "registry.py", "util/units.py", "util/names.py", "util/chunking.py", "util/lazy.py",
-        "util/precision.py", "training/config.py", "diverse/config.py"]
+        "embedding/config.py", "variant_spec.py", "registry.py", "util/units.py", "util/names.py", "util/chunking.py",
+        "util/lazy.py", "util/precision.py", "training/config.py", "diverse/config.py"]
 """Configuration and registry modules: read by ``hear-gear list`` and ``--help``, which must not import torch."""
 
 

@@ -25,7 +25,7 @@ from hear_gear_embed.registry import get_variant, is_variant, list_variants, pas
 from .conftest import noise
 
 PUBLISHED = [
-    "passt_base", "passt_2lvl", "passt_2lvlmel", "passt_lm2rf_hop5",
+    "passt_base", "passt_2lvl", "passt_2lvlmel", "passt_lm2rf_hop5", "passt_lm2rf_hop3",
     "lowlevel_mel", "lowlevel_cqt", "handcrafted", "passt_2lvl_cqt", "passt_2lvl_handcrafted", "passt_cqt",
 ]
 NAME = "my_runtime_variant"
@@ -57,6 +57,7 @@ def test_variants_by_weights() -> None:
     assert registry.variants_by_weights() == {
         "passt_s_swa_p16_128_ap476": ["passt_base", "passt_2lvl", "passt_2lvlmel", "passt_2lvl_cqt", "passt_2lvl_handcrafted"],
         "passt_s_swa_f128_stfthop160_p16_s10_ap473": ["passt_lm2rf_hop5"],
+        "passt_s_swa_f128_stfthop100_p16_s10_ap473": ["passt_lm2rf_hop3"],
     }
 
 

@@ -7,6 +7,8 @@ Writes into ``docs/_generated/`` (ignored by git) when the builder starts:
   (included by ``weights.md``);
 * ``include/descriptors.md``: the frame features, from the descriptor table ``DESCRIPTORS`` (included by
   ``features.md``);
+* ``include/hear2021.md``: the best HEAR 2021 score of each task and its sources, from ``hear2021_best.json``
+  (included by ``evaluate.md``);
 * ``include/ci_stages.md``: the CI stages, their budgets and what each proves, from ``.ci/stages.toml`` (included
   by ``development.md``);
 * ``include/toplevel.md``: the names of ``hear_gear_embed.__all__``, each linked to where it is documented
@@ -45,6 +47,7 @@ from sphinx.util.typing import ExtensionMetadata
 
 import hear_gear_embed as hge
 from hear_gear_embed.embedding.config import FeatureBlock, VariantConfig, WindowBlock
+from hear_gear_embed.evaluation.downstream.reference import load_reference
 from hear_gear_embed.features.catalogue import DESCRIPTORS, SOURCES
 from hear_gear_embed.features.config import FeatureConfig
 from hear_gear_embed.frontends.config import CqtConfig
@@ -52,8 +55,8 @@ from hear_gear_embed.model.weights import PRETRAINED
 from hear_gear_embed.registry import variants_by_weights
 
 PACKAGE = "hear_gear_embed"
-API_ORDER = ("util", "frontends", "model", "features", "embedding", "registry", "diverse", "hear", "evaluation", "io",
-             "training", "cli")
+API_ORDER = ("util", "frontends", "model", "features", "embedding", "variant_spec", "registry", "diverse", "hear", "evaluation",
+             "io", "training", "cli")
 """Reading order of the API pages, the order of the import rule (each imports only those before it);
 children of the package not named here follow alphabetically."""
 SKIPPED_MODULES = {f"{PACKAGE}.__main__", f"{PACKAGE}._version"}
@@ -249,6 +252,19 @@ def checkpoints_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def hear2021_markdown() -> str:
+    """Table of the best HEAR 2021 score of each task (title, task folders, category, metric, score, submissions), with
+    the sources and how the numbers were taken, from the shipped reference file."""
+    reference = load_reference()
+    lines = ["| HEAR 2021 task | task folder(s) | category | metric | best | submission(s) |", "|---|---|---|---|---:|---|"]
+    for r in reference.tasks:
+        folders = ", ".join(f"`{name}-{r.version}-{r.mode}`" for name in r.task_names)
+        lines.append(f"| {r.title} | {folders} | {r.category} | `{r.metric}` | {r.best:.4f} | {'; '.join(r.submissions)} |")
+    lines += ["", f"Read on {reference.retrieved.isoformat()}. {reference.note}", "", "Sources:", "",
+              *[f"- {source}" for source in reference.source]]
+    return "\n".join(lines) + "\n"
+
+
 def _unit(unit: str, unit_size: float) -> str:
     return unit if unit_size == 1 else f"{unit} (raw value / {unit_size:g})"
 
@@ -411,6 +427,7 @@ def generate(app: Sphinx) -> None:
     _write(out / "include" / "checkpoints.md", checkpoints_markdown())
     _write(out / "include" / "descriptors.md", descriptors_markdown())
     _write(out / "include" / "diverse.md", diverse_markdown())
+    _write(out / "include" / "hear2021.md", hear2021_markdown())
     _write(out / "include" / "ci_stages.md", ci_stages_markdown(Path(app.srcdir).parent / ".ci" / "stages.toml"))
     _write(out / "include" / "toplevel.md", toplevel_markdown(modules))
     rank = {child: i for i, child in enumerate(API_ORDER)}

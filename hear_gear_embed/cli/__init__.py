@@ -1,5 +1,5 @@
 """``hear-gear`` command line: list variants, embed audio files, validate HEAR modules, run and
-compare GEAR evaluations, score HEAR modules on HEAR tasks, make task folders from labelled audio, fine-tune
+compare GEAR evaluations, score HEAR modules on HEAR tasks and compare the scores, make task folders from labelled audio, fine-tune
 variants on them, and fetch official weights. Also ``python -m hear_gear_embed``.
 
 Each subcommand lives in its own module with an ``add_parser`` function; this module only assembles
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_parser(sub)
     validate.add_parser(sub)
     gear.add_parsers(sub)
-    evaluate.add_parser(sub)
+    evaluate.add_parsers(sub)
     task.add_parser(sub)
     train.add_parser(sub)
     weights.add_parser(sub)

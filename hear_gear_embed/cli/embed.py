@@ -62,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     model = parser.add_mutually_exclusive_group()
     model.add_argument("--variant", metavar="NAME",
                        help=f"model variant: {', '.join(list_variants())} (default passt_base; `hear-gear list` "
-                       "describes them)")
+                       "describes them), or a spec such as 'passt[levels=L+M,rf=160+640,hop=5]' (docs/variants.md)")
     model.add_argument("--module", metavar="NAME",
                        help="any importable HEAR 2021 module instead of a variant, e.g. hearbaseline (its load_model "
                        "gets --model when given)")
@@ -280,7 +280,7 @@ def _spec_and_options(args: argparse.Namespace) -> tuple[ModelSpec, RayOptions]:
     """The model and the Ray engine's options from the command line.
 
     Raises:
-        ValueError: options that contradict each other or do not apply to the chosen model or engine.
+        ValueError: options that contradict each other or do not apply to the chosen model or engine; a bad variant spec.
         KeyError: unknown variant.
     """
     from ..hear.spec import ModelSpec

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..embedding.config import KINDS
+from ..registry import get_variant, is_variant
 from ..util.precision import PRECISIONS
 from .options import add_compile_option, compile_choice
 
@@ -22,11 +23,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "metrics.",
     )
     p_gear.add_argument(
-        "module", help="a variant of this package (e.g. handcrafted) or any importable HEAR module (e.g. hearbaseline)"
+        "module", help="a variant of this package (e.g. handcrafted, or a spec such as 'passt[levels=M,rf=160,hop=5]') or "
+        "any importable HEAR module (e.g. hearbaseline)"
     )
     p_gear.add_argument("--model", help="checkpoint passed to load_model (default: the module's own default)")
     p_gear.add_argument("--preset", default="paper", choices=["paper", "perceptual"], help="tone dataset (default: paper)")
-    p_gear.add_argument("--out", help="output folder (default: gear/<module>)")
+    p_gear.add_argument("--out", help="output folder (default: gear/<module>; a spec's canonical name)")
     p_gear.add_argument("--seed", type=int, default=0, help="seed of the f1 draw, K-fold split, K-means and bootstrap")
     p_gear.add_argument("--n-alpha", type=int, help="number of alpha values (default 50)")
     p_gear.add_argument("--n-r", type=int, help="number of r values (default 50)")
@@ -56,6 +58,16 @@ def _missing_gear_extra(err: ModuleNotFoundError) -> int:
     return 2
 
 
+def _folder_name(module: str) -> str:
+    """The default output folder's name for ``module``: a variant's name (a spec's canonical one, which may hold a dot),
+    else the last part of the module's import name.
+
+    Raises:
+        ValueError: a variant spec with a bad key or value.
+    """
+    return get_variant(module).name if is_variant(module) else module.rsplit(".", 1)[-1]
+
+
 def run_gear_command(args: argparse.Namespace) -> int:
     """One GEAR run; exit status 2 on bad settings, a missing extra or missing weights."""
     from ..evaluation.gear import GearSettings, run_gear
@@ -71,8 +83,8 @@ def run_gear_command(args: argparse.Namespace) -> int:
             print("error: --duration applies to the perceptual preset only (the paper's tones are 1024 samples)", file=sys.stderr)
             return 2
         overrides["duration_s"] = args.duration
-    out = Path(args.out or Path("gear") / args.module.rsplit(".", 1)[-1])
     try:
+        out = Path(args.out or Path("gear") / _folder_name(args.module))
         record = run_gear(
             args.module, out, args.model or "", args.preset, overrides, settings=settings, kind=args.embedding,
             batch_size=args.batch_size, progress=not args.no_progress, save_embeddings=args.save_embeddings,

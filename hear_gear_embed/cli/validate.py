@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "hear-gear embed and evaluate refuse them). Prints a report; exit status 0 when it passes, 1 when a check "
         "fails, 2 when the module cannot be imported.",
     )
-    parser.add_argument("module", help="a variant of this package (e.g. passt_base) or any importable HEAR module")
+    parser.add_argument("module", help="a variant of this package (e.g. passt_base, or a spec such as "
+                        "'passt[levels=L+M,rf=160+640,hop=5]') or any importable HEAR module")
     parser.add_argument("--model", default="", help="path passed to load_model (default: the module's default)")
     parser.add_argument("--device", help="torch device (default: CUDA when available)")
     parser.set_defaults(func=run)
@@ -25,13 +26,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.module`` and print the report."""
     from ..evaluation.validate import validate_module
+    from ..hear import variant_module
     from ..hear.loading import resolve_module_name
+    from ..registry import is_variant
 
-    name = resolve_module_name(args.module)
     try:
-        report = validate_module(name, args.model, device=args.device)
+        module = variant_module(args.module) if is_variant(args.module) else resolve_module_name(args.module)
+    except ValueError as err:  # a variant spec with a bad key or value
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        report = validate_module(module, args.model, device=args.device)
     except ImportError as err:
-        print(f"error: cannot import {name}: {err}", file=sys.stderr)
+        print(f"error: cannot import {module}: {err}", file=sys.stderr)
         return 2
     print(report.format())
     return 0 if report.passed else 1

@@ -4,6 +4,7 @@ executes and from which its FLOP count and memory estimate derive. Every size is
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -174,12 +175,26 @@ Step = WindowPass | PooledFeatures | ClipFeatures
 """One step of a call's plan (:meth:`VariantConfig.plan`)."""
 
 
+_SPEC_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_.=,+")
+"""Characters between the brackets of a variant named by its spec (:mod:`~hear_gear_embed.variant_spec`): none that a
+file name cannot hold, so that the name can name folders."""
+
+
+def _valid_name(name: str) -> bool:
+    """Whether ``name`` can name a variant: an identifier not starting with ``_``, optionally followed by a spec's
+    ``[key=value,...]``."""
+    head, bracket, rest = name.partition("[")
+    spec = not bracket or (rest.endswith("]") and set(rest[:-1]) <= _SPEC_CHARACTERS)
+    return head.isidentifier() and not head.startswith("_") and spec
+
+
 @dataclass(frozen=True)
 class VariantConfig:
     """A complete embedding model: frontend, network, checkpoint, frame features and how they are read out.
 
     Attributes:
-        name: registry name (also the HEAR module name under ``hear_gear_embed.hear``).
+        name: registry name, or the canonical spec of a variant made from one (also the HEAR module name under
+            ``hear_gear_embed.hear``).
         description: one line for listings.
         timestamp_blocks: blocks concatenated, in order, into each timestamp embedding: network
             levels on windows of audio (:class:`WindowBlock`) or pooled frame features of the clip
@@ -221,9 +236,10 @@ class VariantConfig:
     published: bool = True
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier() or self.name.startswith("_"):
-            raise ValueError(f"variant name {self.name!r} must be a Python identifier not starting with '_' "
-                             "(it is also the name of its HEAR module)")
+        if not _valid_name(self.name):
+            raise ValueError(f"variant name {self.name!r} must be a Python identifier not starting with '_', or a "
+                             "variant spec such as passt[levels=L+M,rf=160+640,hop=5] (it is also the name of its HEAR "
+                             "module)")
         if self.features.sample_rate != self.frontend.sample_rate:
             raise ValueError(
                 f"{self.name}: the frame features run at {self.features.sample_rate} Hz, the frontend at "

@@ -31,8 +31,9 @@ class ModelSpec:
     """A model to load, as plain data: :func:`load`'s arguments (see there).
 
     Attributes:
-        source: a variant name, a :class:`~hear_gear_embed.embedding.config.VariantConfig`, or the import name of a
-            HEAR module (``hear_gear_embed.hear.<variant>`` is the variant).
+        source: a variant name or spec (``passt[levels=L+M,rf=160+640,hop=5]``, :mod:`~hear_gear_embed.variant_spec`),
+            a :class:`~hear_gear_embed.embedding.config.VariantConfig`, or the import name of a HEAR module
+            (``hear_gear_embed.hear.<variant>`` is the variant).
         weights: ``""`` (the model's default), ``"official"``, ``"random"`` or a checkpoint path.
         seed: the seed of ``weights="random"`` (default 0).
         device: torch device (``None``: CUDA when available, else the CPU).
@@ -132,7 +133,8 @@ def load(
     """Load an embedding model: a variant of this package (by name or configuration) or any HEAR 2021 module.
 
     Args:
-        name_or_config: a variant name (``hear-gear list``), a :class:`~hear_gear_embed.embedding.config.VariantConfig`
+        name_or_config: a variant name (``hear-gear list``) or spec (``passt[levels=L+M,rf=160+640,hop=5]``,
+            :mod:`~hear_gear_embed.variant_spec`), a :class:`~hear_gear_embed.embedding.config.VariantConfig`
             (registered or not), or the import name of a HEAR module (``hearbaseline``).
         weights: ``None``: the model's default (a variant's official checkpoint, from the cache or downloaded; none
             for a weight-free variant; a module's own default); ``"official"``: the official checkpoint (an error for
@@ -155,10 +157,10 @@ def load(
     Raises:
         KeyError: a :class:`VariantConfig`'s frontend or features are unknown (never for a registered variant).
         ModuleLoadError: the name is neither a variant nor an importable HEAR module, or its ``load_model`` raised.
-        ValueError: options that do not apply (``seed`` without ``weights="random"``, ``weights="random"`` or
-            ``memory_budget_mb`` or ``compile`` for another module, ``weights="official"`` for a variant without
-            official weights),
-            a bad ``memory_budget_mb``, ``device="meta"``.
+        ValueError: a variant spec with a bad key or value; options that do not apply (``seed`` without
+            ``weights="random"``, ``weights="random"`` or ``memory_budget_mb`` or ``compile`` for another module,
+            ``weights="official"`` for a variant without official weights), a bad ``memory_budget_mb``,
+            ``device="meta"``.
         WeightsUnavailableError, CheckpointError, DeviceUnavailableError, PrecisionUnsupportedError: as
             :func:`~hear_gear_embed.embedding.factory.load_embedder`.
     """

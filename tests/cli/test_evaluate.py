@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from hear_gear_embed.cli import main
-from hear_gear_embed.evaluation.downstream import protocols, runner
+from hear_gear_embed.evaluation.downstream import protocols, workers
 from hear_gear_embed.hear import spec
 from tests.evaluation.downstream.fakes import write_task
 
@@ -59,14 +60,14 @@ def test_evaluate_end_to_end(task_dirs: list[str], tmp_path: Path, monkeypatch: 
 def test_a_failed_protocol_exits_1_and_keeps_the_rest(task_dirs: list[str], tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    real = runner.run_protocol
+    real = workers.run_protocol
 
     def knn_fails_on_bursts(protocol: str, task: protocols.TaskInfo, *args: object, **kwargs: object) -> object:
         if task.name == "bursts":
             raise RuntimeError("no luck")
         return real(protocol, task, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "run_protocol", knn_fails_on_bursts)
+    monkeypatch.setattr(workers, "run_protocol", knn_fails_on_bursts)
     out = tmp_path / "out"
     assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(out), "--protocol", "knn", "--no-cache",
                  "--batch-size", "2"]) == 1
@@ -78,7 +79,8 @@ def test_a_failed_protocol_exits_1_and_keeps_the_rest(task_dirs: list[str], tmp_
 @pytest.mark.parametrize(("args", "message"), [
     (["--protocol", "knn,svm"], "unknown protocol 'svm'"),
     (["--protocol", "knn,"], "give protocol names separated by commas"),
-    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--batch-size", "0"], "--batch-size and --jobs must be at least 1"),
+    (["--jobs", "0"], "--batch-size and --jobs must be at least 1"),
     (["--chunks", "-1"], "chunk_seconds must be a positive number of seconds"),
     (["--device", "tpu"], "is not a torch device"),
     (["--model", "missing.pt"], "uses no network weights"),
@@ -109,6 +111,15 @@ def test_a_missing_eval_extra_is_named(task_dirs: list[str], monkeypatch: pytest
     assert 'sklearn missing): pip install "hear_gear_embed[eval]"' in capsys.readouterr().err
 
 
+def test_without_matplotlib_only_the_figures_are_refused(task_dirs: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["evaluate", "lowlevel_mel", *task_dirs, "--out", str(tmp_path / "a")]) == 2
+    assert 'matplotlib missing): pip install "hear_gear_embed[eval]" (or --no-figures)' in capsys.readouterr().err
+    assert main(["evaluate", "lowlevel_mel", task_dirs[0], "--out", str(tmp_path / "b"), "--protocol", "knn",
+                 "--no-figures", "--no-cache"]) == 0
+
+
 def test_an_unwritable_out_exits_2_before_any_work(task_dirs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     def not_loaded(*args: object, **kwargs: object) -> None:
@@ -134,3 +145,42 @@ def test_an_unwritable_cache_is_read_and_the_run_goes_on(task_dirs: list[str], t
         warned[0].endswith("nothing new is kept"), warned
     scores = json.loads((tmp_path / "out" / "scores.json").read_text())
     assert scores["tasks"]["loudness"]["knn"]["top1_acc"] == 1.0 and scores["embeddings_cached"] == {"loudness": False}
+
+
+def test_evaluate_compare_puts_runs_side_by_side(task_dirs: list[str], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    for module, jobs in (("lowlevel_mel", "2"), ("lowlevel_cqt", "1")):
+        assert main(["evaluate", module, task_dirs[0], "--out", str(tmp_path / module), "--protocol", "knn",
+                     "--no-cache", "--no-figures", "--jobs", jobs]) == 0
+        assert not (tmp_path / module / "figures").exists()
+    capsys.readouterr()
+    out = tmp_path / "cmp"
+    assert main(["evaluate-compare", str(tmp_path / "lowlevel_mel"), str(tmp_path / "lowlevel_cqt"), "--out",
+                 str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("# Evaluation runs compared") and "| lowlevel_cqt / knn | 1 |" in printed
+    assert json.loads((out / "comparison.json").read_text())["tasks"] == ["loudness"]
+    assert main(["evaluate-compare", str(tmp_path / "lowlevel_mel"), str(tmp_path), "--out", str(out)]) == 2
+    assert "not an evaluate run (scores.json is missing)" in capsys.readouterr().err
+
+
+def test_a_grid_of_variant_specs_is_evaluated_and_compared(task_dirs: list[str], tmp_path: Path,
+                                                          official_ckpt: Callable[[str], Path],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "grid"
+    assert main(["evaluate", "passt[levels=M|M+H,rf=160]", task_dirs[0], "--out", str(out), "--protocol", "knn",
+                 "--model", str(official_ckpt("passt_base")), "--no-figures"]) == 0
+    printed = capsys.readouterr().out
+    names = ["passt[levels=M,rf=160,hop=10]", "passt[levels=M+H,rf=160,hop=10]"]
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert [run["label"] for run in comparison["runs"]] == names and list(comparison["scores"]) == [
+        f"{name} / knn" for name in names]
+    for name in names:
+        scores = json.loads((out / name / "scores.json").read_text())
+        assert scores["variant"] == name and comparison["scores"][f"{name} / knn"]["loudness"] == \
+            scores["tasks"]["loudness"]["knn"]["top1_acc"]
+    assert "# Evaluation runs compared" in printed and len(list((out / "embeddings").iterdir())) == 2
+    assert [run["folder"] for run in comparison["runs"]] == names  # inside the grid's folder: relative
+
+    assert main(["evaluate", "passt[levels=M|Q]", task_dirs[0], "--out", str(tmp_path / "bad")]) == 2
+    assert "levels" in capsys.readouterr().err and not (tmp_path / "bad").exists()

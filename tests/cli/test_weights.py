@@ -18,6 +18,7 @@ from hear_gear_embed.model.weights import PRETRAINED
 
 SWA = "passt_s_swa_p16_128_ap476"
 HOP5 = "passt_s_swa_f128_stfthop160_p16_s10_ap473"
+HOP3 = "passt_s_swa_f128_stfthop100_p16_s10_ap473"
 KD = "passt_s_kd_p16_128_ap486"
 
 
@@ -40,7 +41,8 @@ def test_list(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert list(rows) == list(PRETRAINED)
     assert rows[SWA]["variants"] == ["passt_base", "passt_2lvl", "passt_2lvlmel", "passt_2lvl_cqt", "passt_2lvl_handcrafted"]
     assert rows[HOP5]["variants"] == ["passt_lm2rf_hop5"] and rows[HOP5]["stft_hop"] == 160
-    assert all(rows[name]["variants"] == [] for name in rows if name not in (SWA, HOP5))
+    assert rows[HOP3]["variants"] == ["passt_lm2rf_hop3"] and rows[HOP3]["stft_hop"] == 100
+    assert all(rows[name]["variants"] == [] for name in rows if name not in (SWA, HOP5, HOP3))
     assert rows[SWA]["sha256"] == PRETRAINED[SWA].sha256 and rows[KD]["sha256"] is None
     assert all(not row["cached"] and row["cache_path"] == str(home / PRETRAINED[name].filename) for name, row in rows.items())
     assert main(["weights", "list"]) == 0
@@ -51,8 +53,7 @@ def test_list(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_verify(home: Path, tiny_ckpt: Path, tiny_records: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["weights", "verify"]) == 1  # the checkpoints of the published variants, none cached
     out = capsys.readouterr().out
-    assert out.splitlines() == [f"{SWA}: not cached at {home / PRETRAINED[SWA].filename}",
-                                f"{HOP5}: not cached at {home / PRETRAINED[HOP5].filename}"]
+    assert out.splitlines() == [f"{name}: not cached at {home / PRETRAINED[name].filename}" for name in (SWA, HOP5, HOP3)]
     home.mkdir()
     cached = home / PRETRAINED[KD].filename
     cached.write_bytes(b"some bytes")

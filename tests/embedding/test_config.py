@@ -18,12 +18,13 @@ from hear_gear_embed.registry import HANDCRAFTED
 # roll-off, 7 contrast, RMS, zero-crossing rate, 84 CQT peaks.
 HANDCRAFTED_DIM = sum(FeatureConfig().dim(name) for name in HANDCRAFTED)
 EXPECTED_SIZES = {
-    # (scene, timestamp): hear21passt's 1295 = 527 logits + 768 features; 6 mel frames in 60 ms windows;
-    # frame features pooled as mean+std (x2) or as the 7 frames within +-30 ms.
+    # (scene, timestamp): hear21passt's 1295 = 527 logits + 768 features; 6 mel frames in 60 ms windows (30 ms at
+    # hop 5, 18.75 ms at hop 3.125); frame features pooled as mean+std (x2) or as the 7 frames within +-30 ms.
     "passt_base": (1295, 1295),
     "passt_2lvl": (1295, 2 * 1295),
     "passt_2lvlmel": (1295, 2 * 1295 + 128 * 6),
     "passt_lm2rf_hop5": (768 + 128, 768 + 768 + 128 * 6),
+    "passt_lm2rf_hop3": (768 + 128, 768 + 768 + 128 * 6),
     "lowlevel_mel": (2 * 128, 128 * 7 + 2 * 128),
     "lowlevel_cqt": (2 * 84, 84 * 7 + 2 * 84),
     "handcrafted": (2 * HANDCRAFTED_DIM, 2 * 2 * HANDCRAFTED_DIM),

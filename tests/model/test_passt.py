@@ -53,7 +53,7 @@ def official_layout(
 
 @pytest.mark.parametrize(
     ("variant", "time"),
-    [("passt_base", 99), ("passt_lm2rf_hop5", 200)],
+    [("passt_base", 99), ("passt_lm2rf_hop5", 200), ("passt_lm2rf_hop3", 320)],
 )
 def test_state_dict_is_the_official_layout(variant: str, time: int) -> None:
     with torch.device("meta"):  # shapes only: no need to initialise 86 M parameters

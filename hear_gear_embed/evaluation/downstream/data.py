@@ -7,8 +7,8 @@ vocabulary (``labelvocabulary.csv``, indexed by its ``idx`` column); a multiclas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,6 +31,31 @@ class Event:
     end_ms: float
 
 
+Grid = tuple[tuple[str, tuple[Any, ...]], ...]
+"""A parameter grid as ``(name, values tried)`` pairs (hashable, so that a :class:`TaskInfo` stays hashable)."""
+
+
+@dataclass(frozen=True)
+class EvaluationParams:
+    """A task's own evaluation settings, which heareval 2021.1.3 reads from ``task_metadata.json`` (read and checked
+    by :func:`~.tasks.load_task`). The defaults are heareval's for a task that sets none of them.
+
+    Attributes:
+        param_grid: ``evaluation_params.task_specific_param_grid``: hyper-parameter name -> values tried, each
+            replacing the default grid's values of that name; ``()``: none.
+        postprocessing_grid: ``evaluation_params.event_postprocessing_grid``: event postprocessing name
+            (``median_filter_ms``, ``min_duration``, ``threshold``; ms, ms, probability) -> values tried, replacing the
+            default grid whole; ``None``: the default, :data:`~.events.EVENT_POSTPROCESSING_GRID`.
+        use_scoring_for_early_stopping: ``use_scoring_for_early_stopping`` (a top-level key): ``True``: the task's first
+            metric on the validation split stops training, keeps the weights and selects the grid point; ``False``:
+            the validation loss does (lower is better), and an event task's postprocessing is its grid's single point.
+    """
+
+    param_grid: Grid = ()
+    postprocessing_grid: Grid | None = None
+    use_scoring_for_early_stopping: bool = True
+
+
 @dataclass(frozen=True)
 class TaskInfo:
     """What a protocol needs to know about a task (from ``task_metadata.json`` and ``labelvocabulary.csv``).
@@ -41,6 +66,7 @@ class TaskInfo:
         prediction_type: ``multiclass`` (softmax, one label) or ``multilabel`` (sigmoid, any labels).
         evaluation: heareval score names, the first one selecting models (``top1_acc``, ``mAP``, ...).
         labels: label names in vocabulary order (``idx`` 0 .. n - 1).
+        evaluation_params: the task's own grids and early-stopping criterion (heareval's defaults unless it sets them).
     """
 
     name: str
@@ -48,6 +74,7 @@ class TaskInfo:
     prediction_type: PredictionType
     evaluation: tuple[str, ...]
     labels: tuple[str, ...]
+    evaluation_params: EvaluationParams = field(default_factory=EvaluationParams)
 
 
 @dataclass(frozen=True)

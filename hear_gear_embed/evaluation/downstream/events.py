@@ -3,28 +3,39 @@
 * :func:`events_from_frames`: one file's ``(n_frames, n_labels)`` scores -> :class:`~.data.Event` list (median filter,
   threshold :data:`EVENT_THRESHOLD`, adjacent active frames joined, events shorter than a minimum dropped);
 * :data:`EVENT_POSTPROCESSING_GRID` and :func:`postprocessing_grid`: the postprocessings a protocol chooses from on its
-  validation split, keyed as heareval keys them (:data:`Postprocessing`);
+  validation split (heareval's default grid, or a task's own ``event_postprocessing_grid``, checked by
+  :func:`check_postprocessing_grid`), keyed as heareval keys them (:data:`Postprocessing`; the settings of a key:
+  :func:`postprocessing_settings`);
 * :func:`active_runs` and :func:`runs_to_events`: the two steps, separate so that a scorer filters a file once per
-  median-filter width and tries every minimum duration on the result.
+  median-filter width and threshold and tries every minimum duration on the result.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from .data import Event
+from ...util.names import unknown_name
+from .data import Event, Grid
 
-Postprocessing = tuple[tuple[str, int], ...]
-"""One event postprocessing, as heareval keys it: ``(("median_filter_ms", 250), ("min_duration", 125))``."""
-
-EVENT_POSTPROCESSING_GRID: dict[str, tuple[int, ...]] = {"median_filter_ms": (250,), "min_duration": (125, 250)}
-"""heareval's ``EVENT_POSTPROCESSING_GRID`` (ms): median filter width and minimum event duration."""
+Postprocessing = tuple[tuple[str, float], ...]
+"""One event postprocessing, as heareval keys it: its grid's names, sorted, with this point's values, e.g.
+``(("median_filter_ms", 250), ("min_duration", 125))``."""
 
 EVENT_THRESHOLD = 0.5
-"""A frame is active for a label when its (filtered) score is strictly above this."""
+"""A frame is active for a label when its (filtered) score is strictly above this (heareval's default threshold)."""
+
+EVENT_POSTPROCESSING_GRID: dict[str, tuple[float, ...]] = {"median_filter_ms": (250,), "min_duration": (125, 250)}
+"""heareval's ``EVENT_POSTPROCESSING_GRID`` (ms): median filter width and minimum event duration; a task's own
+``event_postprocessing_grid`` replaces it whole."""
+
+EVENT_POSTPROCESSING_DEFAULTS: dict[str, float] = {"median_filter_ms": 150, "min_duration": 60,
+                                                   "threshold": EVENT_THRESHOLD}
+"""The settings of heareval's ``create_events_from_prediction`` (ms, ms, probability), and their defaults: what a
+postprocessing grid that leaves a name out uses. A grid names only these."""
 
 Runs = tuple[np.ndarray, np.ndarray, np.ndarray]
 """Runs of active frames: ``(n_runs,)`` label index, start and end timestamps (ms)."""
@@ -89,11 +100,48 @@ def runs_to_events(runs: Runs, labels: Sequence[str], min_duration: float) -> li
             for i, s, e in zip(label[keep][order], start[keep][order], end[keep][order], strict=True)]
 
 
-@functools.cache
-def postprocessing_grid() -> tuple[Postprocessing, ...]:
-    """The points of :data:`EVENT_POSTPROCESSING_GRID` in scikit-learn's ``ParameterGrid`` order, keyed as heareval
-    keys them."""
+def check_postprocessing_grid(grid: Mapping[str, Any]) -> Grid:
+    """``grid`` (name -> values tried) checked, as ``(name, values)`` pairs in its order.
+
+    Raises:
+        ValueError: ``grid`` is not a mapping, names a setting that is not one of :data:`EVENT_POSTPROCESSING_DEFAULTS`
+            (heareval's postprocessing fails on it), or has values that are not a non-empty list of finite numbers
+            >= 0 (``threshold``: at most 1).
+    """
+    if not isinstance(grid, Mapping):
+        raise ValueError(f"must be an object of setting name -> list of values, got {grid!r}")
+    pairs = []
+    for name, values in grid.items():
+        if name not in EVENT_POSTPROCESSING_DEFAULTS:
+            raise ValueError(unknown_name("postprocessing setting", str(name), EVENT_POSTPROCESSING_DEFAULTS)
+                             + " (heareval's create_events_from_prediction fails on any other)")
+        most = 1.0 if name == "threshold" else math.inf
+        if (isinstance(values, str) or not isinstance(values, Sequence) or not values
+                or not all(_number(v) and 0 <= v <= most for v in values)):
+            expected = "numbers in [0, 1]" if name == "threshold" else "numbers >= 0 (ms)"
+            raise ValueError(f"{name} must be a non-empty list of {expected}, got {values!r}")
+        pairs.append((str(name), tuple(values)))
+    return tuple(pairs)
+
+
+def postprocessing_grid(grid: Mapping[str, Sequence[float]] | None = None) -> tuple[Postprocessing, ...]:
+    """The points of ``grid`` (name -> values tried; ``None``: :data:`EVENT_POSTPROCESSING_GRID`) in scikit-learn's
+    ``ParameterGrid`` order (names sorted, the last varying fastest), keyed as heareval keys them. A grid without names
+    has one point, of :data:`EVENT_POSTPROCESSING_DEFAULTS`.
+
+    Raises:
+        ValueError: a grid that :func:`check_postprocessing_grid` refuses.
+    """
     from sklearn.model_selection import ParameterGrid
 
-    grid = ParameterGrid({key: list(values) for key, values in EVENT_POSTPROCESSING_GRID.items()})
-    return tuple(tuple(point.items()) for point in grid)
+    checked = check_postprocessing_grid(EVENT_POSTPROCESSING_GRID if grid is None else grid)
+    return tuple(tuple(point.items()) for point in ParameterGrid({name: list(values) for name, values in checked}))
+
+
+def postprocessing_settings(postprocessing: Postprocessing) -> dict[str, float]:
+    """Every setting of ``postprocessing``: its own values, and :data:`EVENT_POSTPROCESSING_DEFAULTS` for the rest."""
+    return {**EVENT_POSTPROCESSING_DEFAULTS, **dict(postprocessing)}
+
+
+def _number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)

@@ -29,6 +29,7 @@ class ProbeInputs:
         indices: ``(n,)`` int64 class index of each row (multiclass); ``None`` (multilabel).
         classes: ``(n_classes,)`` the labels of the columns. multilabel: whether ``y`` was a 2-D indicator.
         X_valid: ``(n_valid, n_features)`` or ``None``. y_valid: ``(n_valid,)`` or ``(n_valid, n_classes)``, or ``None``.
+        valid_targets, valid_indices: as ``targets`` and ``indices``, of ``y_valid`` (``None`` without it).
     """
 
     X: np.ndarray
@@ -38,6 +39,8 @@ class ProbeInputs:
     multilabel: bool
     X_valid: np.ndarray | None
     y_valid: np.ndarray | None
+    valid_targets: np.ndarray | None = None
+    valid_indices: np.ndarray | None = None
 
 
 def check_inputs(estimator: str, X: Any, y: Any, *, X_valid: Any = None, y_valid: Any = None,
@@ -66,6 +69,7 @@ def check_inputs(estimator: str, X: Any, y: Any, *, X_valid: Any = None, y_valid
     if (X_valid is None) != (y_valid is None):
         raise ValueError(f"{estimator}: " + ("X_valid is given without y_valid" if y_valid is None
                                              else "y_valid is given without X_valid"))
+    valid_targets = valid_indices = None
     if X_valid is not None:
         X_valid = check_features(estimator, X_valid, X.shape[1], name="X_valid")
         y_valid = np.asarray(y_valid)
@@ -73,8 +77,8 @@ def check_inputs(estimator: str, X: Any, y: Any, *, X_valid: Any = None, y_valid
             raise ValueError(f"{estimator}: y_valid has shape {y_valid.shape}, but y is {y.ndim}-D")
         if len(y_valid) != len(X_valid):
             raise ValueError(f"{estimator}: X_valid has {len(X_valid)} rows but y_valid has {len(y_valid)}")
-        _targets(estimator, "y_valid", y_valid, all_classes)
-    return ProbeInputs(X, targets, indices, all_classes, y.ndim == 2, X_valid, y_valid)
+        valid_targets, valid_indices = _targets(estimator, "y_valid", y_valid, all_classes)
+    return ProbeInputs(X, targets, indices, all_classes, y.ndim == 2, X_valid, y_valid, valid_targets, valid_indices)
 
 
 def check_features(estimator: str, X: Any, n_features: int | None = None, *, name: str = "X") -> np.ndarray:

@@ -8,6 +8,11 @@ over heareval's grid :data:`MLP`: its 16 points shuffled with ``random.seed(42)`
 fitted with that choice, and the test scores are aggregated over folds as heareval does. ``seed`` seeds every training
 run (the global torch state is restored afterwards); Lightning's order of random draws is not reproduced, so agreement
 with heareval's MLP is statistical. :func:`fold_warnings` names what a fold's training split is too small to teach.
+
+A task's own :class:`~.data.EvaluationParams` apply as heareval applies them: its ``param_grid`` replaces values of the
+trainers' grids (:func:`grid_configurations`; ``linear`` takes only its schedule), its postprocessing grid is every
+protocol's (:class:`~.scoring.SplitScorer`), and with ``use_scoring_for_early_stopping`` false ``mlp`` and ``linear``
+stop, keep weights and select grid points on the validation loss (``knn`` still chooses ``k`` on the first metric).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,32 +52,47 @@ KNN_CANDIDATES: tuple[int, ...] = (1, 3, 5, 9, 17, 33, 65, 129, 257)
 """Numbers of neighbours tried by ``knn`` (those up to the number of training rows)."""
 
 
+SCHEDULE: tuple[str, ...] = ("patience", "max_epochs", "check_val_every_n_epoch", "batch_size")
+"""The grid names that set a trainer's schedule rather than its model: the part of a task's own ``param_grid`` that
+``linear`` takes too."""
+
+
 @dataclass(frozen=True)
 class TrainerSettings:
     """A protocol trained by gradient descent: its hyper-parameter grid, how the grid is searched, and its schedule.
 
     Attributes:
         grid: heareval's names -> values tried: ``hidden_layers``, ``lr``, ``initialization`` (``xavier_uniform`` or
-            ``xavier_normal``), and with hidden layers ``hidden_dim`` and ``dropout``.
-        grid_points: how many configurations are trained (the first ones after shuffling).
+            ``xavier_normal``), and with hidden layers ``hidden_dim``, ``dropout`` and ``norm_after_activation``.
+        grid_points: how many configurations are trained (the first ones after shuffling); ``None``: all of them.
         grid_seed: the seed of Python's ``random`` that shuffles the expanded grid (heareval: 42).
         patience: validations without a strict improvement before training stops.
         max_epochs: the most epochs trained.
         check_val_every_n_epoch: epochs between validations (after epochs n - 1, 2n - 1, ...).
         batch_size: training rows per optimiser step.
         standardise: whether embeddings are standardised with the training split's mean and standard deviation.
-        task_overrides: task name -> schedule fields replaced for it (heareval's ``TASK_SPECIFIC_PARAM_GRID``).
+        task_grids: task name -> grid names -> values, replacing the grid's for that task (heareval's
+            ``TASK_SPECIFIC_PARAM_GRID``).
+        task_grid_names: the names of a task's own ``param_grid`` that this trainer takes (``None``: every name).
     """
 
     grid: Mapping[str, tuple[Any, ...]]
-    grid_points: int
+    grid_points: int | None
     grid_seed: int
     patience: int
     max_epochs: int
     check_val_every_n_epoch: int
     batch_size: int
     standardise: bool
-    task_overrides: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    task_grids: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict)
+    task_grid_names: tuple[str, ...] | None = None
+
+    @property
+    def task_overrides(self) -> dict[str, dict[str, Any]]:
+        """Deprecated (until 0.3): :attr:`task_grids`, each name's first value."""
+        warnings.warn("TrainerSettings.task_overrides is deprecated: read task_grids (grid values per name)",
+                      DeprecationWarning, stacklevel=2)
+        return {task: {name: values[0] for name, values in grid.items()} for task, grid in self.task_grids.items()}
 
 
 MLP = TrainerSettings(
@@ -79,6 +100,7 @@ MLP = TrainerSettings(
         "hidden_layers": (1, 2),
         "hidden_dim": (1024,),
         "dropout": (0.1,),
+        "norm_after_activation": (False,),
         "lr": (3.2e-3, 1e-3, 3.2e-4, 1e-4),
         "initialization": ("xavier_uniform", "xavier_normal"),
     },
@@ -90,22 +112,24 @@ MLP = TrainerSettings(
     batch_size=1024,
     standardise=False,
     # heareval validates this task less often because sed_eval is slow there; it changes when training stops.
-    task_overrides={"dcase2016_task2": {"check_val_every_n_epoch": 10}},
+    task_grids={"dcase2016_task2": {"check_val_every_n_epoch": (10,)}},
 )
-"""heareval's default ``PARAM_GRID`` (its single-valued entries: ``BatchNorm1d`` after each hidden linear layer, Adam,
-identity embedding norm)."""
+"""heareval's default ``PARAM_GRID`` (its single-valued entries that JSON cannot set: ``BatchNorm1d`` as the hidden
+norm, Adam, identity embedding norm)."""
 
 LINEAR = TrainerSettings(
     grid={"hidden_layers": (0,), "lr": (1e-2, 1e-3, 1e-4), "initialization": ("xavier_uniform", "xavier_normal")},
-    grid_points=6,
+    grid_points=None,
     grid_seed=42,
     patience=20,
     max_epochs=500,
     check_val_every_n_epoch=3,
     batch_size=1024,
     standardise=True,
+    task_grid_names=SCHEDULE,
 )
-"""The linear probe: every point of a learning rate x initialisation grid, with the MLP's schedule."""
+"""The linear probe: every point of a learning rate x initialisation grid, with the MLP's schedule (a task's own
+``param_grid`` may change the schedule, not the linear model or its learning rates)."""
 
 TRAINERS: dict[str, TrainerSettings] = {"linear": LINEAR, "mlp": MLP}
 
@@ -119,7 +143,8 @@ class ProtocolResult:
         scores: metric name -> test value, the mean over folds (NaN folds left out, as heareval's pandas mean does).
         fold_scores: fold name -> metric name -> test value.
         std: metric name -> sample standard deviation over folds (ddof 1, as heareval); 0.0 with one fold.
-        validation_score: the primary metric on the first fold's validation split, selected configuration.
+        validation_score: the primary metric on the first fold's validation split, selected configuration (its
+            validation loss when the task sets ``use_scoring_for_early_stopping`` false and the protocol trains).
         hparams: JSON-serialisable description of the selected configuration (and, per fold, the kept epoch and
             event postprocessing).
         seconds: wall time of fitting and scoring, all folds.
@@ -134,26 +159,40 @@ class ProtocolResult:
     seconds: float
 
 
-def grid_configurations(settings: TrainerSettings, task_name: str = "") -> list[dict[str, Any]]:
-    """The configurations a trainer protocol tries, in heareval's order.
+def grid_configurations(settings: TrainerSettings, task: TaskInfo | None = None) -> list[dict[str, Any]]:
+    """The configurations a trainer protocol tries on ``task`` (``None``: a task without grids of its own), in heareval's
+    order.
 
-    heareval expands its grid with scikit-learn's ``ParameterGrid`` (keys sorted, the last varying fastest), shuffles
-    the list with Python's ``random`` seeded 42 and keeps the first ``grid_points``; this does the same with a private
-    ``random.Random``, so the global random state is untouched. Each configuration also holds the schedule
-    (``patience``, ``max_epochs``, ``check_val_every_n_epoch``, ``batch_size``, with ``task_name``'s overrides).
+    As heareval builds it: the trainer's grid (:data:`SCHEDULE` included, as single values), in which the values that
+    ``TASK_SPECIFIC_PARAM_GRID`` (``settings.task_grids``) gives for the task's name, then those of the task's own
+    ``param_grid`` (the names in ``settings.task_grid_names``), replace the grid's, name by name (``dict.update``). It is
+    expanded with scikit-learn's ``ParameterGrid`` (names sorted, the last varying fastest), shuffled with Python's
+    ``random`` seeded 42, and the first ``grid_points`` are kept; this shuffles with a private ``random.Random``, so the
+    global random state is untouched.
+
+    Raises:
+        ValueError: the task's ``param_grid`` names a hyper-parameter that the grid lacks.
     """
     from sklearn.model_selection import ParameterGrid
 
-    configurations = [dict(point) for point in ParameterGrid({key: list(values) for key, values in settings.grid.items()})]
+    grid = {**settings.grid, "patience": (settings.patience,), "max_epochs": (settings.max_epochs,),
+            "check_val_every_n_epoch": (settings.check_val_every_n_epoch,), "batch_size": (settings.batch_size,)}
+    if task is not None:
+        grid.update(settings.task_grids.get(task.name, {}))
+        own = dict(task.evaluation_params.param_grid)
+        taken = {name: tuple(values) for name, values in own.items()
+                 if settings.task_grid_names is None or name in settings.task_grid_names}
+        unknown = sorted(set(taken) - set(grid))
+        if unknown:
+            raise ValueError(f"task {task.name!r}: param_grid names {', '.join(unknown)}, which the grid lacks; it has "
+                             f"{', '.join(sorted(grid))}")
+        if len(taken) < len(own):
+            logger.info("%s: this protocol keeps its own %s (the task's param_grid sets them for heareval's MLP)", task.name,
+                        ", ".join(sorted(set(own) - set(taken))))
+        grid.update(taken)
+    configurations = [dict(point) for point in ParameterGrid({key: list(values) for key, values in grid.items()})]
     random.Random(settings.grid_seed).shuffle(configurations)
-    schedule = {
-        "patience": settings.patience,
-        "max_epochs": settings.max_epochs,
-        "check_val_every_n_epoch": settings.check_val_every_n_epoch,
-        "batch_size": settings.batch_size,
-        **settings.task_overrides.get(task_name, {}),
-    }
-    return [{**point, **schedule} for point in configurations[: settings.grid_points]]
+    return configurations[: settings.grid_points]
 
 
 @dataclass(frozen=True)
@@ -185,20 +224,24 @@ def _run_trainer(name: str, task: TaskInfo, data: Sequence[_FoldData], seed: int
     settings = TRAINERS[name]
     probe_class = LinearProbe if name == "linear" else MLPProbe
     first = data[0]
+    # heareval's monitor: the first metric, or (use_scoring_for_early_stopping false) "val_loss", minimised.
+    monitor = "score" if task.evaluation_params.use_scoring_for_early_stopping else "loss"
+    higher = first.valid.primary.higher_is_better and monitor == "score"
 
     def fit(config: Mapping[str, Any], d: _FoldData) -> MLPProbe:
-        probe = probe_class(**config, standardise=settings.standardise, seed=seed, device=device,
+        probe = probe_class(**config, monitor=monitor, standardise=settings.standardise, seed=seed, device=device,
                             classes=tuple(range(len(task.labels))), scoring=d.valid,
                             greater_is_better=d.valid.primary.higher_is_better)
         return probe.fit(d.fold.train.embeddings, d.y_train, X_valid=d.fold.valid.embeddings, y_valid=d.y_valid)
 
     results = []
-    for i, config in enumerate(grid_configurations(settings, task.name)):
+    configurations = grid_configurations(settings, task)
+    for i, config in enumerate(configurations):
         probe = fit(config, first)
-        logger.info("%s %s grid point %d/%d %s: validation %.4f at epoch %d", task.name, name, i + 1, settings.grid_points,
-                    config, probe.best_score_, probe.best_epoch_)
+        logger.info("%s %s grid point %d/%d %s: validation %s %.4f at epoch %d", task.name, name, i + 1,
+                    len(configurations), config, monitor, probe.best_score_, probe.best_epoch_)
         results.append((config, probe))
-    config, probe = results[first_best([p.best_score_ for _, p in results], first.valid.primary.higher_is_better)]
+    config, probe = results[first_best([p.best_score_ for _, p in results], higher)]
     probes = [probe] + [fit(config, d) for d in data[1:]]
     # The postprocessing of the kept weights: the one their validation chose while training.
     postprocessings = [_postprocessing(d, p.predict_proba(d.fold.valid.embeddings)) for d, p in zip(data, probes, strict=True)]
@@ -206,6 +249,7 @@ def _run_trainer(name: str, task: TaskInfo, data: Sequence[_FoldData], seed: int
               for d, p, post in zip(data, probes, postprocessings, strict=True)]
     hparams: dict[str, object] = {
         **config,
+        "monitor": monitor,
         "standardise": settings.standardise,
         "epoch": {d.fold.name: p.best_epoch_ for d, p in zip(data, probes, strict=True)},
     }
@@ -302,12 +346,13 @@ def run_protocol(
     """Fit ``protocol`` on ``folds`` and score every fold's test split with the task's metrics.
 
     Hyper-parameters (the grid point, ``k``) are selected on the first fold's validation split with the task's first
-    metric; the other folds are fitted with that selection, each choosing its event postprocessing on its own
+    metric (or, for ``linear`` and ``mlp`` on a task with ``use_scoring_for_early_stopping`` false, the validation
+    loss); the other folds are fitted with that selection, each choosing its event postprocessing on its own
     validation split.
 
     Args:
         protocol: one of :data:`PROTOCOLS`.
-        task: the task (labels, prediction type, metrics).
+        task: the task (labels, prediction type, metrics, its own evaluation parameters).
         folds: one fold (train / valid / test) or several (k-fold).
         seed: seeds initialisation and dropout (``linear``, ``mlp``; ``knn`` has no randomness).
         device: where the models run and similarities are computed.
@@ -315,7 +360,8 @@ def run_protocol(
     Raises:
         ValueError: an unknown protocol or metric, no fold, an empty split, embeddings of different dimensions,
             targets not over the task's labels, NaN or Inf embeddings (naming the fold and split), timestamps on a
-            scene task (or none on an event task), a multiclass row without exactly one label.
+            scene task (or none on an event task), a multiclass row without exactly one label, evaluation parameters
+            that name a hyper-parameter the protocol's grid lacks or a postprocessing setting heareval lacks.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(unknown_name("protocol", protocol, PROTOCOLS))

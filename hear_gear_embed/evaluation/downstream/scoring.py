@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .data import Event, SplitEmbeddings, TaskInfo
-from .events import EVENT_THRESHOLD, Postprocessing, Runs, active_runs, postprocessing_grid, runs_to_events
+from .events import Postprocessing, Runs, active_runs, postprocessing_grid, postprocessing_settings, runs_to_events
 from .metrics import Metric
 
 Scoring = Callable[[Any, np.ndarray], float]
@@ -30,7 +30,7 @@ class SplitScorer:
     """Scores one split's frame or clip scores with the task's metrics (event tasks: per event postprocessing).
 
     Args:
-        task: the task (labels).
+        task: the task (labels; event tasks: its postprocessing grid, ``task.evaluation_params.postprocessing_grid``).
         split: the split scored: its targets (label metrics), or its files' timestamps and reference events (event
             metrics).
         metrics: the task's metrics, the first one (:attr:`primary`) selecting models and postprocessings.
@@ -39,6 +39,8 @@ class SplitScorer:
         primary: ``metrics[0]``.
         files: event tasks: per file, its name, its rows (a repeated timestamp keeps its last row, as heareval keys a
             file's frames by timestamp) and their ``(n_frames,)`` timestamps in ms; ``[]`` for a scene task.
+        postprocessings: event tasks: the points of the task's postprocessing grid (:func:`~.events.postprocessing_grid`)
+            that :meth:`select` chooses from; ``()`` for a scene task.
         chunked: a scene split with several rows (chunks) for a file: each file's score is the mean of its rows'.
     """
 
@@ -62,18 +64,20 @@ class SplitScorer:
                 # heareval keys a file's frames by timestamp: a repeated timestamp keeps its last row.
                 times, first = np.unique(split.timestamps_ms[rows], return_index=True)
                 self.files.append((split.files[index], rows[first], times))
+        grid = task.evaluation_params.postprocessing_grid
+        self.postprocessings = postprocessing_grid(None if grid is None else dict(grid)) if self.files else ()
 
     def _events(self, scores: np.ndarray,
                 postprocessings: Sequence[Postprocessing]) -> dict[Postprocessing, dict[str, list[Event]]]:
         out: dict[Postprocessing, dict[str, list[Event]]] = {p: {} for p in postprocessings}
         for name, rows, times in self.files:
-            runs: dict[float, Runs] = {}
+            runs: dict[tuple[float, float], Runs] = {}
             for postprocessing in postprocessings:
-                params = dict(postprocessing)
-                width = params["median_filter_ms"]
-                if width not in runs:
-                    runs[width] = active_runs(scores[rows], times, width, EVENT_THRESHOLD)
-                out[postprocessing][name] = runs_to_events(runs[width], self.task.labels, params["min_duration"])
+                settings = postprocessing_settings(postprocessing)
+                key = (settings["median_filter_ms"], settings["threshold"])
+                if key not in runs:
+                    runs[key] = active_runs(scores[rows], times, *key)
+                out[postprocessing][name] = runs_to_events(runs[key], self.task.labels, settings["min_duration"])
         return out
 
     def file_scores(self, scores: np.ndarray) -> np.ndarray:
@@ -100,7 +104,7 @@ class SplitScorer:
         """
         if not self.files:
             return self._value(self.primary, scores, None), None
-        candidates = self._events(scores, postprocessing_grid())
+        candidates = self._events(scores, self.postprocessings)
         values = {p: self._value(self.primary, scores, events) for p, events in candidates.items()}
         sign = 1.0 if self.primary.higher_is_better else -1.0
         best = max(values, key=lambda p: (sign * (0.0 if math.isnan(values[p]) else values[p]), tuple(v for _, v in p)))

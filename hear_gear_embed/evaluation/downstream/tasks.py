@@ -8,14 +8,18 @@ A task folder, as ``hearpreprocess`` writes it and heareval reads it::
     <task>/<sample_rate>/<split>/      the split's audio at that rate (Hz), one folder per rate
 
 Every check that heareval makes with an ``assert`` or by failing later (an unknown label, a multiclass scene file
-without exactly one label, an unknown split mode, a fold named twice) is a :class:`TaskError`, naming file and key.
+without exactly one label, an unknown split mode, a fold named twice, a grid it cannot expand) is a :class:`TaskError`,
+naming file and key. The task's own evaluation parameters (``evaluation_params``, ``use_scoring_for_early_stopping``)
+are read as heareval 2021.1.3's ``task_predictions`` reads them, into :class:`~.data.EvaluationParams`.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -23,13 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import EmbeddingType, Event, PredictionType, TaskInfo
+from ...util.names import unknown_name
+from .data import EmbeddingType, EvaluationParams, Event, Grid, PredictionType, TaskInfo
+from .events import EVENT_POSTPROCESSING_GRID, check_postprocessing_grid
+
+logger = logging.getLogger(__name__)
 
 METADATA_NAME = "task_metadata.json"
 VOCABULARY_NAME = "labelvocabulary.csv"
 REQUIRED_KEYS = ("task_name", "embedding_type", "prediction_type", "split_mode", "splits", "sample_duration",
                  "evaluation")
-"""The keys of ``task_metadata.json`` that heareval reads."""
+"""The keys of ``task_metadata.json`` that heareval needs."""
 EMBEDDING_TYPES: tuple[EmbeddingType, ...] = ("scene", "event")
 PREDICTION_TYPES: tuple[PredictionType, ...] = ("multiclass", "multilabel")
 KFOLD_MODES = ("new_split_kfold", "presplit_kfold")
@@ -38,6 +46,40 @@ TRAINVALTEST = ("train", "valid", "test")
 EVENT_END_TOLERANCE_MS = 0.0001
 """heareval labels a timestamp ``t`` with the events whose half-open interval ``[start, end + 0.0001)`` holds it
 (``IntervalTree`` semantics), so that an event's end is included."""
+EVALUATION_PARAMS = ("task_specific_param_grid", "event_postprocessing_grid")
+"""The keys of ``evaluation_params`` that heareval reads; it ignores any other."""
+
+
+def _integer(least: int) -> Callable[[object], bool]:
+    """A check of a JSON value: an integer (not a boolean) of at least ``least``."""
+    return lambda v: not isinstance(v, bool) and isinstance(v, int) and v >= least
+
+
+def _number(test: Callable[[float], bool]) -> Callable[[object], bool]:
+    """A check of a JSON value: a finite number (not a boolean) that passes ``test``."""
+
+    def check(v: object) -> bool:
+        return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v) and test(v)
+
+    return check
+
+
+PARAM_GRID_VALUES: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "hidden_layers": ("integers >= 0", _integer(0)),
+    "hidden_dim": ("integers >= 1", _integer(1)),
+    "dropout": ("numbers in [0, 1)", _number(lambda v: 0 <= v < 1)),
+    "norm_after_activation": ("true or false", lambda v: isinstance(v, bool)),
+    "lr": ("numbers > 0", _number(lambda v: v > 0)),
+    "patience": ("integers >= 0", _integer(0)),
+    "max_epochs": ("integers >= 1", _integer(1)),
+    "check_val_every_n_epoch": ("integers >= 1", _integer(1)),
+    "batch_size": ("integers >= 1", _integer(1)),
+}
+"""The hyper-parameters that ``evaluation_params.task_specific_param_grid`` may set (the names of heareval's
+``PARAM_GRID`` that a JSON value can give), each with what its values must be."""
+PYTHON_VALUED_PARAMS = ("embedding_norm", "hidden_norm", "initialization", "optim")
+"""The names of heareval's ``PARAM_GRID`` whose values are Python classes or functions: heareval calls a JSON value
+there and fails."""
 
 
 class TaskError(ValueError):
@@ -151,7 +193,8 @@ def load_task(path: str | os.PathLike[str]) -> HearTask:
     Raises:
         TaskError: a missing or malformed file, a missing or invalid metadata key, a vocabulary whose ``idx`` is
             not 0 .. n - 1, an unknown label, a multiclass scene file without exactly one label, an event whose end
-            precedes its start, an empty split, or a split mode heareval does not know.
+            precedes its start, an empty split, a split mode heareval does not know, or evaluation parameters that
+            heareval could not use (:func:`evaluation_params`).
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -172,7 +215,7 @@ def load_task(path: str | os.PathLike[str]) -> HearTask:
         raise TaskError(f"{folder / METADATA_NAME}: expected a JSON object, got {type(metadata).__name__}")
     info, split_names, sample_duration = _check_metadata(metadata, folder / METADATA_NAME)
     labels = _parse_vocabulary(read(VOCABULARY_NAME), folder / VOCABULARY_NAME)
-    info = TaskInfo(info.name, info.embedding_type, info.prediction_type, info.evaluation, labels)
+    info = dataclasses.replace(info, labels=labels)
     splits = tuple(_parse_split(read(f"{name}.json"), folder / f"{name}.json", name, info) for name in split_names)
     mode = str(metadata["split_mode"])
     data_splits = (DataSplit(("train",), ("valid",), ("test",)),) if mode == "trainvaltest" else folds_rule(split_names)
@@ -252,8 +295,77 @@ def _check_metadata(metadata: dict[str, Any], path: Path) -> tuple[TaskInfo, tup
     evaluation = metadata["evaluation"]
     if not isinstance(evaluation, list) or not evaluation or not all(isinstance(e, str) and e for e in evaluation):
         raise bad("evaluation", "a non-empty list of score names")
-    info = TaskInfo(name, metadata["embedding_type"], metadata["prediction_type"], tuple(evaluation), ())
+    params = evaluation_params(metadata, path)
+    info = TaskInfo(name, metadata["embedding_type"], metadata["prediction_type"], tuple(evaluation), (), params)
     return info, tuple(splits), None if duration is None else float(duration)
+
+
+def evaluation_params(metadata: Mapping[str, Any], path: Path) -> EvaluationParams:
+    """The task's own evaluation parameters from its checked metadata (``embedding_type`` read), as heareval 2021.1.3
+    reads them: ``use_scoring_for_early_stopping`` at the top level (default true), and in ``evaluation_params`` (an
+    object; default none) ``task_specific_param_grid`` and, for an event task, ``event_postprocessing_grid``. Other
+    keys of ``evaluation_params``, and ``event_postprocessing_grid`` on a scene task, are ignored with a warning, as
+    heareval ignores them.
+
+    Raises:
+        TaskError: naming ``path`` and the key: ``use_scoring_for_early_stopping`` not a boolean; ``evaluation_params``
+            or a grid not an object; a grid value that is not a non-empty list of valid values; a hyper-parameter that
+            is unknown or that heareval takes as a Python object (:data:`PYTHON_VALUED_PARAMS`); a postprocessing
+            setting heareval's ``create_events_from_prediction`` lacks; an event task that stops on the loss with a
+            postprocessing grid of more than one point (heareval asserts one).
+    """
+    use_scoring = metadata.get("use_scoring_for_early_stopping", True)
+    if not isinstance(use_scoring, bool):
+        raise TaskError(f"{path}: use_scoring_for_early_stopping must be true or false, got {use_scoring!r}")
+    params = metadata.get("evaluation_params", {})
+    if not isinstance(params, dict):
+        raise TaskError(f"{path}: evaluation_params must be an object, got {params!r}")
+    ignored = [key for key in params if key not in EVALUATION_PARAMS]
+    if ignored:
+        misplaced = " (it reads use_scoring_for_early_stopping at the top level of the file, not here)" \
+            if "use_scoring_for_early_stopping" in ignored else ""
+        logger.warning("%s: evaluation_params: %s ignored, as heareval ignores them: it reads only %s%s", path,
+                       ", ".join(map(str, ignored)), " and ".join(EVALUATION_PARAMS), misplaced)
+    param_grid = _param_grid(params.get("task_specific_param_grid", {}), path)
+    event = metadata["embedding_type"] == "event"
+    postprocessing_grid = None
+    if "event_postprocessing_grid" in params and not event:
+        logger.warning("%s: evaluation_params.event_postprocessing_grid ignored: a scene task has no events", path)
+    elif "event_postprocessing_grid" in params:
+        try:
+            postprocessing_grid = check_postprocessing_grid(params["event_postprocessing_grid"])
+        except ValueError as err:
+            raise TaskError(f"{path}: evaluation_params.event_postprocessing_grid: {err}") from err
+    if event and not use_scoring:
+        grid = tuple(EVENT_POSTPROCESSING_GRID.items()) if postprocessing_grid is None else postprocessing_grid
+        points = math.prod(len(values) for _, values in grid)
+        if points != 1:
+            which = "its evaluation_params.event_postprocessing_grid" if postprocessing_grid is not None else \
+                "heareval's default grid (no evaluation_params.event_postprocessing_grid)"
+            raise TaskError(f"{path}: use_scoring_for_early_stopping is false, so no score chooses the event "
+                            f"postprocessing: heareval then needs a postprocessing grid of exactly one point, and {which} "
+                            f"has {points}")
+    return EvaluationParams(param_grid, postprocessing_grid, use_scoring)
+
+
+def _param_grid(grid: object, path: Path) -> Grid:
+    """``evaluation_params.task_specific_param_grid`` checked, as ``(name, values)`` pairs in its order."""
+    key = "evaluation_params.task_specific_param_grid"
+    if not isinstance(grid, dict):
+        raise TaskError(f"{path}: {key} must be an object of hyper-parameter name -> list of values, got {grid!r}")
+    pairs = []
+    for name, values in grid.items():
+        if name in PYTHON_VALUED_PARAMS:
+            raise TaskError(f"{path}: {key}.{name}: heareval's values of {name} are Python objects (classes or "
+                            "functions), which JSON cannot give: heareval fails on any value here")
+        if name not in PARAM_GRID_VALUES:
+            raise TaskError(f"{path}: {key}: " + unknown_name("hyper-parameter", name, PARAM_GRID_VALUES)
+                            + " (heareval would multiply its grid by it and use it nowhere)")
+        expected, valid = PARAM_GRID_VALUES[name]
+        if not isinstance(values, list) or not values or not all(valid(v) for v in values):
+            raise TaskError(f"{path}: {key}.{name} must be a non-empty list of {expected}, got {values!r}")
+        pairs.append((name, tuple(values)))
+    return tuple(pairs)
 
 
 def _parse_vocabulary(raw: bytes, path: Path) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""Frame scores to events: median filter, threshold, runs joined, short events dropped; the postprocessing grid."""
+"""Frame scores to events: median filter, threshold, runs joined, short events dropped; the postprocessing grid, heareval's
+default or a task's own."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import numpy as np
 import pytest
 
 from hear_gear_embed.evaluation.downstream.data import Event
-from hear_gear_embed.evaluation.downstream.events import EVENT_POSTPROCESSING_GRID, events_from_frames, postprocessing_grid
+from hear_gear_embed.evaluation.downstream.events import (
+    EVENT_POSTPROCESSING_GRID,
+    events_from_frames,
+    postprocessing_grid,
+    postprocessing_settings,
+)
 
 
 def test_events_from_frames_filters_thresholds_joins_and_drops_short_events() -> None:
@@ -37,3 +43,22 @@ def test_the_postprocessing_grid_is_heareval_s_keyed_as_heareval_keys_it() -> No
         (("median_filter_ms", 250), ("min_duration", 250)),
     )
     assert len(postprocessing_grid()) == np.prod([len(v) for v in EVENT_POSTPROCESSING_GRID.values()])
+
+
+def test_a_task_s_own_grid_is_expanded_as_heareval_s_parameter_grid_and_keyed_by_its_names() -> None:
+    # Names sorted, the last varying fastest (scikit-learn's ParameterGrid), values in the order given.
+    assert postprocessing_grid({"threshold": [0.3, 0.5], "min_duration": [50], "median_filter_ms": [0, 150]}) == (
+        (("median_filter_ms", 0), ("min_duration", 50), ("threshold", 0.3)),
+        (("median_filter_ms", 0), ("min_duration", 50), ("threshold", 0.5)),
+        (("median_filter_ms", 150), ("min_duration", 50), ("threshold", 0.3)),
+        (("median_filter_ms", 150), ("min_duration", 50), ("threshold", 0.5)),
+    )
+    assert postprocessing_grid({}) == ((),)  # one point: create_events_from_prediction's defaults
+    with pytest.raises(ValueError, match="unknown postprocessing setting 'median_filter'; did you mean median_filter_ms"):
+        postprocessing_grid({"median_filter": [250]})
+
+
+def test_a_setting_the_grid_leaves_out_takes_create_events_from_prediction_s_default() -> None:
+    assert postprocessing_settings(()) == {"median_filter_ms": 150, "min_duration": 60, "threshold": 0.5}
+    assert postprocessing_settings((("min_duration", 50),)) == {"median_filter_ms": 150, "min_duration": 50,
+                                                                 "threshold": 0.5}

@@ -1,5 +1,6 @@
 """heareval's trainer as a probe (:mod:`hear_gear_embed.evaluation.downstream.mlp`): early stopping on a validation
-split and the weights it keeps, a non-finite validation, seeds, and its hyper-parameters' checks."""
+split (by a score or by the loss) and the weights it keeps, a non-finite validation, seeds, the norm's place, and its
+hyper-parameters' checks."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hear_gear_embed.evaluation.downstream.mlp import LinearProbe, MLPProbe
 from hear_gear_embed.evaluation.downstream.protocols import MLP, grid_configurations
 
 from .synthetic import MULTICLASS, make_folds
-from .test_probes import LABELS, PROBES, blobs
+from .test_probes import LABELS, PROBES, blobs, indicator_blobs
 
 
 def test_early_stopping_sets_the_best_epoch_and_keeps_its_weights() -> None:
@@ -64,6 +65,42 @@ def test_a_non_finite_validation_stops_at_once() -> None:
     assert (probe.best_epoch_, probe.best_score_) == (2, -math.inf)
 
 
+def test_early_stopping_on_the_loss_keeps_the_lowest_validation_loss_and_reads_no_score() -> None:
+    """heareval's ``val_loss`` monitor: minimised whatever ``greater_is_better`` says, ``scoring`` unread."""
+    X, y = blobs(150, noise=1.5)
+    X_valid, y_valid = blobs(60, seed=1, noise=1.5)
+    index = np.searchsorted(LABELS, y_valid)
+
+    def unread(y_true: np.ndarray, proba: np.ndarray) -> float:
+        raise AssertionError("the loss monitor read the scoring")
+
+    def log_likelihood(y_true: np.ndarray, proba: np.ndarray) -> float:
+        return float(np.mean(np.log(proba[np.arange(len(proba)), np.searchsorted(LABELS, y_true)])))
+
+    settings = {"max_epochs": 300, "patience": 2, "check_val_every_n_epoch": 1, "seed": 3}
+    by_loss = PROBES["mlp"](**settings, monitor="loss", scoring=unread).fit(X, y, X_valid=X_valid, y_valid=y_valid)
+    by_score = PROBES["mlp"](**settings, scoring=log_likelihood).fit(X, y, X_valid=X_valid, y_valid=y_valid)
+    assert by_loss.best_epoch_ == by_score.best_epoch_ < 297  # the same training, stopped at the same minimum
+    assert by_loss.best_score_ == pytest.approx(-by_score.best_score_, rel=1e-5)
+    proba = by_loss.predict_proba(X_valid)
+    assert by_loss.best_score_ == pytest.approx(-np.mean(np.log(proba[np.arange(len(index)), index])), rel=1e-5)
+
+    X, y = indicator_blobs(120)
+    X_valid, y_valid = indicator_blobs(40, seed=1)
+    probe = PROBES["mlp"](**settings, monitor="loss").fit(X, y, X_valid=X_valid, y_valid=y_valid)
+    p = probe.predict_proba(X_valid).astype(np.float64)
+    binary_cross_entropy = -np.mean(y_valid * np.log(p) + (1 - y_valid) * np.log(1 - p))  # over rows and labels
+    assert probe.best_score_ == pytest.approx(binary_cross_entropy, rel=1e-4)
+
+
+def test_norm_after_activation_moves_the_batch_norm_after_the_relu() -> None:
+    X, y = blobs(30)
+    before = [type(m).__name__ for m in PROBES["mlp"](hidden_layers=2, max_epochs=1).fit(X, y).model_]
+    after = [type(m).__name__ for m in PROBES["mlp"](hidden_layers=2, max_epochs=1, norm_after_activation=True).fit(X, y).model_]
+    assert before == ["Linear", "BatchNorm1d", "Dropout", "ReLU"] * 2 + ["Linear"]
+    assert after == ["Linear", "Dropout", "ReLU", "BatchNorm1d"] * 2 + ["Linear"]
+
+
 def test_seeded_fits_are_reproducible_and_leave_the_global_random_state_alone() -> None:
     X, y = blobs(90)
     torch.manual_seed(123)
@@ -83,5 +120,9 @@ def test_bad_hyper_parameters_are_refused_at_fit() -> None:
         LinearProbe(max_epochs=0).fit(X, y)
     with pytest.raises(ValueError, match="dropout must be in"):
         MLPProbe(dropout=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="unknown monitor 'val_loss'; did you mean loss"):
+        MLPProbe(monitor="val_loss").fit(X, y)
+    with pytest.raises(ValueError, match="norm_after_activation must be True or False, got 'yes'"):
+        MLPProbe(norm_after_activation="yes").fit(X, y)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_epochs 2 ends before the first validation \\(every 3 epochs\\)"):
         LinearProbe(max_epochs=2).fit(X, y, X_valid=X, y_valid=y)

@@ -3,14 +3,17 @@ warnings of training splits too small to learn from."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import random
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from hear_gear_embed.evaluation.downstream import mlp, protocols
-from hear_gear_embed.evaluation.downstream.data import Fold, SplitEmbeddings, TaskInfo
+from hear_gear_embed.evaluation.downstream.data import EvaluationParams, Fold, SplitEmbeddings, TaskInfo
 from hear_gear_embed.evaluation.downstream.protocols import (
     LINEAR,
     MLP,
@@ -56,8 +59,68 @@ def test_mlp_grid_is_heareval_s_eight_points_in_its_order() -> None:
     assert [(p["hidden_layers"], p["lr"], p["initialization"]) for p in points] == HEAREVAL_GRID_POINTS
     assert {(p["hidden_dim"], p["dropout"], p["patience"], p["max_epochs"], p["check_val_every_n_epoch"], p["batch_size"])
             for p in points} == {(1024, 0.1, 20, 500, 3, 1024)}
-    assert {p["check_val_every_n_epoch"] for p in grid_configurations(MLP, "dcase2016_task2")} == {10}
+    assert {p["check_val_every_n_epoch"] for p in grid_configurations(MLP, dataclasses.replace(MULTICLASS,
+                                                                                             name="dcase2016_task2"))} == {10}
     assert len(grid_configurations(LINEAR)) == 6
+    assert grid_configurations(MLP, MULTICLASS) == points  # a task without grids of its own: heareval's grid
+
+
+# heareval 2021.1.3's PARAM_GRID (task_predictions.py), its Python objects named by strings: the oracle below builds
+# the grid as task_predictions() does and checks the order of grid_configurations against it.
+HEAREVAL_PARAM_GRID = {
+    "hidden_layers": [1, 2], "hidden_dim": [1024], "dropout": [0.1], "lr": [3.2e-3, 1e-3, 3.2e-4, 1e-4], "patience": [20],
+    "max_epochs": [500], "check_val_every_n_epoch": [3], "batch_size": [1024], "hidden_norm": ["BatchNorm1d"],
+    "norm_after_activation": [False], "embedding_norm": ["Identity"],
+    "initialization": ["xavier_uniform", "xavier_normal"], "optim": ["Adam"],
+}
+HEAREVAL_TASK_SPECIFIC_PARAM_GRID = {"dcase2016_task2": {"check_val_every_n_epoch": [10]}}
+
+
+def heareval_grid_points(task_name: str, task_grid: dict[str, list[Any]], grid_points: int = 8) -> list[dict[str, Any]]:
+    """heareval's grid points for a task: the default grid updated by its global task table, then by the task's
+    ``evaluation_params.task_specific_param_grid``, expanded, shuffled by the global ``random`` seeded 42 and cut."""
+    from sklearn.model_selection import ParameterGrid
+
+    final_grid = copy.copy(HEAREVAL_PARAM_GRID)
+    final_grid.update(HEAREVAL_TASK_SPECIFIC_PARAM_GRID.get(task_name, {}))
+    final_grid.update(task_grid)
+    confs = list(ParameterGrid(final_grid))
+    state = random.getstate()
+    random.seed(42)  # seed_everything(42)
+    random.shuffle(confs)
+    random.setstate(state)
+    python_objects = ("hidden_norm", "embedding_norm", "optim")
+    return [{k: v for k, v in conf.items() if k not in python_objects} for conf in confs[:grid_points]]
+
+
+@pytest.mark.parametrize(("task_name", "task_grid"), [
+    ("maestro", {"max_epochs": [50], "check_val_every_n_epoch": [1]}),  # hear-preprocess's maestro
+    ("mini", {"lr": [1e-3]}),  # fewer points than 8: all of them
+    ("mini", {"batch_size": [512, 1024], "hidden_layers": [1, 2, 3], "norm_after_activation": [True, False]}),
+    ("dcase2016_task2", {"dropout": [0.2, 0.5]}),  # heareval's own table still applies
+    ("dcase2016_task2", {"check_val_every_n_epoch": [1, 5]}),  # the task's grid overrides heareval's table
+])
+def test_a_task_s_param_grid_replaces_values_and_orders_points_as_heareval(task_name: str,
+                                                                          task_grid: dict[str, list[Any]]) -> None:
+    task = dataclasses.replace(MULTICLASS, name=task_name, evaluation_params=EvaluationParams(
+        param_grid=tuple((name, tuple(values)) for name, values in task_grid.items())))
+    assert grid_configurations(MLP, task) == heareval_grid_points(task_name, task_grid)
+
+
+def test_linear_takes_only_the_schedule_of_a_task_s_param_grid() -> None:
+    task = dataclasses.replace(MULTICLASS, evaluation_params=EvaluationParams(
+        param_grid=(("lr", (0.5,)), ("hidden_dim", (8,)), ("max_epochs", (7,)), ("patience", (1, 2)))))
+    points = grid_configurations(LINEAR, task)
+    assert len(points) == 12  # every point of the linear grid, times the task's two patiences
+    assert {p["lr"] for p in points} == {1e-2, 1e-3, 1e-4} and {p["hidden_layers"] for p in points} == {0}
+    assert {p["max_epochs"] for p in points} == {7} and {p["patience"] for p in points} == {1, 2}
+    assert "hidden_dim" not in points[0]
+    # heareval's own table is the MLP's: the linear probe keeps its schedule on dcase2016_task2.
+    assert {p["check_val_every_n_epoch"] for p in grid_configurations(LINEAR, dataclasses.replace(
+        MULTICLASS, name="dcase2016_task2"))} == {3}
+    unknown = dataclasses.replace(MULTICLASS, evaluation_params=EvaluationParams(param_grid=(("width", (8,)),)))
+    with pytest.raises(ValueError, match="task 'tones': param_grid names width, which the grid lacks; it has batch_size"):
+        grid_configurations(MLP, unknown)
 
 
 @pytest.mark.parametrize("protocol", protocols.PROTOCOLS)
@@ -73,6 +136,38 @@ def test_separable_embeddings_score_high(protocol: str, task: TaskInfo) -> None:
     if task.embedding_type == "event":
         assert result.scores["segment_1s_er"] <= 0.2
         assert set(result.hparams["postprocessing"]["test"]) == {"median_filter_ms", "min_duration"}  # type: ignore[index]
+
+
+def test_the_validation_loss_stops_training_and_selects_when_the_task_does_not_score(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    task = dataclasses.replace(MULTILABEL, evaluation_params=EvaluationParams(use_scoring_for_early_stopping=False))
+    fits: list[mlp.MLPProbe] = []
+    fit = mlp.MLPProbe.fit
+
+    def recording(self: mlp.MLPProbe, *args: object, **kwargs: object) -> object:
+        fits.append(self)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(mlp.MLPProbe, "fit", recording)
+    for protocol in ("linear", "mlp"):
+        fits.clear()
+        result = run_protocol(protocol, task, folds_for(task, noise=1.0), seed=0)
+        assert {probe.monitor for probe in fits} == {"loss"} and result.hparams["monitor"] == "loss"
+        losses = [probe.best_score_ for probe in fits]
+        assert result.validation_score == min(losses) > 0  # the lowest loss, not the highest
+        assert result.scores["mAP"] >= 0.8
+    assert run_protocol("linear", MULTILABEL, folds_for(MULTILABEL), seed=0).hparams["monitor"] == "score"
+
+
+@pytest.mark.parametrize("protocol", protocols.PROTOCOLS)
+@pytest.mark.parametrize("use_scoring", [True, False])
+def test_an_event_task_s_one_point_postprocessing_grid_is_every_protocol_s(protocol: str, use_scoring: bool) -> None:
+    grid = (("median_filter_ms", (0,)), ("min_duration", (100,)))
+    task = dataclasses.replace(EVENTS, evaluation_params=EvaluationParams(
+        postprocessing_grid=grid, use_scoring_for_early_stopping=use_scoring))
+    result = run_protocol(protocol, task, folds_for(task), seed=0)
+    assert result.hparams["postprocessing"] == {"test": {"median_filter_ms": 0, "min_duration": 100}}
+    assert result.scores["event_onset_200ms_fms"] >= 0.8
 
 
 def test_kfold_selects_on_the_first_fold_and_aggregates(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,3 +292,8 @@ def test_what_other_modules_import_from_protocols_is_still_there() -> None:
 
     assert protocols.events_from_frames is events.events_from_frames  # tests/harness/metric_oracle.py imports it here
     assert {"PROTOCOLS", "ProtocolResult", "fold_warnings", "run_protocol", "TaskInfo"} <= set(dir(protocols))
+
+
+def test_task_overrides_is_read_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="task_overrides is deprecated: read task_grids"):
+        assert protocols.MLP.task_overrides == {"dcase2016_task2": {"check_val_every_n_epoch": 10}}

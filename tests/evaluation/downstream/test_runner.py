@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hear_gear_embed.evaluation.downstream import embeddings, runner
+from hear_gear_embed.evaluation.downstream import embeddings, runner, workers
 from hear_gear_embed.evaluation.downstream.data import Fold, TaskInfo
 from hear_gear_embed.evaluation.downstream.protocols import ProtocolResult
 from hear_gear_embed.evaluation.downstream.runner import SCORES_MD, evaluate, scores_markdown
@@ -47,7 +47,7 @@ class StandInProtocols:
 
 def test_scores_of_every_task_and_protocol(synthetic_tasks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stand_in = StandInProtocols(nan="timbre-multilabel")
-    monkeypatch.setattr(runner, "run_protocol", stand_in)
+    monkeypatch.setattr(workers, "run_protocol", stand_in)
     out = tmp_path / "out"
     scores = evaluate(fake_hear(), [synthetic_tasks / t for t in TASKS], out_dir=out, protocols=("knn", "mlp"),
                       cache_dir=tmp_path / "cache", seed=7)
@@ -93,7 +93,7 @@ def test_seed001s_chunk_protocol_is_recorded(tmp_path: Path) -> None:
 
 
 def test_failures_are_recorded_and_the_rest_scored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "run_protocol", StandInProtocols(fail=("one", "linear")))
+    monkeypatch.setattr(workers, "run_protocol", StandInProtocols(fail=("one", "linear")))
     one, two = write_task(tmp_path, "one"), write_task(tmp_path, "two", loud=("test-0.wav",))
     hear = fake_hear()
     assert isinstance(hear.model, FakeModel)
@@ -108,7 +108,7 @@ def test_failures_are_recorded_and_the_rest_scored(tmp_path: Path, monkeypatch: 
 
 
 def test_bad_tasks_are_refused_before_anything_is_embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "run_protocol", StandInProtocols())
+    monkeypatch.setattr(workers, "run_protocol", StandInProtocols())
     good = write_task(tmp_path, "good")
     hear = fake_hear()
     assert isinstance(hear.model, FakeModel)
@@ -155,7 +155,7 @@ def _files(folder: Path) -> dict[str, tuple[int, int]]:
 
 def test_a_read_only_cache_is_read_and_nothing_new_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(runner, "run_protocol", StandInProtocols())
+    monkeypatch.setattr(workers, "run_protocol", StandInProtocols())
     kept, stale = write_task(tmp_path / "tasks", "kept"), write_task(tmp_path / "tasks", "stale")
     missing = write_task(tmp_path / "tasks", "missing")
     cache = tmp_path / "cache"
@@ -196,7 +196,7 @@ def test_an_unwritable_out_dir_is_refused_before_anything_is_embedded(tmp_path: 
 
 def test_a_training_split_too_small_to_learn_from_is_warned_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(runner, "run_protocol", StandInProtocols())
+    monkeypatch.setattr(workers, "run_protocol", StandInProtocols())
     labels = ("a", "b", "c", "d", "e", "f")
     splits = {"train": {"train-0.wav": ["a"]}, **{split: {f"{split}-{i}.wav": [label] for i, label in enumerate(labels)}
                                                    for split in ("valid", "test")}}
@@ -213,3 +213,64 @@ def test_a_training_split_too_small_to_learn_from_is_warned_about(tmp_path: Path
     assert [f"one-file: {m}" for m in messages] == [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     table = (tmp_path / "out" / "scores.md").read_text()
     assert "## Warnings\n\n" + "".join(f"- one-file: {m}\n" for m in messages) in table
+
+
+def test_dispersion_and_figures_are_recorded_per_task(synthetic_tasks: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "run_protocol", StandInProtocols())
+    out = tmp_path / "out"
+    tasks = [synthetic_tasks / t for t in ("tones-multiclass", "events")]
+    scores = evaluate(fake_hear(), tasks, out_dir=out, protocols=("knn",))
+    assert list(scores["dispersion"]) == ["tones-multiclass", "events"]
+    assert set(scores["dispersion"]["tones-multiclass"]) == {"train", "valid", "test"}
+    test = scores["dispersion"]["tones-multiclass"]["test"]
+    assert test["n_rows"] == test["n_embeddings"] == 24 and 0.0 <= test["gini_index"] <= 1.0
+    assert scores["figures"] == {"tones-multiclass": "figures/tones-multiclass.png", "events": "figures/events.png"}
+    assert all((out / path).stat().st_size > 10_000 for path in scores["figures"].values())
+    table = (out / "scores.md").read_text()
+    assert "## Dispersion of the embeddings" in table and f"| tones-multiclass | test | 24 | {test['dim']} |" in table
+    assert "- events: [figures/events.png](figures/events.png)" in table
+
+    none = evaluate(fake_hear(), tasks[:1], out_dir=tmp_path / "none", protocols=("knn",), figures=False)
+    assert none["figures"] == {} and not (tmp_path / "none" / "figures").exists()
+
+
+def test_jobs_in_worker_processes_give_the_serial_scores(synthetic_tasks: Path, tmp_path: Path) -> None:
+    tasks = [synthetic_tasks / t for t in ("tones-kfold", "events")]
+    options: dict[str, Any] = {"protocols": ("knn", "linear"), "cache_dir": tmp_path / "cache", "figures": False}
+    serial = evaluate(fake_hear(), tasks, out_dir=tmp_path / "serial", **options)
+    parallel = evaluate(fake_hear(), tasks, out_dir=tmp_path / "parallel", jobs=2, **options)
+    assert parallel["failed"] == serial["failed"] == {} and parallel["embeddings_cached"] == {"tones-kfold": True,
+                                                                                               "events": True}
+    assert parallel["tasks"] == serial["tasks"] and list(parallel["tasks"]["events"]) == ["knn", "linear"]
+    for task, protocols in serial["details"].items():
+        for protocol, details in protocols.items():
+            ours = parallel["details"][task][protocol]
+            assert {k: v for k, v in ours.items() if k != "seconds"} == {k: v for k, v in details.items() if k != "seconds"}
+    assert parallel["dispersion"] == serial["dispersion"]
+    with pytest.raises(ValueError, match="jobs must be at least 1, got 0"):
+        evaluate(fake_hear(), tasks, out_dir=tmp_path / "zero", jobs=0, **options)
+
+
+def test_hear2021_tasks_are_normalised_to_the_best_challenge_score(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "run_protocol", StandInProtocols())  # top1_acc = test rows = 2 / 2 ...
+    esc50 = write_task(tmp_path, "esc50", mode="full")
+    half = write_task(tmp_path, "beehive_states_fold0", evaluation=["aucroc"], mode="full")
+    other = write_task(tmp_path, "mine")
+
+    def fraction(protocol: str, task: TaskInfo, folds: Sequence[Fold], **kwargs: Any) -> ProtocolResult:
+        result = StandInProtocols()(protocol, task, folds, **kwargs)
+        return ProtocolResult(protocol, {m: v / 4 for m, v in result.scores.items()}, result.fold_scores, result.std,
+                              result.validation_score, result.hparams, result.seconds)
+
+    monkeypatch.setattr(workers, "run_protocol", fraction)
+    scores = evaluate(fake_hear(), [esc50, half, other], out_dir=tmp_path / "out", protocols=("knn", "mlp"))
+    assert list(scores["hear2021"]) == ["ESC-50"]  # one Beehive fold of two: no HEAR 2021 score to compare with
+    best = scores["hear2021"]["ESC-50"]["best"]
+    assert scores["hear2021"]["ESC-50"]["category"] == "general" and 0.9 < best < 1
+    assert scores["normalised"] == {"knn": {"ESC-50": pytest.approx(0.5 / best)},
+                                    "mlp": {"ESC-50": pytest.approx(0.5 / best)}}
+    assert scores["category_means"]["mlp"] == {"general": {"mean": pytest.approx(0.5 / best), "tasks": ["ESC-50"],
+                                                           "n_category": 7}}
+    table = (tmp_path / "out" / "scores.md").read_text()
+    assert f"| ESC-50 | {best:.4g} (" in table and f"| mean: general | | {0.5 / best:.3f} (1 of 7) |" in table

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from hear_gear_embed.evaluation.downstream.data import SplitEmbeddings, TaskInfo
+from hear_gear_embed.evaluation.downstream.data import EvaluationParams, SplitEmbeddings, TaskInfo
+from hear_gear_embed.evaluation.downstream.events import events_from_frames
 from hear_gear_embed.evaluation.downstream.metrics import task_metrics
 from hear_gear_embed.evaluation.downstream.scoring import (
     SplitScorer,
@@ -60,6 +62,29 @@ def test_an_event_split_chooses_its_postprocessing_and_needs_one_to_score() -> N
     assert scores["event_onset_200ms_fms"] == 1.0 and scores["segment_1s_er"] == 0.0
     with pytest.raises(ValueError, match="need a postprocessing"):
         scorer.scores(split.targets, None)
+
+
+def test_an_event_task_s_own_postprocessing_grid_is_the_one_chosen_from() -> None:
+    split = make_folds(EVENTS, sizes=(2, 3, 3))[0].test
+    metrics = task_metrics(EVENTS.evaluation, "event")
+    one_point = dataclasses.replace(EVENTS, evaluation_params=EvaluationParams(
+        postprocessing_grid=(("median_filter_ms", (0,)), ("min_duration", (0,)))))
+    scorer = SplitScorer(one_point, split, metrics)
+    # The default grid would choose (250, 250) here (above); a grid of one point leaves no choice.
+    assert scorer.postprocessings == ((("median_filter_ms", 0), ("min_duration", 0)),)
+    noisy = np.clip(split.targets + np.random.default_rng(0).normal(scale=0.3, size=split.targets.shape), 0, 1)
+    value, chosen = scorer.select(noisy)
+    assert chosen == (("median_filter_ms", 0), ("min_duration", 0))
+    predicted = {name: events_from_frames(noisy[rows], times, EVENTS.labels, median_filter_ms=0, min_duration=0)
+                 for name, rows, times in scorer.files}
+    assert value == metrics[0].compute(predicted, split.events, EVENTS.labels)
+    assert scorer.scores(noisy, chosen)["event_onset_200ms_fms"] == value
+
+    # A threshold in the grid: at 0.7 no frame of 0.6 is active (no events: a NaN F-measure, compared as 0).
+    thresholds = dataclasses.replace(EVENTS, evaluation_params=EvaluationParams(postprocessing_grid=(("threshold", (0.7, 0.5)),)))
+    scorer = SplitScorer(thresholds, split, metrics)
+    assert scorer.select(split.targets * 0.6) == (1.0, (("threshold", 0.5),))
+    assert math.isnan(scorer.scores(split.targets * 0.6, (("threshold", 0.7),))["event_onset_200ms_fms"])
 
 
 def test_comparisons_know_which_way_is_better_and_keep_the_first_among_equals() -> None:

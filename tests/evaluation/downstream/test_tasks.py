@@ -4,14 +4,16 @@ clear error for every malformed folder."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hear_gear_embed.evaluation.downstream.data import Event, TaskInfo
+from hear_gear_embed.evaluation.downstream.data import EvaluationParams, Event, TaskInfo
 from hear_gear_embed.evaluation.downstream.tasks import (
+    PARAM_GRID_VALUES,
     DataSplit,
     TaskError,
     event_labels_at,
@@ -178,3 +180,109 @@ def test_missing_sample_rate_or_audio_files(tmp_path: Path) -> None:
 
 def _ok(kind: str) -> list[Any]:
     return [{"label": "a", "start": 0.0, "end": 100.0}] if kind == "event" else ["a"]
+
+
+def _event_task(tmp_path: Path, **metadata: Any) -> Path:
+    return write_task(tmp_path, embedding_type="event", prediction_type="multilabel",
+                      split_files={split: {f"{split}.wav": _ok("event")} for split in ("train", "valid", "test")}, **metadata)
+
+
+def test_a_task_without_evaluation_params_gets_heareval_s_defaults(tmp_path: Path) -> None:
+    params = load_task(write_task(tmp_path)).info.evaluation_params
+    assert params == EvaluationParams()
+    assert (params.param_grid, params.postprocessing_grid, params.use_scoring_for_early_stopping) == ((), None, True)
+
+
+def test_maestro_s_evaluation_params_are_read_as_heareval_reads_them(tmp_path: Path) -> None:
+    """hear-preprocess 2021.1.1's maestro config: the only public task that sets them."""
+    folder = _event_task(tmp_path, use_scoring_for_early_stopping=False, evaluation_params={
+        "event_postprocessing_grid": {"median_filter_ms": [150], "min_duration": [50]},
+        "task_specific_param_grid": {"max_epochs": [50], "check_val_every_n_epoch": [1]},
+    })
+    assert load_task(folder).info.evaluation_params == EvaluationParams(
+        param_grid=(("max_epochs", (50,)), ("check_val_every_n_epoch", (1,))),
+        postprocessing_grid=(("median_filter_ms", (150,)), ("min_duration", (50,))),
+        use_scoring_for_early_stopping=False,
+    )
+
+
+def test_every_settable_hyper_parameter_and_postprocessing_setting_is_read(tmp_path: Path) -> None:
+    grid: dict[str, list[Any]] = {
+        "hidden_layers": [0, 3], "hidden_dim": [64], "dropout": [0.0, 0.5], "norm_after_activation": [True, False],
+        "lr": [0.1, 1], "patience": [0], "max_epochs": [1], "check_val_every_n_epoch": [1], "batch_size": [7]}
+    assert set(grid) == set(PARAM_GRID_VALUES)
+    post: dict[str, list[float]] = {"threshold": [0.0, 1.0], "min_duration": [0, 12.5], "median_filter_ms": [0]}
+    params = load_task(_event_task(tmp_path, evaluation_params={"task_specific_param_grid": grid,
+                                                                "event_postprocessing_grid": post})).info.evaluation_params
+    assert params.param_grid == tuple((k, tuple(v)) for k, v in grid.items())
+    assert params.postprocessing_grid == tuple((k, tuple(v)) for k, v in post.items())
+    assert params.use_scoring_for_early_stopping
+
+
+GRID = "evaluation_params.task_specific_param_grid"
+POST = "evaluation_params.event_postprocessing_grid"
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ({"use_scoring_for_early_stopping": "false"}, "use_scoring_for_early_stopping must be true or false, got 'false'"),
+    ({"evaluation_params": None}, "evaluation_params must be an object, got None"),
+    ({"evaluation_params": []}, "evaluation_params must be an object"),
+    ({"evaluation_params": {"task_specific_param_grid": [["lr", [0.1]]]}}, f"{GRID} must be an object of"),
+    ({"evaluation_params": {"task_specific_param_grid": {"lr": 0.001}}}, f"{GRID}.lr must be a non-empty list of numbers > 0"),
+    ({"evaluation_params": {"task_specific_param_grid": {"lr": []}}}, f"{GRID}.lr must be a non-empty list"),
+    ({"evaluation_params": {"task_specific_param_grid": {"lr": [0]}}}, f"{GRID}.lr must be a non-empty list of numbers > 0"),
+    ({"evaluation_params": {"task_specific_param_grid": {"hidden_layers": [1.5]}}}, f"{GRID}.hidden_layers must be a "
+                                                                                     "non-empty list of integers >= 0"),
+    ({"evaluation_params": {"task_specific_param_grid": {"max_epochs": [True]}}}, f"{GRID}.max_epochs must be a "
+                                                                                   "non-empty list of integers >= 1"),
+    ({"evaluation_params": {"task_specific_param_grid": {"dropout": [1.0]}}}, f"{GRID}.dropout must be a non-empty list "
+                                                                               "of numbers in [0, 1)"),
+    ({"evaluation_params": {"task_specific_param_grid": {"norm_after_activation": [1]}}}, "true or false, got [1]"),
+    ({"evaluation_params": {"task_specific_param_grid": {"learning_rate": [0.1]}}},
+     f"{GRID}: unknown hyper-parameter 'learning_rate'. Known: hidden_layers, "),
+    ({"evaluation_params": {"task_specific_param_grid": {"initialization": ["xavier_normal"]}}},
+     f"{GRID}.initialization: heareval's values of initialization are Python objects"),
+    ({"evaluation_params": {"event_postprocessing_grid": {"smoothing_ms": [100]}}},
+     f"{POST}: unknown postprocessing setting 'smoothing_ms'"),
+    ({"evaluation_params": {"event_postprocessing_grid": {"min_duration": [-5]}}},
+     f"{POST}: min_duration must be a non-empty list of numbers >= 0 (ms), got [-5]"),
+    ({"evaluation_params": {"event_postprocessing_grid": {"median_filter_ms": 250}}},
+     f"{POST}: median_filter_ms must be a non-empty list"),
+    ({"evaluation_params": {"event_postprocessing_grid": {"threshold": [1.5]}}},
+     f"{POST}: threshold must be a non-empty list of numbers in [0, 1]"),
+    ({"evaluation_params": {"event_postprocessing_grid": [250]}}, f"{POST}: must be an object of setting name"),
+    ({"use_scoring_for_early_stopping": False},
+     "use_scoring_for_early_stopping is false, so no score chooses the event postprocessing: heareval then needs a "
+     "postprocessing grid of exactly one point, and heareval's default grid (no evaluation_params.event_postprocessing_grid) "
+     "has 2"),
+    ({"use_scoring_for_early_stopping": False,
+      "evaluation_params": {"event_postprocessing_grid": {"median_filter_ms": [0, 150], "min_duration": [60, 0, 50]}}},
+     "and its evaluation_params.event_postprocessing_grid has 6"),
+])
+def test_bad_evaluation_params_are_named(tmp_path: Path, metadata: dict[str, Any], message: str) -> None:
+    folder = _event_task(tmp_path)
+    path = folder / "task_metadata.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **metadata}))  # null kept, unlike write_task's
+    with pytest.raises(TaskError, match="task_metadata.json: .*" + re.escape(message)):
+        load_task(folder)
+
+
+def test_what_heareval_ignores_is_ignored_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    scene = write_task(tmp_path, "scene", use_scoring_for_early_stopping=False, evaluation_params={
+        "use_scoring_for_early_stopping": True, "grid": {}, "event_postprocessing_grid": {"smoothing": 1}})
+    # heareval does not read a scene task's postprocessing grid, so even a malformed one is only warned about; and a
+    # scene task may stop on the loss, having no postprocessing to choose.
+    assert load_task(scene).info.evaluation_params == EvaluationParams(use_scoring_for_early_stopping=False)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2
+    assert "evaluation_params: use_scoring_for_early_stopping, grid ignored, as heareval ignores them: it reads only " \
+           "task_specific_param_grid and event_postprocessing_grid (it reads use_scoring_for_early_stopping at the top " \
+           "level of the file, not here)" in warned[0]
+    assert "evaluation_params.event_postprocessing_grid ignored: a scene task has no events" in warned[1]
+    caplog.clear()
+    # An empty grid is heareval's single point of create_events_from_prediction's defaults.
+    event = _event_task(tmp_path, use_scoring_for_early_stopping=False, evaluation_params={"event_postprocessing_grid": {}})
+    assert load_task(event).info.evaluation_params == EvaluationParams(postprocessing_grid=(),
+                                                                       use_scoring_for_early_stopping=False)
+    assert caplog.records == []
