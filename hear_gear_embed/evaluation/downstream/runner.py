@@ -177,7 +177,8 @@ class _Run:
             _record_failure(self.scores, task, stage, err)
             return
         if stage == FIGURE_STAGE:
-            self.scores["figures"][task] = future.result().relative_to(self.out).as_posix()
+            figures = {**self.scores["figures"], task: future.result().relative_to(self.out).as_posix()}
+            self.scores["figures"] = {t: figures[t] for t in self.scores["tasks"] if t in figures}  # in task order
             return
         result: ProtocolResult = future.result()
         tasks, details = self.scores["tasks"][task], self.scores["details"][task]
