@@ -28,7 +28,9 @@ CMAP = "RdBu_r"
 _SCATTER = {"s": 4, "linewidths": 0, "alpha": 0.9, "cmap": CMAP}
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """A figure of ``width`` x ``height`` inches at 100 dpi with constrained layout (3-D axes available), outside
+    pyplot."""
     from matplotlib.figure import Figure
     from mpl_toolkits.mplot3d import Axes3D  # noqa: F401 - registers the "3d" projection
 
@@ -54,7 +56,8 @@ def _scatter3d(fig: Figure, spec: SubplotSpec, coords: np.ndarray, values: np.nd
     fig.colorbar(points, ax=ax, shrink=0.6, pad=0.02, label=LABELS.get(name, name))
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
+    """``fig`` written to ``path`` (its format from the suffix; folders created); returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
@@ -67,9 +70,9 @@ def plot_isomap(coords: np.ndarray, params: np.ndarray, path: Path, title: str =
 
 def plot_isomap_parameter(coords: np.ndarray, values: np.ndarray, name: str, path: Path, title: str = "") -> Path:
     """A 3-D Isomap scatter coloured by one parameter, ``values`` ``(N,)``."""
-    fig = _figure(5.5, 4.6)
+    fig = new_figure(5.5, 4.6)
     _scatter3d(fig, fig.add_gridspec(1, 1)[0, 0], coords, values, name, title or name)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _violins(ax: Axes, groups: Sequence[np.ndarray], labels: Sequence[str], colours: Sequence[str]) -> None:
@@ -92,7 +95,7 @@ def _violins(ax: Axes, groups: Sequence[np.ndarray], labels: Sequence[str], colo
 
 def plot_log_ratios(in_sample: np.ndarray, leave_one_out: np.ndarray, path: Path, title: str = "") -> Path:
     """Distributions of k-NN log-ratios per parameter, in-sample (paper) and leave-one-out; ``(N, 3)`` each."""
-    fig = _figure(12, 2.8)
+    fig = new_figure(12, 2.8)
     axes = fig.subplots(1, len(PARAMETERS))
     for j, (ax, name) in enumerate(zip(axes, PARAMETERS, strict=True)):
         _violins(ax, [in_sample[:, j], leave_one_out[:, j]], ["in-sample", "leave-one-out"], ["tab:red", "tab:blue"])
@@ -100,24 +103,24 @@ def plot_log_ratios(in_sample: np.ndarray, leave_one_out: np.ndarray, path: Path
         ax.set_xlabel("log(estimate / true)")
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_compare_isomap(runs: Sequence[tuple[str, np.ndarray, np.ndarray]], path: Path) -> Path:
     """Figure 3 of the paper: a row per run ``(label, coords (N, 3), params (N, 3))``, a column per parameter."""
-    fig = _figure(13, 4.2 * len(runs))
+    fig = new_figure(13, 4.2 * len(runs))
     grid = fig.add_gridspec(len(runs), len(PARAMETERS))
     for i, (label, coords, params) in enumerate(runs):
         for j, name in enumerate(PARAMETERS):
             _scatter3d(fig, grid[i, j], coords, params[:, j], name, f"{label}: {name}" if label else name)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_compare_log_ratios(runs: Sequence[tuple[str, np.ndarray, np.ndarray]], path: Path) -> Path:
     """Figure 4 of the paper: per parameter, the log-ratio distribution of every run ``(label, in-sample, LOO)``."""
     from matplotlib.patches import Patch
 
-    fig = _figure(13, 1.0 + 0.9 * len(runs))
+    fig = new_figure(13, 1.0 + 0.9 * len(runs))
     axes = fig.subplots(1, len(PARAMETERS), sharey=True)
     for j, (ax, name) in enumerate(zip(axes, PARAMETERS, strict=True)):
         groups, labels, colours = [], [], []
@@ -135,7 +138,7 @@ def plot_compare_log_ratios(runs: Sequence[tuple[str, np.ndarray, np.ndarray]], 
         ],
         loc="outside lower center", ncols=2, fontsize=8,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_compare_sensitivity(
@@ -146,7 +149,7 @@ def plot_compare_sensitivity(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    fig = _figure(13, 1.4 + 0.4 * len(runs))
+    fig = new_figure(13, 1.4 + 0.4 * len(runs))
     axes = fig.subplots(1, len(PARAMETERS), sharey=True)
     positions = np.arange(len(runs))[::-1]
     for ax, name in zip(axes, PARAMETERS, strict=True):
@@ -167,4 +170,4 @@ def plot_compare_sensitivity(
         ],
         loc="outside lower center", ncols=2, fontsize=8,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -13,28 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..plots import new_figure, save_figure
 from .explain import NO_LABEL, Projection
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 MAX_LEGEND_LABELS = 12
 """Labels named in a projection's legend; a task with more is coloured on a continuous scale by label index."""
 _POINTS: dict[str, Any] = {"s": 6, "linewidths": 0, "alpha": 0.8}
 _NO_LABEL_COLOUR = "0.75"
-
-
-def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
 
 
 def _scatter(ax: Axes, coords: np.ndarray, projection: Projection, title: str) -> None:
@@ -61,7 +49,7 @@ def plot_projection(projection: Projection, path: Path, title: str = "") -> Path
     """PCA (axes: the first two components, with their share of the variance) beside t-SNE (when computed) of one
     task's rows, one colour per label; written to ``path`` (folders created)."""
     panels = 1 if projection.tsne is None else 2
-    fig = _figure(4.2 * panels + 1.8, 4.2)
+    fig = new_figure(4.2 * panels + 1.8, 4.2)
     axes = fig.subplots(1, panels, squeeze=False)[0]
     first, second = projection.explained
     _scatter(axes[0], projection.pca, projection, f"PCA ({100 * first:.0f}% + {100 * second:.0f}% of the variance)")
@@ -73,7 +61,7 @@ def plot_projection(projection: Projection, path: Path, title: str = "") -> Path
     handles, names = axes[0].get_legend_handles_labels()
     if names:
         fig.legend(handles, names, loc="outside right center", fontsize=7, markerscale=2, frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_scores(tasks: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], path: Path, *,
@@ -87,7 +75,7 @@ def plot_scores(tasks: Sequence[str], series: Sequence[tuple[str, Sequence[float
     for name, values in series:
         if len(values) != len(tasks):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(tasks)} tasks")
-    fig = _figure(min(16.0, max(6.0, 0.2 * len(tasks) * len(series) + 4.0)), 4.5)
+    fig = new_figure(min(16.0, max(6.0, 0.2 * len(tasks) * len(series) + 4.0)), 4.5)
     ax = fig.subplots()
     width = 0.8 / len(series)
     colours = colormaps["tab10" if len(series) <= 10 else "tab20"]
@@ -102,4 +90,4 @@ def plot_scores(tasks: Sequence[str], series: Sequence[tuple[str, Sequence[float
     if title:
         ax.set_title(title, fontsize=10)
     fig.legend(fontsize=7, frameon=False, loc="outside right upper")
-    return _save(fig, path)
+    return save_figure(fig, path)
