@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import logging
 import sys
 from pathlib import Path
 
 from ..util.precision import PRECISIONS
 from .options import add_compile_option, compile_choice
-
-logger = logging.getLogger(__name__)
 
 EXIT_FAILED_TASKS = 1
 """Exit status when some task or protocol failed (the others' scores are written)."""
@@ -122,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
 
     grid = is_spec_grid(args.module)
     try:
-        specs = expand_spec_grid(args.module) if grid else [args.module]
+        if grid:
+            expand_spec_grid(args.module)  # a bad grid is a usage error before --out is made
         default = "grid" if grid else get_variant(args.module).name if is_variant(args.module) else \
             args.module.rsplit(".", 1)[-1]
     except (ValueError, KeyError) as err:
@@ -140,11 +138,10 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"--out: {err}")
     if not grid:
         return _evaluate_one(args, args.module, out, cache, protocols)
-    return _evaluate_grid(args, specs, out, cache, protocols)
+    return _evaluate_grid(args, out, cache, protocols)
 
 
-def _evaluate_grid(args: argparse.Namespace, specs: list[str], out: Path, cache: Path | None,
-                   protocols: list[str] | None) -> int:
+def _evaluate_grid(args: argparse.Namespace, out: Path, cache: Path | None, protocols: list[str] | None) -> int:
     """Each spec of a grid evaluated into ``out/<spec>`` (one embeddings cache for all), then compared into ``out``."""
     from ..evaluation.downstream.compare import COMPARISON_MD, comparison_markdown
     from ..evaluation.downstream.embeddings import DEFAULT_BATCH_SAMPLES
@@ -152,7 +149,6 @@ def _evaluate_grid(args: argparse.Namespace, specs: list[str], out: Path, cache:
     from ..evaluation.downstream.protocols import PROTOCOLS
     from ..util.device import DeviceUnavailableError, resolve_device
 
-    logger.info("evaluating a grid of %d variants into %s", len(specs), out)
     try:
         device = resolve_device(args.device)
         result = evaluate_grid(args.module, args.task_dirs, out_dir=out, weights=args.model or None,
@@ -173,7 +169,7 @@ def _evaluate_grid(args: argparse.Namespace, specs: list[str], out: Path, cache:
     if result["comparison"] is None:
         return _usage_error(f"no variant of the grid could be evaluated (their errors above; runs in {out})")
     print(comparison_markdown(result["comparison"]), end="")
-    print(f"grid of {len(specs)} variants: {out / COMPARISON_MD}; each variant's scores in {out}/<variant>/")
+    print(f"grid of {len(result['specs'])} variants: {out / COMPARISON_MD}; each variant's scores in {out}/<variant>/")
     return EXIT_FAILED_TASKS if result["failed"] else 0
 
 

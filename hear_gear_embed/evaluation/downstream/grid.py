@@ -60,6 +60,7 @@ def evaluate_grid(
         OSError: ``out_dir`` cannot be created or written.
     """
     specs = expand_spec_grid(grid)
+    logger.info("evaluating a grid of %d variants into %s", len(specs), out_dir)
     for rate in sorted({get_variant(spec).sample_rate for spec in specs}):
         load_tasks(task_dirs, rate)  # a bad task folder stops the grid before any variant is loaded
     out = Path(out_dir)
