@@ -12,7 +12,6 @@ A protocol seeds its own random state (:func:`~.protocols.run_protocol`), so whe
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -26,8 +25,6 @@ from ...util.device import resolve_device
 from .data import Fold, SplitEmbeddings, TaskInfo
 from .explain import project
 from .protocols import ProtocolResult, run_protocol
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
