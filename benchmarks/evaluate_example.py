@@ -1,8 +1,8 @@
 """The worked example of docs/evaluate.md, in one command: ``hear-gear evaluate`` on the harness's four synthetic
 tasks (:mod:`tests.harness.tasks`, 32 kHz, seed 0) with what the scores are explained by.
 
-1. ``handcrafted`` with the three protocols, serially and with ``--jobs 2`` (timed; the scores must be equal), with the
-   dispersion of every split and a projection figure per task;
+1. ``handcrafted`` with the three protocols, serially and with ``--jobs 2`` (timed; the scores must agree within
+   :data:`JOBS_TOLERANCE`), with the dispersion of every split and a projection figure per task;
 2. ``lowlevel_mel`` likewise, then ``evaluate-compare`` of the two;
 3. seed 003's ablation in small: the grid ``passt[levels=M|M+H|L+M,rf=160|160+640]`` (kNN and the linear probe) on a
    random checkpoint in the official layout (the official weights are not reachable offline: the numbers show the
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import shutil
 import sys
 import time
@@ -38,6 +39,21 @@ from tests.harness.tasks import make_tasks  # noqa: E402
 
 GRID = "passt[levels=M|M+H|L+M,rf=160|160+640]"
 RATE = 32000
+
+
+JOBS_TOLERANCE = 1e-6
+"""Largest score difference allowed between ``--jobs 2`` and a serial run: a worker runs torch on fewer threads, which
+changes the rounding of matrix products, nothing else."""
+
+
+def _largest_difference(a: Any, b: Any) -> float:
+    """The largest absolute difference between the numbers of two score trees of one shape (``inf`` where the shapes,
+    or a number and a ``null``, differ)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return max((_largest_difference(a[k], b[k]) for k in a), default=0.0) if a.keys() == b.keys() else math.inf
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return abs(a - b)
+    return 0.0 if a == b else math.inf
 
 
 def _run(argv: list[str]) -> float:
@@ -70,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                                             "--no-cache", "--jobs", "2"])
     serial, parallel = (json.loads((runs / name / "scores.json").read_text())
                         for name in ("handcrafted", "handcrafted-jobs2"))
-    if serial["tasks"] != parallel["tasks"]:
-        raise SystemExit("--jobs 2 changed the scores")
+    difference = _largest_difference(serial["tasks"], parallel["tasks"])
+    if difference > JOBS_TOLERANCE:
+        raise SystemExit(f"--jobs 2 changed a score by {difference:.3g}, more than {JOBS_TOLERANCE}")
     seconds["evaluate-compare"] = _run(["evaluate-compare", str(runs / "handcrafted"), str(runs / "lowlevel_mel"),
                                         "--out", str(runs / "compare")])
     seconds["grid"] = _run(["evaluate", GRID, *tasks, "--out", str(runs / "grid"), "--model", str(checkpoint),
@@ -88,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         (out / run).mkdir()
         for name in ("comparison.md", "comparison.json", "comparison.png"):
             shutil.copy(runs / run / name, out / run / name)
-    summary = {"machine": environment(torch.device("cpu")), "grid": GRID, "seconds": seconds, "jobs_2_equal_scores": True}
+    summary = {"machine": environment(torch.device("cpu")), "grid": GRID, "seconds": seconds,
+               "jobs_2_largest_score_difference": difference}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     return 0

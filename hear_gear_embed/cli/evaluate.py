@@ -66,7 +66,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="worker processes fitting the protocols and drawing the figures while the next task is "
                         "embedded, each on its share of the cores; with --device cuda, they take the GPUs in turn "
-                        "(default 1: everything in this process; the scores do not depend on it)")
+                        "(default 1: everything in this process; the scores do not depend on it beyond float rounding)")
     parser.add_argument("--no-figures", action="store_true",
                         help="no projection figure per task (t-SNE takes seconds per task)")
     parser.set_defaults(func=run)

@@ -84,8 +84,9 @@ def evaluate(
             scenes, the protocols fitted on the chunks with their file's labels, and a file's prediction the mean of
             its chunks' (:func:`~.embeddings.embed_task`); ``None``: one embedding per file, as heareval. Event tasks
             are unaffected.
-        jobs: worker processes for the protocols and figures (:mod:`.workers`; the same scores as ``1``, which runs
-            them in this process); on a CUDA ``device`` without an index, jobs take the visible GPUs in turn.
+        jobs: worker processes for the protocols and figures (:mod:`.workers`; the scores of ``1``, which runs them
+            in this process, to the rounding of a smaller thread count); on a CUDA ``device`` without an index, jobs
+            take the visible GPUs in turn.
         figures: draw each task's projection figure (``figures/<task>.png``; t-SNE takes seconds per task).
 
     Returns:

@@ -7,7 +7,8 @@
 * :func:`protocol_job`, :func:`figure_job`: the jobs, plain functions of plain data (a task's folds are sent to the
   worker; nothing is read back from the embeddings cache there).
 
-A protocol seeds its own random state (:func:`~.protocols.run_protocol`), so where it runs does not change its scores.
+A protocol seeds its own random state (:func:`~.protocols.run_protocol`), so where it runs changes its scores only
+by the rounding of the thread count it runs on.
 """
 
 from __future__ import annotations
